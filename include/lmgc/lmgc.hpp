@@ -1,0 +1,161 @@
+// lmgc: lossless compression of neural-network gradients and other float tensors.
+// The stable public API: plain parameter structs with default_*() helpers and free
+// functions. No internal types and no LibTorch types appear here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lmgc {
+
+/// Error categories. Values are pinned: they are part of the API.
+enum class errc : int {
+    ok = 0,
+    io = 1,          ///< a file could not be read or written
+    bad_input = 2,   ///< malformed input file (tensor file, text, model folder)
+    corrupt = 3,     ///< a .lmgc file failed a check (magic, checksum, truncation)
+    unsupported = 4, ///< valid but not supported here (newer format, codec not built in)
+    usage = 5,       ///< invalid parameters
+    mismatch = 6,    ///< decoding needs something other than what was given (model, dtype)
+    internal = 7,    ///< a bug: an invariant failed
+};
+
+/// Every failure inside the library is reported as this exception.
+class error : public std::runtime_error {
+public:
+    error(errc code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    errc code() const noexcept { return code_; }
+
+private:
+    errc code_;
+};
+
+/// Name of an error category ("bad input", "corrupt", ...).
+const char* errc_name(errc code) noexcept;
+
+/// Called with (work done, total work) from the thread that runs the call; total may grow.
+using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+/// How the input file is read.
+enum class input_format { auto_detect, npy, safetensors, torch, raw };
+const char* input_format_name(input_format f) noexcept;
+
+/// A key=value setting passed through to a codec (e.g. {"model", "/models/tinyllama"}).
+using codec_option = std::pair<std::string, std::string>;
+
+struct compress_params {
+    std::string codec;           ///< codec name for float tensors; "" = the default codec
+    std::uint64_t chunk_bytes;   ///< bytes per independently coded chunk; 0 = codec default
+    bool unchunked;              ///< one chunk per stream (the paper's "unchunked" baselines)
+    int n_threads;               ///< worker threads; 0 = all cores
+    input_format format;         ///< how to read the input
+    bool u2_as_bf16;             ///< .npy "<u2" arrays hold bfloat16 values
+    std::vector<codec_option> codec_options; ///< codec-specific settings
+    std::string preprocess;      ///< lossy preprocessing pipeline ("" = lossless)
+    progress_fn progress;        ///< optional progress callback
+};
+compress_params default_compress_params();
+
+struct decompress_params {
+    int n_threads;                           ///< worker threads; 0 = all cores
+    std::vector<codec_option> codec_options; ///< e.g. the model folder for an LLM codec
+    progress_fn progress;
+};
+decompress_params default_decompress_params();
+
+/// Sizes of one compression, all in bytes.
+struct compress_stats {
+    std::uint64_t input_bytes = 0;      ///< size of the input file
+    std::uint64_t tensor_bytes = 0;     ///< tensor payload of the input (what rates refer to)
+    std::uint64_t output_bytes = 0;     ///< size of the .lmgc file
+    std::uint64_t payload_bytes = 0;    ///< sum of the coded chunks, without container overhead
+    double seconds = 0;                 ///< wall time
+    /// 100 * output_bytes / tensor_bytes (0 when there is no tensor data).
+    double rate_percent() const;
+};
+
+/// Compresses a tensor file into a .lmgc image in memory. Throws lmgc::error.
+std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input, const compress_params& params,
+                                   compress_stats* stats = nullptr);
+
+/// Decompresses a .lmgc image; returns the original file's bytes. Throws lmgc::error.
+std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
+                                     const decompress_params& params);
+
+/// File versions of the above. The output is written to a temporary file in the same
+/// folder and renamed into place, so a failure never leaves a partial file. An existing
+/// output is an error unless overwrite is set.
+compress_stats compress_file(const std::string& in_path, const std::string& out_path,
+                             const compress_params& params, bool overwrite = false);
+void decompress_file(const std::string& in_path, const std::string& out_path,
+                     const decompress_params& params, bool overwrite = false);
+
+/// One tensor of a .lmgc file's manifest.
+struct tensor_info {
+    std::string name;
+    std::string dtype; ///< "f32", "bf16", "i64", ...
+    std::vector<std::int64_t> shape;
+    std::uint64_t nbytes = 0;
+    std::string codec; ///< codec of the stream that holds it
+};
+
+/// One independently coded chunk.
+struct chunk_info {
+    std::uint32_t stream = 0;
+    std::uint64_t raw_bytes = 0;
+    std::uint64_t coded_bytes = 0;
+    std::uint32_t crc32c = 0;
+};
+
+/// A stream: the tensors of one element type, concatenated, coded by one codec.
+struct stream_info {
+    std::string codec;
+    std::string dtype;
+    std::uint64_t raw_bytes = 0;
+    std::uint64_t chunk_bytes = 0; ///< 0 = unchunked
+    std::vector<codec_option> codec_params; ///< what the codec recorded, printable
+};
+
+/// What `lmgc info` shows.
+struct file_info {
+    unsigned format_major = 0, format_minor = 0;
+    std::string source_format; ///< "npy", "safetensors", "torch", "raw"
+    std::uint64_t original_bytes = 0;
+    std::uint64_t tensor_bytes = 0;
+    std::uint64_t file_bytes = 0;
+    std::uint64_t skeleton_bytes = 0; ///< non-tensor bytes of the original file, stored as is
+    std::string preprocess;
+    std::vector<stream_info> streams;
+    std::vector<tensor_info> tensors;
+    std::vector<chunk_info> chunks;
+};
+
+/// Reads and checks a .lmgc header (not the payload). Throws lmgc::error.
+file_info inspect(std::span<const std::uint8_t> image);
+file_info inspect_file(const std::string& path);
+
+/// A codec this build knows about.
+struct codec_description {
+    std::string name;
+    std::string summary;
+    bool available = false;  ///< built in
+    std::string why_missing; ///< when not available: which library was missing at build time
+    bool is_default = false;
+};
+std::vector<codec_description> list_codecs();
+
+/// The library's version string, e.g. "0.1.0".
+const char* version() noexcept;
+
+/// Reads a whole file. Throws lmgc::error(errc::io) naming the path.
+std::vector<std::uint8_t> read_file(const std::string& path);
+/// Writes a whole file atomically (temporary file + rename). Throws lmgc::error.
+void write_file_atomic(const std::string& path, std::span<const std::uint8_t> data,
+                       bool overwrite);
+
+} // namespace lmgc

@@ -1,0 +1,100 @@
+// The codec table: one row per codec. Adding a codec takes a file, a row here and a test
+// (docs/adding-a-codec.md).
+#include "codecs/codec.hpp"
+
+#include "common/common-error.hpp"
+
+#include <charconv>
+
+namespace lmgc::detail {
+
+// Factories, one per codec file, declared here rather than in a header: only this table
+// calls them. A codec whose library was missing at build time has a null factory.
+using codec_factory = std::unique_ptr<codec_i> (*)(const codec_config&);
+std::unique_ptr<codec_i> make_codec_store(const codec_config&);
+#ifdef LMGC_HAVE_ZLIB
+std::unique_ptr<codec_i> make_codec_gzip(const codec_config&);
+constexpr codec_factory gzip_factory = make_codec_gzip;
+#else
+constexpr codec_factory gzip_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_ZSTD
+std::unique_ptr<codec_i> make_codec_zstd(const codec_config&);
+constexpr codec_factory zstd_factory = make_codec_zstd;
+#else
+constexpr codec_factory zstd_factory = nullptr;
+#endif
+
+namespace {
+
+constexpr std::uint64_t MiB = 1u << 20;
+
+// name, summary, library it needs, element types, default chunk size, factory
+const codec_entry table[] = {
+    {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory},
+    {"zstd", "Zstandard, level 19", "libzstd", supports_any, 16 * MiB, zstd_factory},
+    {"store", "no compression (for tests and incompressible data)", "", supports_any, 16 * MiB,
+     make_codec_store},
+};
+
+} // namespace
+
+bool supports_any(dtype) { return true; }
+bool supports_float32_64(dtype t) { return t == dtype::f32 || t == dtype::f64; }
+bool supports_floats(dtype t) { return dtype_is_float(t); }
+
+std::span<const codec_entry> codec_table() { return table; }
+
+const codec_entry& find_codec(std::string_view name) {
+    for (const auto& e : table) {
+        if (e.name != name) continue;
+        LMGC_CHECK(e.available(), errc::unsupported, "codec '", name,
+                   "' is not built in (built without ", e.library, ")");
+        return e;
+    }
+    LMGC_FAIL(errc::usage, "unknown codec '", name, "' (see `lmgc codecs`)");
+}
+
+namespace {
+// The first codec of the list that is built in.
+std::string_view first_built(std::initializer_list<std::string_view> names) {
+    for (const auto n : names)
+        for (const auto& e : table)
+            if (e.name == n && e.available()) return n;
+    return "store";
+}
+} // namespace
+
+std::string_view default_codec_name() { return first_built({"zstd"}); }
+
+std::string_view byte_codec_name() { return first_built({"zstd", "gzip"}); }
+
+std::optional<std::string> codec_config::get(std::string_view key) const {
+    if (decoding)
+        for (const auto& [k, v] : recorded)
+            if (k == key) return v;
+    for (const auto& [k, v] : options)
+        if (k == key) return v;
+    return std::nullopt;
+}
+
+std::string codec_config::get_or(std::string_view key, std::string fallback) const {
+    auto v = get(key);
+    return v ? *v : std::move(fallback);
+}
+
+long long codec_config::get_int(std::string_view key, long long fallback, long long min,
+                                long long max) const {
+    const auto v = get(key);
+    if (!v) return fallback;
+    long long x = 0;
+    const auto r = std::from_chars(v->data(), v->data() + v->size(), x);
+    LMGC_CHECK(r.ec == std::errc() && r.ptr == v->data() + v->size(),
+               decoding ? errc::corrupt : errc::usage, "option ", key, "=", *v,
+               " is not an integer");
+    LMGC_CHECK(x >= min && x <= max, decoding ? errc::corrupt : errc::usage, "option ", key, "=",
+               x, " is outside [", min, ", ", max, "]");
+    return x;
+}
+
+} // namespace lmgc::detail

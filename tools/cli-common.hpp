@@ -1,0 +1,44 @@
+// Shared helpers of the lmgc subcommands: progress bar, number formatting, tables, the
+// subcommand table. Only the public lmgc headers are used by the CLI.
+#pragma once
+
+#include "lmgc/lmgc.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace lmgc::cli {
+
+using args_t = std::vector<std::string>;
+
+// A progress bar on stderr, drawn only when stderr is a terminal, at most 10 times a second.
+class progress_bar {
+public:
+    explicit progress_bar(std::string label, std::string unit = "B");
+    ~progress_bar(); // clears the line
+    progress_fn callback();
+    void update(std::uint64_t done, std::uint64_t total);
+    void finish();
+
+private:
+    std::string label_, unit_;
+    bool enabled_;
+    bool drawn_ = false;
+    std::chrono::steady_clock::time_point start_, last_;
+    std::mutex mu_;
+};
+
+std::string format_bytes(double n);   // "1.27 MB"
+std::string format_fixed(double v, int decimals);
+
+// Prints rows as an aligned Markdown table (first row is the header).
+std::string markdown_table(const std::vector<std::vector<std::string>>& rows);
+
+// Output path for a command: explicit, or in + suffix, or in with suffix stripped.
+std::string default_output(const std::string& in, const std::string& add_suffix,
+                           const std::string& strip_suffix);
+
+} // namespace lmgc::cli

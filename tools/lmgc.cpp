@@ -1,0 +1,75 @@
+// lmgc: the command-line tool. Dispatches to a subcommand and maps library errors to one
+// line on stderr and an exit code: 0 success, 1 bad input or failure, 2 usage.
+#include "cli-args.hpp"
+#include "cli-commands.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+namespace {
+
+using namespace lmgc::cli;
+
+struct command {
+    const char* name;
+    const char* summary;
+    int (*run)(const args_t&);
+};
+
+const command commands[] = {
+    {"compress", "compress a tensor file (.npy, .safetensors, .pt, raw) into .lmgc", cmd_compress},
+    {"decompress", "restore the original file from a .lmgc file", cmd_decompress},
+    {"info", "show the header, tensors and chunks of a .lmgc file", cmd_info},
+    {"codecs", "list the codecs built into this lmgc", cmd_codecs},
+};
+
+void print_usage(std::FILE* f) {
+    std::fprintf(f, "lmgc %s: lossless compression of neural-network gradients\n\n", lmgc::version());
+    std::fprintf(f, "Usage: lmgc <command> [arguments] [options]\n\nCommands:\n");
+    for (const auto& c : commands) std::fprintf(f, "  %-12s %s\n", c.name, c.summary);
+    std::fprintf(f, "\nRun 'lmgc <command> --help' for a command's options.\n");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const std::string name = argv[1];
+    if (name == "-h" || name == "--help" || name == "help") {
+        print_usage(stdout);
+        return 0;
+    }
+    if (name == "--version" || name == "version") {
+        std::printf("lmgc %s\n", lmgc::version());
+        return 0;
+    }
+    const command* cmd = nullptr;
+    for (const auto& c : commands)
+        if (name == c.name) cmd = &c;
+    if (!cmd) {
+        std::fprintf(stderr, "lmgc: unknown command '%s' (see 'lmgc --help')\n", name.c_str());
+        return 2;
+    }
+    const args_t args(argv + 2, argv + argc);
+    try {
+        return cmd->run(args);
+    } catch (const help_shown&) {
+        return 0;
+    } catch (const usage_error& e) {
+        std::fprintf(stderr, "lmgc %s: %s (see 'lmgc %s --help')\n", cmd->name, e.what(), cmd->name);
+        return 2;
+    } catch (const lmgc::error& e) {
+        std::fprintf(stderr, "lmgc %s: %s\n", cmd->name, e.what());
+        return e.code() == lmgc::errc::usage ? 2 : 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "lmgc %s: out of memory\n", cmd->name);
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "lmgc %s: %s\n", cmd->name, e.what());
+        return 1;
+    }
+}

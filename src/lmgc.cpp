@@ -6,12 +6,15 @@
 #include "codecs/codec.hpp"
 #include "common/common-checksum.hpp"
 #include "common/common-error.hpp"
+#include "common/common-float.hpp"
 #include "common/common-parallel.hpp"
 #include "container/container-format.hpp"
 #include "io/io-tensor-file.hpp"
+#include "preprocess/preprocess-lossy.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -21,21 +24,36 @@ namespace lmgc {
 
 using namespace detail;
 
-const char* version() noexcept { return LMGC_VERSION; }
+const char* version() noexcept {
+    return LMGC_VERSION;
+}
 
 const char* input_format_name(input_format f) noexcept {
     switch (f) {
-    case input_format::auto_detect: return "auto";
-    case input_format::npy: return "npy";
-    case input_format::safetensors: return "safetensors";
-    case input_format::torch: return "torch";
-    case input_format::raw: return "raw";
+    case input_format::auto_detect:
+        return "auto";
+    case input_format::npy:
+        return "npy";
+    case input_format::safetensors:
+        return "safetensors";
+    case input_format::torch:
+        return "torch";
+    case input_format::raw:
+        return "raw";
     }
     return "?";
 }
 
 double compress_stats::rate_percent() const {
-    return tensor_bytes ? 100.0 * static_cast<double>(output_bytes) / static_cast<double>(tensor_bytes) : 0.0;
+    return tensor_bytes
+               ? 100.0 * static_cast<double>(output_bytes) / static_cast<double>(tensor_bytes)
+               : 0.0;
+}
+
+double compress_stats::rate_vs_preprocessed_percent() const {
+    return preprocessed_bytes
+               ? 100.0 * static_cast<double>(output_bytes) / static_cast<double>(preprocessed_bytes)
+               : 0.0;
 }
 
 compress_params default_compress_params() {
@@ -46,6 +64,7 @@ compress_params default_compress_params() {
     p.n_threads = 0;
     p.format = input_format::auto_detect;
     p.u2_as_bf16 = false;
+    p.seed = 0;
     return p;
 }
 
@@ -74,7 +93,7 @@ namespace {
 
 // Thread-safe progress accounting: workers add bytes, the callback sees running totals.
 class progress_meter {
-public:
+  public:
     progress_meter(const progress_fn& fn, std::uint64_t total) : fn_(fn), total_(total) {
         if (fn_) fn_(0, total_);
     }
@@ -85,7 +104,7 @@ public:
         fn_(std::min(done_, total_), total_);
     }
 
-private:
+  private:
     const progress_fn& fn_;
     std::uint64_t total_;
     std::uint64_t done_ = 0;
@@ -101,16 +120,17 @@ chunk_layout make_layout(const container_header& h, const container_chunk& c) {
         const auto b = t.stream_offset;
         const auto e = b + t.stream_bytes;
         if (e <= c.stream_offset || b >= c.stream_offset + c.raw_bytes) continue;
-        l.tensors.push_back({static_cast<std::int64_t>(b) - static_cast<std::int64_t>(c.stream_offset),
-                             t.stream_bytes, t.shape});
+        l.tensors.push_back(
+            {static_cast<std::int64_t>(b) - static_cast<std::int64_t>(c.stream_offset),
+             t.stream_bytes, t.shape});
     }
     return l;
 }
 
 // Runs job(i) over chunks: those whose codec codes in parallel on the worker threads, the
 // others one at a time on this thread.
-void run_chunks(const container_header& h, const std::vector<const codec_i*>& codecs,
-                int n_threads, const std::function<void(std::size_t)>& job) {
+void run_chunks(const container_header& h, const std::vector<const codec_i*>& codecs, int n_threads,
+                const std::function<void(std::size_t)>& job) {
     std::vector<std::size_t> par, seq;
     for (std::size_t i = 0; i < h.chunks.size(); ++i)
         (codecs[h.chunks[i].stream]->parallel() ? par : seq).push_back(i);
@@ -120,50 +140,141 @@ void run_chunks(const container_header& h, const std::vector<const codec_i*>& co
 
 } // namespace
 
-std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
-                                   const compress_params& params, compress_stats* stats) {
-    const auto t0 = std::chrono::steady_clock::now();
-    LMGC_CHECK(params.preprocess.empty(), errc::unsupported,
-               "--preprocess is not available in this build");
+namespace {
+
+// Side information of --preprocess in the header's preprocess_info blob: the seed, then per
+// preprocessed tensor its index in the manifest and its side information.
+struct preprocess_record {
+    std::uint64_t seed = 0;
+    std::vector<std::pair<std::uint64_t, bytes>> tensors;
+
+    bytes encode() const {
+        bytes out;
+        byte_writer w(out);
+        w.le<std::uint64_t>(seed);
+        w.varint(tensors.size());
+        for (const auto& [index, side] : tensors) {
+            w.varint(index);
+            w.blob(side);
+        }
+        return out;
+    }
+    static preprocess_record decode(byte_span in, std::size_t n_tensors) {
+        byte_reader r(in, errc::corrupt, "preprocess information truncated");
+        preprocess_record rec;
+        rec.seed = r.le<std::uint64_t>();
+        const auto n = r.varint_max(n_tensors, "preprocessed tensor count");
+        std::uint64_t prev = 0;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const auto index = r.varint_max(n_tensors ? n_tensors - 1 : 0, "tensor index");
+            LMGC_CHECK(i == 0 || index > prev, errc::corrupt,
+                       "preprocess tensor indices out of order");
+            prev = index;
+            const auto side = r.blob();
+            rec.tensors.emplace_back(index, bytes(side.begin(), side.end()));
+        }
+        LMGC_CHECK(r.at_end(), errc::corrupt, "preprocess information has extra bytes");
+        return rec;
+    }
+};
+
+// Everything compression decides before coding: the header (minus chunk sizes and
+// checksums), the stream contents, and the file decompression will give back.
+struct compress_plan {
+    container_header header;
+    std::vector<bytes> stream_data;
+    std::vector<std::unique_ptr<codec_i>> codecs;
+    bytes expected; // what decompression yields (empty: the input itself)
+    std::uint64_t tensor_bytes = 0;
+    std::uint64_t side_bytes = 0;
+    double err2 = 0, norm2 = 0; // squared reconstruction error and norm, float tensors
+};
+
+double element_value(const std::uint8_t* p, dtype t) {
+    switch (t) {
+    case dtype::f64:
+        return load_le<double>(p);
+    case dtype::f32:
+        return load_le<float>(p);
+    case dtype::f16:
+        return f16_to_f32(load_le<std::uint16_t>(p));
+    case dtype::bf16:
+        return bf16_to_f32(load_le<std::uint16_t>(p));
+    default:
+        return 0.0;
+    }
+}
+
+compress_plan make_plan(std::span<const std::uint8_t> input, const compress_params& params,
+                        bool make_codecs) {
     read_options ropt;
     ropt.u2_as_bf16 = params.u2_as_bf16;
     const parsed_file pf = parse_tensor_file(input, params.format, ropt);
+    const bool lossy = !params.preprocess.empty();
+    const auto steps = lossy ? parse_preprocess(params.preprocess) : std::vector<preprocess_step>{};
 
-    container_header h;
+    compress_plan plan;
+    container_header& h = plan.header;
     h.format = pf.format;
     h.original_bytes = input.size();
-    h.original_crc32c = crc32c(input);
     h.skeleton = extract_skeleton(input, pf.tensors);
+    h.preprocess = params.preprocess;
+    preprocess_record record;
+    record.seed = params.seed;
+    if (lossy) plan.expected.assign(input.begin(), input.end());
 
-    // One stream per element type, in order of first appearance.
+    // One stream per coded element type, in order of first appearance.
     const std::string chosen(params.codec.empty() ? default_codec_name() : params.codec);
     const codec_entry& user_entry = find_codec(chosen);
     std::map<dtype, std::uint32_t> stream_of;
-    std::vector<std::unique_ptr<codec_i>> owned;
-    std::vector<const codec_i*> codecs;
-    std::vector<bytes> stream_data;
     codec_config cfg;
     cfg.options = params.codec_options;
-    for (const auto& t : pf.tensors) {
-        auto it = stream_of.find(t.type);
+    for (std::size_t ti = 0; ti < pf.tensors.size(); ++ti) {
+        const auto& t = pf.tensors[ti];
+        const std::size_t es = dtype_size(t.type);
+        bytes data(input.begin() + static_cast<std::ptrdiff_t>(t.offset),
+                   input.begin() + static_cast<std::ptrdiff_t>(t.offset + t.nbytes));
+        if (t.big_endian) swap_bytes_inplace(data, es);
+        dtype coded_type = t.type;
+        if (lossy && dtype_is_float(t.type)) {
+            auto pp = detail::with_context("tensor '" + t.name + "'", [&] {
+                return preprocess_forward(data, t.type, steps, params.seed, ti);
+            });
+            for (std::size_t i = 0; i < data.size(); i += es) {
+                const double x = element_value(data.data() + i, t.type);
+                const double y = element_value(pp.reconstructed.data() + i, t.type);
+                if (std::isfinite(x)) {
+                    plan.err2 += (x - y) * (x - y);
+                    plan.norm2 += x * x;
+                }
+            }
+            if (t.big_endian) swap_bytes_inplace(pp.reconstructed, es);
+            std::memcpy(plan.expected.data() + t.offset, pp.reconstructed.data(), t.nbytes);
+            plan.side_bytes += pp.side_info.size();
+            record.tensors.emplace_back(ti, std::move(pp.side_info));
+            coded_type = pp.stream_type;
+            data = std::move(pp.stream);
+        }
+        auto it = stream_of.find(coded_type);
         if (it == stream_of.end()) {
             const codec_entry& e =
-                user_entry.supports(t.type) ? user_entry : find_codec(byte_codec_name());
+                user_entry.supports(coded_type) ? user_entry : find_codec(byte_codec_name());
             container_stream s;
             s.codec = std::string(e.name);
-            s.type = t.type;
-            const auto elem = dtype_size(t.type);
+            s.type = coded_type;
+            const auto elem = dtype_size(coded_type);
             if (!params.unchunked) {
                 std::uint64_t cb = params.chunk_bytes ? params.chunk_bytes : e.default_chunk_bytes;
-                cb = std::max<std::uint64_t>(elem, cb / elem * elem);
-                s.chunk_bytes = cb;
+                s.chunk_bytes = std::max<std::uint64_t>(elem, cb / elem * elem);
             }
-            owned.push_back(detail::with_context(std::string(e.name), [&] { return e.make(cfg); }));
-            s.params = owned.back()->params();
-            codecs.push_back(owned.back().get());
-            it = stream_of.emplace(t.type, static_cast<std::uint32_t>(h.streams.size())).first;
+            if (make_codecs) {
+                plan.codecs.push_back(
+                    detail::with_context(std::string(e.name), [&] { return e.make(cfg); }));
+                s.params = plan.codecs.back()->params();
+            }
+            it = stream_of.emplace(coded_type, static_cast<std::uint32_t>(h.streams.size())).first;
             h.streams.push_back(std::move(s));
-            stream_data.emplace_back();
+            plan.stream_data.emplace_back();
         }
         const auto si = it->second;
         container_tensor ct;
@@ -175,22 +286,19 @@ std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
         ct.file_offset = t.offset;
         ct.nbytes = t.nbytes;
         ct.stream = si;
-        ct.stream_bytes = t.nbytes;
-        ct.stream_offset = stream_data[si].size();
-        auto& sd = stream_data[si];
-        const auto at = sd.size();
-        sd.insert(sd.end(), input.begin() + static_cast<std::ptrdiff_t>(t.offset),
-                  input.begin() + static_cast<std::ptrdiff_t>(t.offset + t.nbytes));
-        if (t.big_endian)
-            swap_bytes_inplace(std::span(sd).subspan(at, t.nbytes), dtype_size(t.type));
-        h.streams[si].raw_bytes += t.nbytes;
+        ct.stream_bytes = data.size();
+        auto& sd = plan.stream_data[si];
+        ct.stream_offset = sd.size();
+        sd.insert(sd.end(), data.begin(), data.end());
+        h.streams[si].raw_bytes += data.size();
+        plan.tensor_bytes += t.nbytes;
         h.tensors.push_back(std::move(ct));
     }
+    if (lossy) h.preprocess_info = record.encode();
+    h.original_crc32c = crc32c(lossy ? byte_span(plan.expected) : input);
 
-    std::uint64_t total_raw = 0;
     for (std::uint32_t si = 0; si < h.streams.size(); ++si) {
         const auto& s = h.streams[si];
-        total_raw += s.raw_bytes;
         const std::uint64_t step = s.chunk_bytes ? s.chunk_bytes : s.raw_bytes;
         for (std::uint64_t off = 0; off < s.raw_bytes; off += step) {
             container_chunk c;
@@ -200,12 +308,33 @@ std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
             h.chunks.push_back(c);
         }
     }
+    return plan;
+}
 
+} // namespace
+
+std::vector<std::uint8_t> expected_output(std::span<const std::uint8_t> input,
+                                          const compress_params& params) {
+    if (params.preprocess.empty()) return {input.begin(), input.end()};
+    return make_plan(input, params, false).expected;
+}
+
+std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
+                                   const compress_params& params, compress_stats* stats) {
+    const auto t0 = std::chrono::steady_clock::now();
+    compress_plan plan = make_plan(input, params, true);
+    container_header& h = plan.header;
+    std::vector<const codec_i*> codecs;
+    for (const auto& c : plan.codecs) codecs.push_back(c.get());
+
+    std::uint64_t total_raw = 0;
+    for (const auto& s : h.streams) total_raw += s.raw_bytes;
     progress_meter meter(params.progress, total_raw);
     std::vector<bytes> payloads(h.chunks.size());
     run_chunks(h, codecs, params.n_threads, [&](std::size_t i) {
         auto& c = h.chunks[i];
-        const byte_span raw = byte_span(stream_data[c.stream]).subspan(c.stream_offset, c.raw_bytes);
+        const byte_span raw =
+            byte_span(plan.stream_data[c.stream]).subspan(c.stream_offset, c.raw_bytes);
         c.crc32c = crc32c(raw);
         chunk_layout layout = make_layout(h, c);
         std::uint64_t reported = 0;
@@ -221,10 +350,13 @@ std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
     bytes image = write_container(h, payloads);
     if (stats) {
         stats->input_bytes = input.size();
-        stats->tensor_bytes = total_raw;
+        stats->tensor_bytes = plan.tensor_bytes;
         stats->output_bytes = image.size();
         stats->payload_bytes = 0;
         for (const auto& p : payloads) stats->payload_bytes += p.size();
+        stats->side_info_bytes = plan.side_bytes;
+        stats->preprocessed_bytes = total_raw + plan.side_bytes;
+        stats->relative_l2_error = plan.norm2 > 0 ? std::sqrt(plan.err2 / plan.norm2) : 0.0;
         stats->seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
@@ -249,8 +381,34 @@ std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
                                      const decompress_params& params) {
     const container_view v = read_container(image);
     const container_header& h = v.header;
-    LMGC_CHECK(h.preprocess.empty(), errc::unsupported, "this file was made with --preprocess '",
-               h.preprocess, "', which this build cannot decode");
+    const bool lossy = !h.preprocess.empty();
+    std::vector<preprocess_step> steps;
+    preprocess_record record;
+    std::vector<const bytes*> side_of(h.tensors.size(), nullptr);
+    if (lossy) {
+        steps = detail::with_context("preprocess '" + h.preprocess + "'", [&] {
+            try {
+                return parse_preprocess(h.preprocess);
+            } catch (const error& e) {
+                throw error(errc::corrupt, e.what());
+            }
+        });
+        record = preprocess_record::decode(h.preprocess_info, h.tensors.size());
+        for (const auto& [index, side] : record.tensors) side_of[index] = &side;
+    }
+    for (std::size_t ti = 0; ti < h.tensors.size(); ++ti) {
+        const auto& t = h.tensors[ti];
+        const auto& s = h.streams[t.stream];
+        if (side_of[ti]) {
+            const auto n = t.nbytes / dtype_size(t.type);
+            LMGC_CHECK(dtype_is_float(t.type) && s.type == preprocess_stream_type(t.type, steps) &&
+                           t.stream_bytes == preprocess_stream_bytes(t.type, n, steps),
+                       errc::corrupt, "tensor '", t.name, "' does not match its preprocessing");
+        } else {
+            LMGC_CHECK(t.stream_bytes == t.nbytes && s.type == t.type, errc::corrupt, "tensor '",
+                       t.name, "' does not match its stream");
+        }
+    }
 
     std::uint64_t total_raw = 0;
     for (const auto& s : h.streams) total_raw += s.raw_bytes;
@@ -275,7 +433,8 @@ std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
     }
 
     std::vector<bytes> stream_data(h.streams.size());
-    for (std::size_t i = 0; i < h.streams.size(); ++i) stream_data[i].resize(h.streams[i].raw_bytes);
+    for (std::size_t i = 0; i < h.streams.size(); ++i)
+        stream_data[i].resize(h.streams[i].raw_bytes);
 
     progress_meter meter(params.progress, total_raw);
     run_chunks(h, codecs, params.n_threads, [&](std::size_t i) {
@@ -304,9 +463,20 @@ std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
         skel += n;
         pos = upto;
     };
-    for (const auto& t : h.tensors) {
+    for (std::size_t ti = 0; ti < h.tensors.size(); ++ti) {
+        const auto& t = h.tensors[ti];
         copy_skeleton(t.file_offset);
-        if (t.nbytes) std::memcpy(out.data() + pos, stream_data[t.stream].data() + t.stream_offset, t.nbytes);
+        const byte_span coded =
+            byte_span(stream_data[t.stream]).subspan(t.stream_offset, t.stream_bytes);
+        if (side_of[ti]) {
+            const bytes lossy_tensor = detail::with_context("tensor '" + t.name + "'", [&] {
+                return preprocess_inverse(coded, *side_of[ti], t.type,
+                                          t.nbytes / dtype_size(t.type), steps, record.seed, ti);
+            });
+            std::memcpy(out.data() + pos, lossy_tensor.data(), t.nbytes);
+        } else if (t.nbytes) {
+            std::memcpy(out.data() + pos, coded.data(), t.nbytes);
+        }
         if (t.big_endian)
             swap_bytes_inplace(std::span(out).subspan(pos, t.nbytes), dtype_size(t.type));
         pos += t.nbytes;
@@ -335,7 +505,6 @@ file_info inspect(std::span<const std::uint8_t> image) {
         si.raw_bytes = s.raw_bytes;
         si.chunk_bytes = s.chunk_bytes;
         si.codec_params = s.params;
-        fi.tensor_bytes += s.raw_bytes;
         fi.streams.push_back(std::move(si));
     }
     for (const auto& t : h.tensors) {
@@ -345,9 +514,11 @@ file_info inspect(std::span<const std::uint8_t> image) {
         ti.shape = t.shape;
         ti.nbytes = t.nbytes;
         ti.codec = h.streams[t.stream].codec;
+        fi.tensor_bytes += t.nbytes;
         fi.tensors.push_back(std::move(ti));
     }
-    for (const auto& c : h.chunks) fi.chunks.push_back({c.stream, c.raw_bytes, c.coded_bytes, c.crc32c});
+    for (const auto& c : h.chunks)
+        fi.chunks.push_back({c.stream, c.raw_bytes, c.coded_bytes, c.crc32c});
     return fi;
 }
 

@@ -26,7 +26,8 @@ codec_option parse_set(const std::string& kv) {
 
 int cmd_compress(const args_t& args) {
     std::string in, out, codec, format = "auto";
-    std::uint64_t chunk_bytes = 0;
+    std::string preprocess;
+    std::uint64_t chunk_bytes = 0, seed = 0;
     int threads = 0;
     bool force = false, raw = false, unchunked = false, quiet = false;
     std::vector<std::string> sets;
@@ -40,11 +41,17 @@ int cmd_compress(const args_t& args) {
         .flag("--raw", "input is raw little-endian float32", &raw)
         .option("--format", "F", "input format: auto, npy, safetensors, torch, raw", &format)
         .option_list("--set", "KEY=VALUE", "codec setting, e.g. --set level=6 (repeatable)", &sets)
+        .option("--preprocess", "SPEC", "lossy steps before coding: sparsify:P, topk:P, quantize:B, joined by + (e.g. sparsify:10+quantize:8)", &preprocess)
+        .option("--seed", "N", "seed of random sparsification (default 0)", &seed)
         .flag("-f,--force", "overwrite the output if it exists", &force)
-        .flag("-q,--quiet", "print nothing on success", &quiet);
+        .flag("-q,--quiet", "print nothing on success", &quiet)
+        .epilog("Examples:\n  lmgc compress grads.npy\n  lmgc compress grads.safetensors -c lzma --chunk-bytes 512\n"
+                "  lmgc compress grads.npy --preprocess topk:10+quantize:8 -o lossy.lmgc");
     p.parse(args);
 
     auto params = default_compress_params();
+    params.preprocess = preprocess;
+    params.seed = seed;
     params.codec = codec;
     params.chunk_bytes = chunk_bytes;
     params.unchunked = unchunked;
@@ -65,6 +72,12 @@ int cmd_compress(const args_t& args) {
                     format_bytes(static_cast<double>(st.output_bytes)).c_str(), st.rate_percent(),
                     format_bytes(static_cast<double>(st.tensor_bytes)).c_str(), st.seconds,
                     format_bytes(st.seconds > 0 ? static_cast<double>(st.tensor_bytes) / st.seconds : 0).c_str());
+    if (!quiet && !preprocess.empty())
+        std::printf("lossy: %s representation + %s side information; %.2f%% of the preprocessed "
+                    "size; relative L2 error %.4g\n",
+                    format_bytes(static_cast<double>(st.preprocessed_bytes - st.side_info_bytes)).c_str(),
+                    format_bytes(static_cast<double>(st.side_info_bytes)).c_str(),
+                    st.rate_vs_preprocessed_percent(), st.relative_l2_error);
     return 0;
 }
 

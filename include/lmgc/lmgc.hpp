@@ -56,7 +56,8 @@ struct compress_params {
     input_format format;         ///< how to read the input
     bool u2_as_bf16;             ///< .npy "<u2" arrays hold bfloat16 values
     std::vector<codec_option> codec_options; ///< codec-specific settings
-    std::string preprocess;      ///< lossy preprocessing pipeline ("" = lossless)
+    std::string preprocess;      ///< lossy preprocessing, e.g. "sparsify:10+quantize:8" ("" = lossless)
+    std::uint64_t seed;          ///< seed of randomized preprocessing (sparsify)
     progress_fn progress;        ///< optional progress callback
 };
 compress_params default_compress_params();
@@ -75,15 +76,29 @@ struct compress_stats {
     std::uint64_t output_bytes = 0;     ///< size of the .lmgc file
     std::uint64_t payload_bytes = 0;    ///< sum of the coded chunks, without container overhead
     double seconds = 0;                 ///< wall time
+    /// With --preprocess: bytes of the lossy representation (kept values or codes) plus its
+    /// side information (seed, masks, ranges); equal to tensor_bytes when lossless.
+    std::uint64_t preprocessed_bytes = 0;
+    std::uint64_t side_info_bytes = 0;  ///< the side information alone
+    /// ||x - x'|| / ||x|| over the float tensors (0 when lossless).
+    double relative_l2_error = 0;
     /// 100 * output_bytes / tensor_bytes (0 when there is no tensor data).
     double rate_percent() const;
+    /// 100 * output_bytes / preprocessed_bytes: the rate against the lossy representation.
+    double rate_vs_preprocessed_percent() const;
 };
 
 /// Compresses a tensor file into a .lmgc image in memory. Throws lmgc::error.
 std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input, const compress_params& params,
                                    compress_stats* stats = nullptr);
 
-/// Decompresses a .lmgc image; returns the original file's bytes. Throws lmgc::error.
+/// The file that decompressing compress(input, params) gives back: the input itself when
+/// lossless, else the input with its float tensors replaced by their lossy reconstruction.
+std::vector<std::uint8_t> expected_output(std::span<const std::uint8_t> input,
+                                          const compress_params& params);
+
+/// Decompresses a .lmgc image; returns the original file's bytes (for files made with
+/// --preprocess, the lossy reconstruction). Throws lmgc::error.
 std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
                                      const decompress_params& params);
 

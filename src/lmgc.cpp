@@ -12,12 +12,14 @@
 #include "io/io-tensor-file.hpp"
 #include "preprocess/preprocess-lossy.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <unistd.h>
 
 namespace lmgc {
@@ -331,12 +333,14 @@ std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
     for (const auto& s : h.streams) total_raw += s.raw_bytes;
     progress_meter meter(params.progress, total_raw);
     std::vector<bytes> payloads(h.chunks.size());
+    std::vector<double> ideal(h.chunks.size(), -1.0);
     run_chunks(h, codecs, params.n_threads, [&](std::size_t i) {
         auto& c = h.chunks[i];
         const byte_span raw =
             byte_span(plan.stream_data[c.stream]).subspan(c.stream_offset, c.raw_bytes);
         c.crc32c = crc32c(raw);
         chunk_layout layout = make_layout(h, c);
+        layout.ideal_bits = &ideal[i];
         std::uint64_t reported = 0;
         layout.advance = [&](std::uint64_t n) {
             reported += n;
@@ -357,6 +361,9 @@ std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
         stats->side_info_bytes = plan.side_bytes;
         stats->preprocessed_bytes = total_raw + plan.side_bytes;
         stats->relative_l2_error = plan.norm2 > 0 ? std::sqrt(plan.err2 / plan.norm2) : 0.0;
+        const bool all_modelled =
+            std::none_of(ideal.begin(), ideal.end(), [](double b) { return b < 0; });
+        stats->ideal_bits = all_modelled ? std::accumulate(ideal.begin(), ideal.end(), 0.0) : -1.0;
         stats->seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }

@@ -82,6 +82,9 @@ struct compress_stats {
     std::uint64_t side_info_bytes = 0;  ///< the side information alone
     /// ||x - x'|| / ||x|| over the float tensors (0 when lossless).
     double relative_l2_error = 0;
+    /// For model-driven codecs (cm, lm): the ideal code length -sum(log2 p) of everything
+    /// coded, in bits; -1 when some stream's codec has no explicit model.
+    double ideal_bits = -1;
     /// 100 * output_bytes / tensor_bytes (0 when there is no tensor data).
     double rate_percent() const;
     /// 100 * output_bytes / preprocessed_bytes: the rate against the lossy representation.

@@ -30,6 +30,9 @@ struct chunk_layout {
     // Reports progress inside a long chunk: bytes of raw data done since the last call.
     // May be empty. Thread-safe.
     std::function<void(std::uint64_t)> advance;
+    // Model-driven codecs store here the ideal code length of the chunk, -sum(log2 p) over
+    // the coded symbols, in bits (when encoding, if not null; one slot per chunk).
+    double* ideal_bits = nullptr;
 };
 
 // Settings: for encoding, the user's options; for decoding, the params the encoder recorded

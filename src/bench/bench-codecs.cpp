@@ -135,10 +135,12 @@ codec_bench_result run_one(const std::vector<bench_file>& files, const std::stri
 
 std::vector<codec_bench_result> bench_codecs(const std::vector<std::string>& files,
                                              const codec_bench_params& params) {
-    LMGC_CHECK(!files.empty(), errc::usage, "bench: no input files");
-    LMGC_CHECK(params.repeats >= 1, errc::usage, "bench: repeats must be at least 1");
-    LMGC_CHECK(params.n_threads >= 0, errc::usage, "bench: threads must be >= 0");
+    LMGC_CHECK(!files.empty(), errc::usage, "no input files");
+    LMGC_CHECK(params.repeats >= 1, errc::usage, "repeats must be at least 1");
+    LMGC_CHECK(params.n_threads >= 0, errc::usage, "threads must be >= 0");
     const auto codecs = pick_codecs(params.codecs);
+    LMGC_CHECK(!codecs.empty(), errc::unsupported,
+               "no codec but store is built in (name the codecs to run)");
     std::vector<std::uint64_t> modes = params.chunk_bytes;
     if (modes.empty()) modes = {0};
 

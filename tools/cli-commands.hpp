@@ -9,5 +9,6 @@ int cmd_compress(const args_t& args);
 int cmd_decompress(const args_t& args);
 int cmd_info(const args_t& args);
 int cmd_codecs(const args_t& args);
+int cmd_bench(const args_t& args); // tools/cli-bench.cpp
 
 } // namespace lmgc::cli

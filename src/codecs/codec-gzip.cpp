@@ -28,12 +28,14 @@ public:
     }
     void decode(byte_span coded, const chunk_layout&, std::span<std::uint8_t> out) const override {
         uLongf n = static_cast<uLongf>(out.size());
-        // uncompress needs a non-null destination even for empty output.
+        uLong used = static_cast<uLong>(coded.size());
+        // uncompress2 needs a non-null destination even for empty output.
         std::uint8_t dummy = 0;
-        const int rc = uncompress(out.empty() ? &dummy : out.data(), &n, coded.data(),
-                                  static_cast<uLong>(coded.size()));
+        const int rc = uncompress2(out.empty() ? &dummy : out.data(), &n, coded.data(), &used);
         LMGC_CHECK(rc == Z_OK && n == out.size(), errc::corrupt,
                    "gzip: chunk does not decompress (", zError(rc), ")");
+        LMGC_CHECK(used == coded.size(), errc::corrupt, "gzip: ", coded.size() - used,
+                   " bytes after the stream");
     }
 
 private:

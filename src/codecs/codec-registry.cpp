@@ -21,8 +21,50 @@ constexpr codec_factory gzip_factory = nullptr;
 #ifdef LMGC_HAVE_ZSTD
 std::unique_ptr<codec_i> make_codec_zstd(const codec_config&);
 constexpr codec_factory zstd_factory = make_codec_zstd;
+std::unique_ptr<codec_i> make_codec_shuffle_zstd(const codec_config&);
+constexpr codec_factory shuffle_zstd_factory = make_codec_shuffle_zstd;
 #else
 constexpr codec_factory zstd_factory = nullptr;
+constexpr codec_factory shuffle_zstd_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_LZMA
+std::unique_ptr<codec_i> make_codec_lzma(const codec_config&);
+constexpr codec_factory lzma_factory = make_codec_lzma;
+std::unique_ptr<codec_i> make_codec_shuffle_lzma(const codec_config&);
+constexpr codec_factory shuffle_lzma_factory = make_codec_shuffle_lzma;
+#else
+constexpr codec_factory lzma_factory = nullptr;
+constexpr codec_factory shuffle_lzma_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_BROTLI
+std::unique_ptr<codec_i> make_codec_brotli(const codec_config&);
+constexpr codec_factory brotli_factory = make_codec_brotli;
+#else
+constexpr codec_factory brotli_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_PNG
+std::unique_ptr<codec_i> make_codec_png(const codec_config&);
+constexpr codec_factory png_factory = make_codec_png;
+#else
+constexpr codec_factory png_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_FLAC
+std::unique_ptr<codec_i> make_codec_flac(const codec_config&);
+constexpr codec_factory flac_factory = make_codec_flac;
+#else
+constexpr codec_factory flac_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_FPZIP
+std::unique_ptr<codec_i> make_codec_fpzip(const codec_config&);
+constexpr codec_factory fpzip_factory = make_codec_fpzip;
+#else
+constexpr codec_factory fpzip_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_ZFP
+std::unique_ptr<codec_i> make_codec_zfp(const codec_config&);
+constexpr codec_factory zfp_factory = make_codec_zfp;
+#else
+constexpr codec_factory zfp_factory = nullptr;
 #endif
 
 namespace {
@@ -32,7 +74,21 @@ constexpr std::uint64_t MiB = 1u << 20;
 // name, summary, library it needs, element types, default chunk size, factory
 const codec_entry table[] = {
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory},
+    {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory},
     {"zstd", "Zstandard, level 19", "libzstd", supports_any, 16 * MiB, zstd_factory},
+    {"brotli", "Brotli, quality 11", "libbrotli", supports_any, 16 * MiB, brotli_factory},
+    {"png", "bytes as a near-square 8-bit grayscale PNG (libpng), level 9", "libpng", supports_any,
+     16 * MiB, png_factory},
+    {"flac", "bytes as 8-bit mono FLAC audio (libFLAC), level 8", "libFLAC", supports_any, 16 * MiB,
+     flac_factory},
+    {"fpzip", "fpzip, lossless (f32, f64)", "libfpzip", supports_float32_64, 16 * MiB,
+     fpzip_factory},
+    {"zfp", "zfp, reversible mode (f32, f64, i32, i64)", "libzfp", supports_zfp_types, 16 * MiB,
+     zfp_factory},
+    {"shuffle-zstd", "byte planes of each element transposed, then zstd 19", "libzstd",
+     supports_any, 16 * MiB, shuffle_zstd_factory},
+    {"shuffle-lzma", "byte planes of each element transposed, then lzma preset 9", "liblzma",
+     supports_any, 16 * MiB, shuffle_lzma_factory},
     {"store", "no compression (for tests and incompressible data)", "", supports_any, 16 * MiB,
      make_codec_store},
 };
@@ -42,6 +98,9 @@ const codec_entry table[] = {
 bool supports_any(dtype) { return true; }
 bool supports_float32_64(dtype t) { return t == dtype::f32 || t == dtype::f64; }
 bool supports_floats(dtype t) { return dtype_is_float(t); }
+bool supports_zfp_types(dtype t) {
+    return t == dtype::f32 || t == dtype::f64 || t == dtype::i32 || t == dtype::i64;
+}
 
 std::span<const codec_entry> codec_table() { return table; }
 

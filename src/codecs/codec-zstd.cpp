@@ -22,6 +22,9 @@ public:
         out.resize(base + n);
     }
     void decode(byte_span coded, const chunk_layout&, std::span<std::uint8_t> out) const override {
+        // One frame exactly: ZSTD_decompress would also take several, or trailing frames.
+        LMGC_CHECK(ZSTD_findFrameCompressedSize(coded.data(), coded.size()) == coded.size(),
+                   errc::corrupt, "zstd: chunk is not one whole frame");
         const std::size_t n = ZSTD_decompress(out.data(), out.size(), coded.data(), coded.size());
         LMGC_CHECK(!ZSTD_isError(n) && n == out.size(), errc::corrupt,
                    "zstd: chunk does not decompress (",

@@ -78,6 +78,7 @@ struct codec_entry {
 bool supports_any(dtype);
 bool supports_float32_64(dtype);
 bool supports_floats(dtype);
+bool supports_zfp_types(dtype); // f32, f64, i32, i64
 
 // The table, in the order `lmgc codecs` lists it.
 std::span<const codec_entry> codec_table();

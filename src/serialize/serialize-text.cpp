@@ -51,24 +51,24 @@ std::string show_char(std::string_view text, std::size_t at) {
     return std::string("byte 0x") + hex[c >> 4] + hex[c & 15];
 }
 
-// Decodes one UTF-8 character at text[at]; returns its code point and length, or -1 when
-// the bytes are not well-formed UTF-8.
+// Decodes one UTF-8 character at text[at]; returns its code point and length, or -1 (length
+// 1) when the bytes are not well-formed UTF-8.
 std::int32_t decode_utf8(std::string_view text, std::size_t at, std::size_t* len) noexcept {
     const auto b0 = static_cast<unsigned char>(text[at]);
-    if (b0 < 0x80) {
-        *len = 1;
-        return b0;
-    }
-    if ((b0 & 0xe0) == 0xc0 && at + 1 < text.size()) {
-        const auto b1 = static_cast<unsigned char>(text[at + 1]);
-        const std::int32_t cp = ((b0 & 0x1f) << 6) | (b1 & 0x3f);
-        if ((b1 & 0xc0) == 0x80 && cp >= 0x80) {
-            *len = 2;
-            return cp;
-        }
-    }
     *len = 1;
-    return -1;
+    if (b0 < 0x80) return b0;
+    const std::size_t n = b0 >= 0xf0 && b0 < 0xf8 ? 4 : b0 >= 0xe0 ? 3 : b0 >= 0xc0 ? 2 : 0;
+    if (n == 0 || n > 4 || at + n > text.size()) return -1;
+    std::int32_t cp = b0 & (0x7f >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+        const auto b = static_cast<unsigned char>(text[at + k]);
+        if ((b & 0xc0) != 0x80) return -1;
+        cp = cp << 6 | (b & 0x3f);
+    }
+    static constexpr std::int32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) return -1;
+    *len = n;
+    return cp;
 }
 
 } // namespace

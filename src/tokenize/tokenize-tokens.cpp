@@ -147,6 +147,24 @@ void canonical_reader::take_chars() {
             at_chunk_start_ = false;
             if (is_space && tok_->adds_dummy_prefix()) continue; // the dummy prefix
         }
+        // Check the character against the layout now, so a decoder stops at the first bad
+        // token rather than at the end of the chunk.
+        if (serial_mode_is_hex(p_.mode)) {
+            const std::string_view sep = serial_separator(p_.mode);
+            const std::string_view prefix = serial_group_prefix(p_.mode);
+            const std::uint64_t group = prefix.size() + 2 * p_.bytes_per_group;
+            const std::uint64_t r = (chars_ + sep.size()) % (group + sep.size());
+            const char c = is_space ? ' ' : ch[0];
+            if (r < sep.size()) {
+                if (c != sep[r]) fail(concat("'", c, "' where the separator '", sep, "' belongs"));
+            } else if (r - sep.size() < prefix.size()) {
+                if (c != prefix[r - sep.size()])
+                    fail(concat("'", c, "' where '", prefix, "' belongs"));
+            } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                fail(is_space ? std::string("a space where a hex digit belongs")
+                              : concat("'", ch, "' where a hex digit belongs"));
+            }
+        }
         if (is_space)
             current_ += ' ';
         else

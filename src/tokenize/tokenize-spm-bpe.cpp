@@ -12,7 +12,6 @@
 #include "common/common-error.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <functional>
 #include <queue>
 #include <tuple>
@@ -34,14 +33,18 @@ spm_tokenizer::impl::bpe(std::string_view normalized) const {
         float score;
         std::size_t size;
     };
-    // Pairs live in a stable pool; the queue orders pointers as sentencepiece does.
-    std::deque<symbol_pair> pool;
+    // Ordered as sentencepiece orders its agenda: best score first, ties to the leftmost.
+    // (Two queued pairs can only tie on both when one of them is stale, so their order
+    // among themselves never matters.)
     struct pair_less {
-        bool operator()(const symbol_pair* a, const symbol_pair* b) const {
-            return a->score < b->score || (a->score == b->score && a->left > b->left);
+        bool operator()(const symbol_pair& a, const symbol_pair& b) const {
+            return a.score < b.score || (a.score == b.score && a.left > b.left);
         }
     };
-    std::priority_queue<const symbol_pair*, std::vector<const symbol_pair*>, pair_less> agenda;
+    std::vector<symbol_pair> heap;
+    heap.reserve(normalized.size());
+    std::priority_queue<symbol_pair, std::vector<symbol_pair>, pair_less> agenda(pair_less{},
+                                                                                 std::move(heap));
     std::vector<symbol> symbols;
     symbols.reserve(normalized.size());
     std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> rev_merge;
@@ -50,12 +53,11 @@ spm_tokenizer::impl::bpe(std::string_view normalized) const {
         if (left == -1 || right == -1) return;
         const auto& l = symbols[static_cast<std::size_t>(left)];
         const auto& r = symbols[static_cast<std::size_t>(right)];
-        if (l.freeze || r.freeze) return;
+        if (l.freeze || r.freeze || l.piece.size() + r.piece.size() > max_merge_bytes) return;
         const std::string_view piece(l.piece.data(), l.piece.size() + r.piece.size());
         const auto it = merge_map.find(piece);
         if (it == merge_map.end()) return;
-        pool.push_back({left, right, scores[static_cast<std::size_t>(it->second)], piece.size()});
-        agenda.push(&pool.back());
+        agenda.push({left, right, scores[static_cast<std::size_t>(it->second)], piece.size()});
         if (types[static_cast<std::size_t>(it->second)] == spm_piece_type::unused)
             rev_merge[piece] = {l.piece, r.piece};
     };
@@ -84,7 +86,8 @@ spm_tokenizer::impl::bpe(std::string_view normalized) const {
         maybe_add_pair(static_cast<int>(i - 1), static_cast<int>(i));
 
     while (!agenda.empty()) {
-        const symbol_pair* top = agenda.top();
+        const symbol_pair t = agenda.top();
+        const symbol_pair* top = &t;
         agenda.pop();
         auto& l = symbols[static_cast<std::size_t>(top->left)];
         auto& r = symbols[static_cast<std::size_t>(top->right)];
@@ -99,6 +102,13 @@ spm_tokenizer::impl::bpe(std::string_view normalized) const {
         maybe_add_pair(top->left, l.next);
     }
 
+    if (rev_merge.empty()) { // no UNUSED piece was formed: nothing to re-segment
+        for (int i = 0; i != -1; i = symbols[static_cast<std::size_t>(i)].next) {
+            const std::string_view w = symbols[static_cast<std::size_t>(i)].piece;
+            output.emplace_back(w, spm_piece_to_id(w));
+        }
+        return output;
+    }
     std::function<void(std::string_view)> resegment = [&](std::string_view w) {
         const int id = spm_piece_to_id(w);
         if (id == -1 || types[static_cast<std::size_t>(id)] != spm_piece_type::unused) {

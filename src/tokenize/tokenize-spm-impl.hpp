@@ -26,6 +26,7 @@ struct spm_tokenizer::impl {
     // map first. Keys view the strings in `pieces`.
     std::unordered_map<std::string_view, int> merge_map;
     std::unordered_map<std::string_view, int> reserved_map;
+    std::size_t max_merge_bytes = 0; // longest key of merge_map
 
     int model_type = 1;    // TrainerSpec.ModelType: 1 unigram, 2 bpe, 3 word, 4 char
     int unk = -1;          // the UNKNOWN piece

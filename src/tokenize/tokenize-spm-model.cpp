@@ -278,6 +278,7 @@ spm_tokenizer spm_tokenizer::from_bytes(byte_span model, const std::string& what
         auto& map = mergeable ? p->merge_map : p->reserved_map;
         LMGC_CHECK(map.emplace(w, id).second, errc::bad_input, what, ": piece '", w,
                    "' is defined twice");
+        if (mergeable) p->max_merge_bytes = std::max(p->max_merge_bytes, w.size());
         if (t == spm_piece_type::user_defined) {
             // sentencepiece builds its matcher from C strings: a NUL ends the key.
             const std::string_view key(w.c_str());

@@ -29,8 +29,8 @@ class spm_reference : public ::testing::Test {
         dir_ = std::make_unique<temp_dir>();
         ordinary_ = ordinary_lines(3000, 1);
         serialized_ = serialized_lines(3000, 2);
-        std::vector<std::string> mixed = ordinary_lines(4000, 3);
-        const auto grad = serialized_lines(800, 4);
+        std::vector<std::string> mixed = ordinary_lines(2500, 3);
+        const auto grad = serialized_lines(500, 4);
         mixed.insert(mixed.end(), grad.begin(), grad.end());
         const std::string dir = dir_->path();
         models_.push_back(
@@ -45,7 +45,7 @@ class spm_reference : public ::testing::Test {
                                "'--user_defined_symbols=foo,<sep>,gradient' "
                                "'--control_symbols=<ctl>' --character_coverage=0.999")});
         models_.push_back(
-            {"hex", train_spm(dir, "hex", serialized_lines(1500, 5),
+            {"hex", train_spm(dir, "hex", serialized_lines(600, 5),
                               "--model_type=bpe --vocab_size=1500 --byte_fallback=true "
                               "--normalization_rule_name=identity --add_dummy_prefix=false "
                               "--remove_extra_whitespaces=false")});

@@ -3,10 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <unistd.h>
 
 namespace lmgc::test {
 
@@ -175,8 +179,37 @@ std::string q(const std::string& s) {
 
 } // namespace
 
+namespace {
+
+// Models are cached in the build folder (next to the lmgc binary CTest names), keyed by a
+// hash of the corpus and arguments: CTest runs every test case in its own process, and
+// training takes seconds.
+std::string model_cache_dir() {
+    if (const char* d = std::getenv("LMGC_TEST_CACHE")) return d;
+    const char* bin = std::getenv("LMGC_BIN");
+    if (!bin) return "";
+    std::string b = bin;
+    const auto slash = b.find_last_of('/');
+    return (slash == std::string::npos ? std::string(".") : b.substr(0, slash)) + "/test-cache";
+}
+
+std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
+    for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    return h;
+}
+
+} // namespace
+
 std::string train_spm(const std::string& dir, const std::string& name,
                       const std::vector<std::string>& lines, const std::string& args) {
+    std::uint64_t h = fnv1a(0xcbf29ce484222325ull, args);
+    for (const auto& l : lines) h = fnv1a(fnv1a(h, l), "\n");
+    char key[17];
+    std::snprintf(key, sizeof key, "%016llx", static_cast<unsigned long long>(h));
+    const std::string cache = model_cache_dir();
+    const std::string cached = cache.empty() ? "" : cache + "/" + name + "-" + key + ".model";
+    if (!cached.empty() && std::filesystem::exists(cached)) return cached;
+
     const std::string input = dir + "/" + name + ".txt";
     write_lines(input, lines);
     const std::string prefix = dir + "/" + name;
@@ -185,7 +218,15 @@ std::string train_spm(const std::string& dir, const std::string& name,
                            " --num_threads=2 --minloglevel=1 " + args,
                        &log);
     EXPECT_EQ(rc, 0) << log;
-    return prefix + ".model";
+    if (rc != 0 || cached.empty()) return prefix + ".model";
+    // Publish atomically: copy next to the final name, then rename over it.
+    std::error_code ec;
+    std::filesystem::create_directories(cache, ec);
+    const std::string tmp = cached + ".tmp" + std::to_string(::getpid());
+    std::filesystem::copy_file(prefix + ".model", tmp,
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) std::filesystem::rename(tmp, cached, ec);
+    return ec ? prefix + ".model" : cached;
 }
 
 std::vector<std::vector<int>> spm_encode_ids(const std::string& model,

@@ -9,5 +9,9 @@ int cmd_compress(const args_t& args);
 int cmd_decompress(const args_t& args);
 int cmd_info(const args_t& args);
 int cmd_codecs(const args_t& args);
+int cmd_serialize(const args_t& args);
+int cmd_deserialize(const args_t& args);
+int cmd_tokenize(const args_t& args);
+int cmd_tokens(const args_t& args);
 
 } // namespace lmgc::cli

@@ -22,6 +22,10 @@ const command commands[] = {
     {"decompress", "restore the original file from a .lmgc file", cmd_decompress},
     {"info", "show the header, tensors and chunks of a .lmgc file", cmd_info},
     {"codecs", "list the codecs built into this lmgc", cmd_codecs},
+    {"serialize", "write a tensor file as the paper's text (hex, iso)", cmd_serialize},
+    {"deserialize", "parse that text back into the tensor file", cmd_deserialize},
+    {"tokenize", "token ids of a text under a model's tokenizer", cmd_tokenize},
+    {"tokens", "characters and tokens of a file's serializations", cmd_tokens},
 };
 
 void print_usage(std::FILE* f) {

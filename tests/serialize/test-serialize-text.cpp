@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 
 using namespace lmgc;
 using namespace lmgc::test;
@@ -250,4 +251,42 @@ TEST(serialize_text, bad_parameters_are_usage_errors) {
         errc::usage, "whole groups of whole f32 elements");
     expect_error([] { serialize_chunk(bytes(6), params(serial_mode::hex_space)); }, errc::usage,
                  "not a multiple of 4");
+}
+
+TEST(serialize_text, random_damage_is_an_error_or_other_bytes) {
+    std::mt19937_64 rng(17);
+    const auto data = float_bytes(gradient_like(300, 8));
+    for (const auto m : serial_modes_all()) {
+        const auto p = params(m, 4, serial_byte_order::little, dtype::f32);
+        const std::string text = serialize_stream_lines(data, p);
+        int errors = 0;
+        for (int k = 0; k < 300; ++k) {
+            std::string bad = text;
+            const std::size_t at = rng() % bad.size();
+            switch (k % 3) {
+            case 0:
+                bad[at] = static_cast<char>(rng());
+                break;
+            case 1:
+                bad.erase(at, 1);
+                break;
+            default:
+                bad.insert(at, 1, static_cast<char>(rng()));
+                break;
+            }
+            if (bad == text) continue;
+            try {
+                std::size_t used = 0;
+                const auto back = parse_stream_lines(bad, data.size(), p, &used);
+                // Accepted: then it is another valid text, which means other bytes (or
+                // trailing text the caller must reject).
+                EXPECT_TRUE(back != data || used != bad.size()) << serial_mode_name(m) << " " << k;
+            } catch (const error& e) {
+                EXPECT_EQ(e.code(), errc::bad_input);
+                EXPECT_NE(std::string(e.what()).find("offset"), std::string::npos) << e.what();
+                ++errors;
+            }
+        }
+        EXPECT_GT(errors, 30) << serial_mode_name(m);
+    }
 }

@@ -292,6 +292,12 @@ std::vector<int> symbol_encode(const symbol_alphabet& a, byte_span stream, const
     return out;
 }
 
+std::uint64_t symbol_token_count(const symbol_alphabet& a, const serial_params& p,
+                                 std::uint64_t stream_bytes) {
+    const serial_layout l = serial_layout_of(p, stream_bytes);
+    return a.stream_tokens(l.n_chunks * l.chunk_bytes / p.bytes_per_group);
+}
+
 bytes symbol_decode(const symbol_alphabet& a, std::span<const int> ids, const serial_params& p,
                     std::uint64_t stream_bytes) {
     const serial_layout l = serial_layout_of(p, stream_bytes);

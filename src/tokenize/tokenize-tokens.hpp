@@ -140,6 +140,9 @@ struct symbol_alphabet {
 // piece.
 symbol_alphabet symbol_alphabet_of(const spm_tokenizer& tok, const serial_params& p);
 std::vector<int> symbol_encode(const symbol_alphabet& a, byte_span stream, const serial_params& p);
+// Number of symbol tokens of a stream of stream_bytes bytes (what a decoder must read).
+std::uint64_t symbol_token_count(const symbol_alphabet& a, const serial_params& p,
+                                 std::uint64_t stream_bytes);
 bytes symbol_decode(const symbol_alphabet& a, std::span<const int> ids, const serial_params& p,
                     std::uint64_t stream_bytes);
 

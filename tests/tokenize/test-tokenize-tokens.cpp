@@ -86,6 +86,7 @@ void check_all_modes(const spm_tokenizer& tok, const bytes& data) {
                         EXPECT_EQ(ids, paper_tokens(tok, texts)); // the paper's tokens exactly
                         const auto a = symbol_alphabet_of(tok, p);
                         const auto sym = symbol_encode(a, data, p);
+                        EXPECT_EQ(sym.size(), symbol_token_count(a, p, data.size()));
                         ASSERT_EQ(symbol_decode(a, sym, p, data.size()), data);
                     }
                 }

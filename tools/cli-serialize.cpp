@@ -26,7 +26,7 @@ struct serial_options {
              "-m,--mode", "M",
              std::string(
                  "iso, hex-none, hex-space, hex-comma, hex-comma+space, hex-semicolon, hex-0x") +
-                 (mode_all ? ", or all" : "") + " (default hex-space)",
+                 (mode_all ? ", or all (default all)" : " (default hex-space)"),
              &mode)
             .option("--bytes-per-group", "N", "bytes per group: 1, 2, 4 or 8 (default 4)",
                     &bytes_per_group)

@@ -10,5 +10,9 @@ int cmd_decompress(const args_t& args);
 int cmd_info(const args_t& args);
 int cmd_codecs(const args_t& args);
 int cmd_bench(const args_t& args); // tools/cli-bench.cpp
+int cmd_serialize(const args_t& args);
+int cmd_deserialize(const args_t& args);
+int cmd_tokenize(const args_t& args);
+int cmd_tokens(const args_t& args);
 
 } // namespace lmgc::cli

@@ -23,6 +23,10 @@ const command commands[] = {
     {"info", "show the header, tensors and chunks of a .lmgc file", cmd_info},
     {"codecs", "list the codecs built into this lmgc", cmd_codecs},
     {"bench", "benchmarks: 'lmgc bench codecs FILES...' compares the codecs", cmd_bench},
+    {"serialize", "write a tensor file as the paper's text (hex, iso)", cmd_serialize},
+    {"deserialize", "parse that text back into the tensor file", cmd_deserialize},
+    {"tokenize", "token ids of a text under a model's tokenizer", cmd_tokenize},
+    {"tokens", "characters and tokens of a file's serializations", cmd_tokens},
 };
 
 void print_usage(std::FILE* f) {

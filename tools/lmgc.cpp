@@ -22,7 +22,7 @@ const command commands[] = {
     {"decompress", "restore the original file from a .lmgc file", cmd_decompress},
     {"info", "show the header, tensors and chunks of a .lmgc file", cmd_info},
     {"codecs", "list the codecs built into this lmgc", cmd_codecs},
-    {"bench", "benchmarks: 'lmgc bench codecs FILES...' compares the codecs", cmd_bench},
+    {"bench", "the paper's tables: 'lmgc bench --data DIR' or '--preset table3'; 'lmgc bench codecs FILES...' compares codecs", cmd_bench},
     {"serialize", "write a tensor file as the paper's text (hex, iso)", cmd_serialize},
     {"deserialize", "parse that text back into the tensor file", cmd_deserialize},
     {"tokenize", "token ids of a text under a model's tokenizer", cmd_tokenize},

@@ -6,6 +6,7 @@
 #include "lmgc/lmgc.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,6 +58,203 @@ struct codec_bench_result {
 /// changes between repeats).
 std::vector<codec_bench_result> bench_codecs(const std::vector<std::string>& files,
                                              const codec_bench_params& params);
+
+// ---------------------------------------------------------------------------------------
+// bench (experiments): `lmgc bench --data ...`, the paper's tables. Draws files at random
+// (seeded) from gradient sets, repeat after repeat; compresses and decompresses each with
+// every codec in every mode; compares each decoded file byte for byte with what
+// decompression must give back (the input, or its lossy reconstruction under --preprocess):
+// a mismatch is an error, never a number. Rows report mean ± std over the repeats.
+// docs/bench.md.
+// ---------------------------------------------------------------------------------------
+
+/// A codec as bench names it: "gzip", "cm", "lzma:KEY=VALUE" (settings passed to the codec),
+/// "lm:MODEL_DIR:SERIALIZATION[:tokens=canonical|symbol][:KEY=VALUE...]". Serializations are
+/// lmgc's names (hex-space, ...) or the paper's (Hn, Hs, Hc, Hc+s, Hsemi, iso).
+struct bench_codec {
+    std::string spec;                  ///< as written
+    std::string label;                 ///< the row's name: the spec, model folder shortened
+    std::string codec;                 ///< the codec's name in `lmgc codecs`
+    std::vector<codec_option> options; ///< {"model", dir}, {"serialization", "hex-space"}, ...
+    bool is_model = false;             ///< a model prior (cm, lm): run in its own chunking and
+                                       ///< its ideal code length -sum(log2 p) reported
+    std::string skip;                  ///< "" when it runs; else why not (codec not built in,
+                                       ///< no model folder): the row is left out with a note
+};
+/// Parses a spec. Throws lmgc::error(usage) for an unknown codec or serialization or a
+/// malformed setting. A codec that exists but is not built in, and an lm codec without a
+/// model folder, are not errors: `skip` says why.
+bench_codec parse_bench_codec(const std::string& spec);
+
+/// The files one group of rows is drawn from.
+struct gradient_set {
+    std::string name;               ///< short name (the folder's), e.g. "convnet-cifar10"
+    std::string label;              ///< what tables show, e.g. "ConvNet / CIFAR-10"
+    std::vector<std::string> files; ///< sorted by name
+    std::string arch, dataset;      ///< from the files' safetensors metadata; "" when absent
+};
+/// The tensor files of a folder (.npy, .safetensors, .pt, .pth, .ckpt): where several
+/// share a stem (grad_00000400.npy and .safetensors, as `lmgc collect --flat-npy` writes),
+/// the one whose extension comes first in `prefer`. Empty `files` when there are none.
+/// Throws lmgc::error(io) when the folder cannot be read.
+gradient_set gradient_set_from_folder(const std::string& dir,
+                                      const std::vector<std::string>& prefer = {"npy",
+                                                                                "safetensors"});
+/// Sets from `--data` arguments: a folder holding tensor files is one set; a folder holding
+/// none but subfolders that do gives one set per subfolder; files given by name form one
+/// set "files". Throws lmgc::error(io/usage) for a path that does not exist or holds nothing.
+std::vector<gradient_set> gradient_sets_from(const std::vector<std::string>& paths,
+                                             const std::vector<std::string>& prefer = {
+                                                 "npy", "safetensors"});
+
+/// One of the paper's tables as a run over gradient folders made by `lmgc collect`.
+struct bench_preset_slot {
+    std::string label;                ///< "ConvNet / CIFAR-10"
+    std::string arch, dataset;        ///< what the paper trained: "convnet", "cifar10"
+    std::vector<std::string> folders; ///< looked for under the data root, in order: the real
+                                      ///< set first, then stand-ins this machine can make
+    std::string collect_command;      ///< how to make the real set (DATA = the data root)
+    std::string standin_command;      ///< how to make a stand-in without the dataset
+};
+struct bench_preset {
+    std::string name;                           ///< "table1", "table2", "table3"
+    std::string title;                          ///< what the paper's table shows
+    std::vector<bench_preset_slot> slots;
+    std::vector<std::string> codecs;            ///< classical codecs (and cm) it runs
+    std::vector<std::uint64_t> chunk_bytes;     ///< their modes
+    std::vector<std::string> lm_serializations; ///< lm rows per model folder given
+};
+std::vector<bench_preset> bench_presets();
+/// Throws lmgc::error(usage) naming the presets when there is none of that name.
+bench_preset find_bench_preset(const std::string& name);
+
+/// What a preset finds under a data root.
+struct bench_preset_sets {
+    std::vector<gradient_set> sets;    ///< one per slot found, labelled from the files'
+                                       ///< metadata; a stand-in says what it stands in for
+    std::vector<std::string> missing;  ///< per slot not found: the folders looked for and the
+                                       ///< commands that make them
+    std::vector<std::string> notes;    ///< substitutions and metadata disagreements
+};
+bench_preset_sets resolve_bench_preset(const bench_preset& preset, const std::string& root,
+                                       const std::vector<std::string>& prefer = {"npy",
+                                                                                 "safetensors"});
+
+/// Test hooks: tests damage images or decoded files through these to check that bench
+/// refuses to report a number. Never set outside tests.
+struct bench_test_hooks {
+    std::function<void(const std::string& codec_label, std::vector<std::uint8_t>& image)>
+        after_compress;
+    std::function<void(const std::string& codec_label, std::vector<std::uint8_t>& decoded)>
+        after_decompress;
+};
+
+struct experiment_params {
+    std::vector<std::string> codecs;        ///< specs (parse_bench_codec); empty = gzip, lzma,
+                                            ///< png, flac, fpzip, cm
+    std::vector<std::uint64_t> chunk_bytes; ///< modes of the classical codecs, 0 = unchunked;
+                                            ///< empty = {0, 512} (the paper's two)
+    int sample;                             ///< files drawn per repeat; 0 = every file
+    int repeats;                            ///< draws, >= 1
+    std::uint64_t seed;                     ///< repeat r draws (and sparsifies) with seed + r
+    std::vector<std::string> preprocess;    ///< "" = lossless; empty = {""}
+    std::vector<unsigned> bytes_per_group;  ///< lm ablation: one row per value (1, 2, 4, 8)
+    std::vector<unsigned> context;          ///< lm ablation: tokens per window
+    int n_threads;                          ///< threads of each compress/decompress; 0 = all
+    input_format format;
+    bool u2_as_bf16;
+    progress_fn progress;                   ///< (file runs done, file runs in all)
+    bench_test_hooks test_hooks;
+};
+/// Defaults: codecs {} (the paper's five and cm), chunk_bytes {} (0 and 512), sample 10,
+/// repeats 3, seed 0, preprocess {}, n_threads 1 (speeds of one core), format auto.
+experiment_params default_experiment_params();
+
+/// One file in one configuration: a line of results.csv.
+struct experiment_run {
+    std::string set;
+    int repeat = 0;
+    std::uint64_t seed = 0;          ///< of the draw and of sparsification
+    std::string file;
+    std::string codec;               ///< bench_codec::label
+    std::string variant;             ///< ablation settings, e.g. "bytes-per-group=2"; "" if none
+    std::string preprocess;          ///< "" = lossless
+    std::uint64_t chunk_bytes = 0;   ///< of the file's streams, 0 = unchunked
+    bool own_chunking = false;       ///< a model prior in its own chunking
+    std::string streams;             ///< codec of each stream, e.g. "fpzip+zstd"
+    std::uint64_t tensor_bytes = 0;  ///< what rates refer to (the original float data)
+    std::uint64_t output_bytes = 0;  ///< the .lmgc image
+    std::uint64_t payload_bytes = 0; ///< its coded chunks, without the container
+    std::uint64_t preprocessed_bytes = 0; ///< lossy representation + side information
+    std::uint64_t side_info_bytes = 0;
+    double relative_l2_error = 0;
+    double ideal_bits = -1;          ///< -sum(log2 p) for model priors; -1 for others
+    double compress_seconds = 0, decompress_seconds = 0;
+};
+
+struct mean_std {
+    double mean = 0, std = 0; ///< std: population (numpy's default), over the repeats
+    int n = 0;
+};
+
+/// One table row: a set, codec, variant, mode and preprocessing, over the repeats. Per
+/// repeat, sizes are summed over the files drawn (rate = 100 * sum output / sum tensor).
+struct experiment_row {
+    std::string set;
+    std::string codec, variant, preprocess;
+    std::uint64_t chunk_bytes = 0;
+    bool own_chunking = false;
+    bool is_model = false;
+    std::string streams;
+    int repeats = 0, files = 0;  ///< files per repeat
+    mean_std rate;               ///< % of the tensor bytes
+    mean_std payload_rate;       ///< the same without the container
+    mean_std rate_vs_preprocessed; ///< % of the lossy representation + side information
+    mean_std relative_l2_error;  ///< mean over the repeat's files
+    mean_std ideal_rate;         ///< model priors: -sum(log2 p) / 8 as % of the tensor bytes
+    bool has_ideal = false;
+    mean_std compress_mbps, decompress_mbps; ///< tensor MB (10^6 B) per second
+};
+
+struct experiment_result {
+    std::vector<gradient_set> sets;     ///< the sets run (those with files)
+    std::vector<experiment_row> rows;   ///< by set, codec, variant, preprocessing, mode
+    std::vector<experiment_run> runs;   ///< every measurement
+    std::vector<std::string> notes;     ///< skipped codecs and sets, small samples, ...
+    int sample = 0, repeats = 0;
+    std::uint64_t seed = 0;
+    int n_threads = 0;
+};
+
+/// Runs the experiment. Throws lmgc::error: usage (bad params, nothing that can run), io and
+/// bad_input (unreadable files), internal (a decoded file that is not what it must be; the
+/// message names the file and codec), and whatever a codec throws, with the file and codec
+/// prefixed.
+experiment_result run_experiment(const std::vector<gradient_set>& sets,
+                                 const experiment_params& params);
+
+/// The report: Markdown (the paper's layout, sets by codecs, when there are several sets;
+/// then every row with speeds; then notes), results.csv (every run) and summary.csv (every
+/// row).
+std::string experiment_markdown(const experiment_result& result);
+std::string experiment_runs_csv(const experiment_result& result);
+std::string experiment_summary_csv(const experiment_result& result);
+
+struct experiment_report_params {
+    std::string title;   ///< first line of table.md (e.g. the command line)
+    std::string gnuplot; ///< gnuplot's path; "" = look it up in PATH; "none" = no plots
+    bool overwrite;      ///< replace an earlier report in the folder
+};
+/// Writes table.md, results.csv, summary.csv, the plots' data and gnuplot script, and (with
+/// gnuplot, run as a separate process) rate.svg and rate-vs-speed.svg, plus .png when
+/// gnuplot has pngcairo. Creates the folder. Returns notes (plots not made and why). Throws
+/// lmgc::error(io) when the folder cannot be written or (unless overwrite) already holds a
+/// report.
+std::vector<std::string> write_experiment_report(const experiment_result& result,
+                                                 const std::string& dir,
+                                                 const experiment_report_params& params);
+/// Whether `dir` already holds a report (results.csv).
+bool experiment_report_exists(const std::string& dir);
 
 // ---------------------------------------------------------------------------------------
 // serialize / tokenize: the paper's text forms of tensors and the model's tokens of them

@@ -27,7 +27,7 @@ net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.GroupNorm(2, 4), to
                           torch.nn.Flatten(), torch.nn.Linear(4 * 26 * 26, 10))
 x = torch.randn(8, 1, 28, 28)
 net(x).pow(2).mean().backward()
-grads = collections.OrderedDict((n, p.grad.detach().clone()) for n, p in net.named_parameters())
+grads = {n: p.grad.detach().clone() for n, p in net.named_parameters()}
 save("collector.pt", {"state_dict": grads, "batch_step": 400},
      ["state_dict." + n for n in grads])
 

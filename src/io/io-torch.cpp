@@ -658,7 +658,7 @@ class torch_pickle {
     }
     std::string key_text(std::uint32_t k) const {
         const auto& x = n(k);
-        if (x.kind == pk::string) return x.s;
+        if (x.kind == pk::string) return x.s.substr(0, 256); // names stay printable in size
         if (x.kind == pk::integer) return std::to_string(x.i);
         if (x.kind == pk::boolean) return x.i ? "True" : "False";
         if (x.kind == pk::none) return "None";
@@ -695,7 +695,7 @@ class torch_pickle {
     // Depth-first walk from the root giving each value a dotted path: dict keys and list
     // indices are path segments, object wrappers (Parameter, OrderedDict, type tags) are not.
     void name_all(std::uint32_t i, const std::string& path, int depth) {
-        if (depth > max_depth || !visited_.insert(i).second) return;
+        if (depth > max_depth || path.size() > 4096 || !visited_.insert(i).second) return;
         const auto& x = n(i);
         switch (x.kind) {
         case pk::dict:

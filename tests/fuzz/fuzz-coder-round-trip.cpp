@@ -41,7 +41,7 @@ struct op {
 std::vector<std::uint64_t> make_table(input& in) {
     const std::uint8_t shape = in.u8();
     std::size_t n = 2 + in.u8();
-    if (shape & 1) n = 2 + (in.u32() % 262143); // up to 262,144 symbols
+    if ((shape & 7) == 7) n = 2 + (in.u32() % 262143); // up to 262,144 symbols, 1 in 8
     std::vector<std::uint32_t> freqs(n);
     std::uint64_t total = 0;
     for (std::size_t i = 0; i < n; ++i) {

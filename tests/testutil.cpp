@@ -3,8 +3,6 @@
 
 #include "common/common-json.hpp"
 
-#include <gtest/gtest.h>
-
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -144,6 +142,235 @@ int run(const std::string& cmd, std::string* output) {
 std::string lmgc_bin() {
     const char* b = std::getenv("LMGC_BIN");
     return b ? b : "./lmgc";
+}
+
+std::string source_dir() {
+    const char* s = std::getenv("LMGC_SOURCE");
+#ifdef LMGC_TEST_SOURCE_DIR
+    return s ? s : LMGC_TEST_SOURCE_DIR;
+#else
+    return s ? s : ".";
+#endif
+}
+
+} // namespace lmgc::test
+
+namespace lmgc::test {
+namespace {
+
+std::uint32_t crc32_zip(const bytes& data) {
+    static const auto table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }();
+    std::uint32_t c = 0xFFFFFFFFu;
+    for (const auto b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+} // namespace
+
+bytes make_zip(const std::vector<std::pair<std::string, bytes>>& entries, const zip_options& opt) {
+    bytes out;
+    detail::byte_writer w(out);
+    struct done {
+        std::string name;
+        std::uint32_t crc;
+        std::uint64_t size, offset;
+    };
+    std::vector<done> central;
+    const std::uint16_t flags = (opt.data_descriptor ? 0x0008 : 0) | 0x0800;
+    for (const auto& [name, data] : entries) {
+        const std::uint64_t offset = out.size();
+        const std::uint32_t crc = crc32_zip(data);
+        // Pad the local header's extra field (id 'FB', as PyTorch does) to align the data.
+        const std::size_t fixed = 30 + name.size() + 4;
+        const std::size_t pad = (64 - (offset + fixed) % 64) % 64;
+        w.le<std::uint32_t>(0x04034b50);
+        w.le<std::uint16_t>(opt.zip64 ? 45 : 20);
+        w.le<std::uint16_t>(flags);
+        w.le<std::uint16_t>(opt.method);
+        w.le<std::uint16_t>(0);
+        w.le<std::uint16_t>(0x21);
+        w.le<std::uint32_t>(opt.data_descriptor ? 0 : crc);
+        w.le<std::uint32_t>(opt.data_descriptor ? 0 : static_cast<std::uint32_t>(data.size()));
+        w.le<std::uint32_t>(opt.data_descriptor ? 0 : static_cast<std::uint32_t>(data.size()));
+        w.le<std::uint16_t>(static_cast<std::uint16_t>(name.size()));
+        w.le<std::uint16_t>(static_cast<std::uint16_t>(4 + pad));
+        w.raw({reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
+        w.le<std::uint16_t>(0x4246); // "FB"
+        w.le<std::uint16_t>(static_cast<std::uint16_t>(pad));
+        out.resize(out.size() + pad, 'Z');
+        w.raw(data);
+        if (opt.data_descriptor) {
+            w.le<std::uint32_t>(0x08074b50);
+            w.le<std::uint32_t>(crc);
+            if (opt.zip64) {
+                w.le<std::uint64_t>(data.size());
+                w.le<std::uint64_t>(data.size());
+            } else {
+                w.le<std::uint32_t>(static_cast<std::uint32_t>(data.size()));
+                w.le<std::uint32_t>(static_cast<std::uint32_t>(data.size()));
+            }
+        }
+        central.push_back({name, crc, data.size(), offset});
+    }
+    const std::uint64_t cd_offset = out.size();
+    for (const auto& c : central) {
+        w.le<std::uint32_t>(0x02014b50);
+        w.le<std::uint16_t>(opt.zip64 ? 45 : 20);
+        w.le<std::uint16_t>(opt.zip64 ? 45 : 20);
+        w.le<std::uint16_t>(flags);
+        w.le<std::uint16_t>(opt.method);
+        w.le<std::uint16_t>(0);
+        w.le<std::uint16_t>(0x21);
+        w.le<std::uint32_t>(c.crc);
+        const std::uint32_t big = 0xFFFFFFFFu;
+        w.le<std::uint32_t>(opt.zip64 ? big : static_cast<std::uint32_t>(c.size));
+        w.le<std::uint32_t>(opt.zip64 ? big : static_cast<std::uint32_t>(c.size));
+        w.le<std::uint16_t>(static_cast<std::uint16_t>(c.name.size()));
+        w.le<std::uint16_t>(opt.zip64 ? 28 : 0);
+        w.le<std::uint16_t>(0);
+        w.le<std::uint16_t>(0);
+        w.le<std::uint16_t>(0);
+        w.le<std::uint32_t>(0);
+        w.le<std::uint32_t>(opt.zip64 ? big : static_cast<std::uint32_t>(c.offset));
+        w.raw({reinterpret_cast<const std::uint8_t*>(c.name.data()), c.name.size()});
+        if (opt.zip64) {
+            w.le<std::uint16_t>(1);
+            w.le<std::uint16_t>(24);
+            w.le<std::uint64_t>(c.size);
+            w.le<std::uint64_t>(c.size);
+            w.le<std::uint64_t>(c.offset);
+        }
+    }
+    const std::uint64_t cd_size = out.size() - cd_offset;
+    if (opt.zip64) {
+        const std::uint64_t rec = out.size();
+        w.le<std::uint32_t>(0x06064b50);
+        w.le<std::uint64_t>(44);
+        w.le<std::uint16_t>(45);
+        w.le<std::uint16_t>(45);
+        w.le<std::uint32_t>(0);
+        w.le<std::uint32_t>(0);
+        w.le<std::uint64_t>(central.size());
+        w.le<std::uint64_t>(central.size());
+        w.le<std::uint64_t>(cd_size);
+        w.le<std::uint64_t>(cd_offset);
+        w.le<std::uint32_t>(0x07064b50);
+        w.le<std::uint32_t>(0);
+        w.le<std::uint64_t>(rec);
+        w.le<std::uint32_t>(1);
+    }
+    w.le<std::uint32_t>(0x06054b50);
+    w.le<std::uint16_t>(0);
+    w.le<std::uint16_t>(0);
+    const auto n16 = static_cast<std::uint16_t>(opt.zip64 ? 0xFFFF : central.size());
+    w.le<std::uint16_t>(n16);
+    w.le<std::uint16_t>(n16);
+    w.le<std::uint32_t>(opt.zip64 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(cd_size));
+    w.le<std::uint32_t>(opt.zip64 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(cd_offset));
+    w.le<std::uint16_t>(0);
+    return out;
+}
+
+pickle_writer& pickle_writer::op(std::uint8_t code) {
+    out_.push_back(code);
+    return *this;
+}
+
+pickle_writer& pickle_writer::str(const std::string& s) {
+    op('X');
+    detail::byte_writer(out_).le<std::uint32_t>(static_cast<std::uint32_t>(s.size()));
+    out_.insert(out_.end(), s.begin(), s.end());
+    return *this;
+}
+
+pickle_writer& pickle_writer::integer(std::int64_t v) {
+    detail::byte_writer w(out_);
+    if (v >= 0 && v < 256) return op('K').op(static_cast<std::uint8_t>(v));
+    if (v >= 0 && v < 65536) {
+        op('M');
+        w.le<std::uint16_t>(static_cast<std::uint16_t>(v));
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+        op('J');
+        w.le<std::int32_t>(static_cast<std::int32_t>(v));
+    } else {
+        op(0x8a).op(8);
+        w.le<std::int64_t>(v);
+    }
+    return *this;
+}
+
+pickle_writer& pickle_writer::global(const std::string& module, const std::string& name) {
+    op('c');
+    const std::string text = module + "\n" + name + "\n";
+    out_.insert(out_.end(), text.begin(), text.end());
+    return *this;
+}
+
+pickle_writer& pickle_writer::put(std::uint32_t i) {
+    if (i < 256) return op('q').op(static_cast<std::uint8_t>(i));
+    op('r');
+    detail::byte_writer(out_).le<std::uint32_t>(i);
+    return *this;
+}
+
+pickle_writer& pickle_writer::get(std::uint32_t i) {
+    if (i < 256) return op('h').op(static_cast<std::uint8_t>(i));
+    op('j');
+    detail::byte_writer(out_).le<std::uint32_t>(i);
+    return *this;
+}
+
+pickle_writer& pickle_writer::tensor(const std::string& storage_class, const std::string& key,
+                                     std::int64_t numel, std::int64_t offset,
+                                     const std::vector<std::int64_t>& shape) {
+    global("torch._utils", "_rebuild_tensor_v2");
+    mark();
+    mark().str("storage").global("torch", storage_class).str(key).str("cpu").integer(numel).op('t');
+    op('Q');
+    integer(offset);
+    mark();
+    for (const auto d : shape) integer(d);
+    op('t');
+    mark();
+    std::int64_t stride = 1;
+    std::vector<std::int64_t> strides(shape.size());
+    for (std::size_t d = shape.size(); d-- > 0;) {
+        strides[d] = stride;
+        stride *= shape[d];
+    }
+    for (const auto s : strides) integer(s);
+    op('t');
+    op(0x89); // False
+    global("collections", "OrderedDict").op(')').op('R');
+    op('t');
+    return op('R');
+}
+
+bytes make_torch_file(const std::vector<torch_tensor>& tensors, std::int64_t batch_step,
+                      const zip_options& opt) {
+    pickle_writer p;
+    p.proto().op('}').mark().str("state_dict").op('}').mark();
+    std::vector<std::pair<std::string, bytes>> entries;
+    entries.emplace_back("archive/data.pkl", bytes{});
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+        const auto& t = tensors[i];
+        std::int64_t numel = 1;
+        for (const auto d : t.shape) numel *= d;
+        p.str(t.name).tensor(t.storage_class, std::to_string(i), numel, 0, t.shape);
+        entries.emplace_back("archive/data/" + std::to_string(i), t.data);
+    }
+    p.op('u').str("batch_step").integer(batch_step).op('u').stop();
+    entries[0].second = p.data();
+    entries.emplace_back("archive/version", bytes{'3', '\n'});
+    return make_zip(entries, opt);
 }
 
 } // namespace lmgc::test

@@ -34,6 +34,50 @@ struct st_tensor {
 bytes make_safetensors(const std::vector<st_tensor>& tensors,
                        const std::vector<std::pair<std::string, std::string>>& metadata = {});
 
+// A zip archive of stored (uncompressed) entries laid out as PyTorch writes them: each
+// entry's data aligned to 64 bytes by padding in the local header's extra field.
+struct zip_options {
+    bool zip64 = false;          // zip64 central directory and end records
+    bool data_descriptor = true; // sizes after the data (PyTorch's writer), else in the header
+    std::uint16_t method = 0;    // claimed compression method (data is stored regardless)
+};
+bytes make_zip(const std::vector<std::pair<std::string, bytes>>& entries,
+               const zip_options& opt = {});
+
+// Writes pickle opcodes (protocol 2), enough for the pickles torch.save writes.
+class pickle_writer {
+  public:
+    pickle_writer& op(std::uint8_t code);
+    pickle_writer& proto() { return op(0x80).op(2); }
+    pickle_writer& mark() { return op('('); }
+    pickle_writer& stop() { return op('.'); }
+    pickle_writer& str(const std::string& s); // BINUNICODE
+    pickle_writer& integer(std::int64_t v);   // BININT1/2, BININT or LONG1
+    pickle_writer& global(const std::string& module, const std::string& name);
+    pickle_writer& put(std::uint32_t i); // BINPUT / LONG_BINPUT
+    pickle_writer& get(std::uint32_t i); // BINGET / LONG_BINGET
+    // _rebuild_tensor_v2(persid(('storage', torch.<cls>, key, 'cpu', numel)), offset,
+    // size, stride, False, OrderedDict()) with a contiguous stride.
+    pickle_writer& tensor(const std::string& storage_class, const std::string& key,
+                          std::int64_t numel, std::int64_t offset,
+                          const std::vector<std::int64_t>& shape);
+    const bytes& data() const { return out_; }
+
+  private:
+    bytes out_;
+};
+
+struct torch_tensor {
+    std::string name;
+    std::string storage_class; // "FloatStorage", "BFloat16Storage", ...
+    std::vector<std::int64_t> shape;
+    bytes data;
+};
+// A torch.save file (zip format) of {'state_dict': {name: tensor, ...}, 'batch_step': step},
+// laid out as torch 1.13 writes it; each tensor has its own storage, keys "0", "1", ...
+bytes make_torch_file(const std::vector<torch_tensor>& tensors, std::int64_t batch_step = 400,
+                      const zip_options& opt = {});
+
 // A fresh temporary folder, removed at destruction.
 class temp_dir {
 public:
@@ -53,5 +97,7 @@ bytes read_bytes(const std::string& path);
 int run(const std::string& cmd, std::string* output = nullptr);
 // Path of the built lmgc CLI (from LMGC_BIN, set by CTest).
 std::string lmgc_bin();
+// The source tree (LMGC_SOURCE if set, else the folder this build was configured from).
+std::string source_dir();
 
 } // namespace lmgc::test

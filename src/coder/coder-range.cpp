@@ -37,7 +37,10 @@ void range_encoder::finish() {
         }
     }
     for (int i = 0; i < 8; ++i) shift_low();
-    while (out_.size() > start_ && out_.back() == 0) out_.pop_back();
+    // The decoder reads exactly as many bytes as were written here; dropping at most 7
+    // keeps its documented bound overrun() <= 7 (more trailing zeros happen: carries turn
+    // pending 0xFF runs into zeros, and data bytes can be zero).
+    for (int i = 0; i < 7 && out_.size() > start_ && out_.back() == 0; ++i) out_.pop_back();
 }
 
 range_decoder::range_decoder(byte_span in) : in_(in) {

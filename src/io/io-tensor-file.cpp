@@ -89,7 +89,9 @@ parsed_file parse_tensor_file(byte_span file, input_format format, const read_op
     static constexpr std::uint8_t zip_magic[4] = {'P', 'K', 3, 4};
     if (file.size() >= 6 && std::memcmp(file.data(), npy_magic, 6) == 0)
         return parse_npy(file, opt);
-    if (file.size() >= 4 && std::memcmp(file.data(), zip_magic, 4) == 0) return parse_torch(file);
+    if ((file.size() >= 4 && std::memcmp(file.data(), zip_magic, 4) == 0) ||
+        looks_like_legacy_torch(file))
+        return parse_torch(file);
     // safetensors: u64 header length, then a JSON object starting with '{'.
     if (file.size() >= 9) {
         const auto n = load_le<std::uint64_t>(file.data());

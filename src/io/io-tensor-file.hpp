@@ -42,6 +42,9 @@ parsed_file parse_npy(byte_span file, const read_options& opt = {});
 parsed_file parse_safetensors(byte_span file);
 parsed_file parse_torch(byte_span file);
 parsed_file parse_raw_f32(byte_span file);
+// True for the legacy (pre-1.6, non-zip) torch.save format, which parse_torch refuses with
+// a message saying so.
+bool looks_like_legacy_torch(byte_span file);
 
 // Picks the parser from the file's first bytes (npy magic, zip magic, safetensors header).
 // Raw float32 is never guessed: ask for it with input_format::raw.

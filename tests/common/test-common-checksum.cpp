@@ -6,7 +6,7 @@
 
 using namespace lmgc::detail;
 
-TEST(checksum, crc32c_known_values) {
+TEST(common_checksum, crc32c_known_values) {
     // RFC 3720 test vector and the standard "123456789" check value.
     const std::string s = "123456789";
     EXPECT_EQ(crc32c({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}), 0xE3069283u);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 using namespace lmgc;
@@ -134,4 +135,39 @@ TEST(io_detect, unknown_and_empty_files) {
     auto p = default_compress_params();
     EXPECT_THROW(compress(bytes{}, p), error);
     EXPECT_THROW(compress(random_bytes(100, 6), p), error);
+}
+
+// Genuine files from numpy (python3-numpy); skipped where it is missing.
+TEST(io_npy, genuine_numpy_files_round_trip) {
+    if (run("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0)
+        GTEST_SKIP() << "/usr/bin/python3 with numpy not found";
+    temp_dir dir;
+    std::string log;
+    ASSERT_EQ(
+        run("/usr/bin/python3 " + source_dir() + "/tests/io/make-npy-fixtures.py " + dir.path(),
+            &log),
+        0)
+        << log;
+    int n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+        const auto name = entry.path().filename().string();
+        SCOPED_TRACE(name);
+        const auto file = read_bytes(entry.path().string());
+        const auto pf = detail::parse_tensor_file(file, input_format::auto_detect);
+        EXPECT_EQ(pf.format, detail::source_format::npy);
+        if (!pf.tensors.empty()) {
+            const auto& t = pf.tensors[0];
+            EXPECT_EQ(t.offset + t.nbytes, file.size());
+            EXPECT_EQ(t.offset % 64, 0u) << "numpy aligns the data to 64 bytes";
+            EXPECT_EQ(t.big_endian,
+                      name.find("-be-") != std::string::npos && t.type != detail::dtype::u8 &&
+                          t.type != detail::dtype::i8 && t.type != detail::dtype::boolean);
+            EXPECT_EQ(t.fortran_order, name.find("-F-") != std::string::npos &&
+                                           name.find("-scalar-") == std::string::npos &&
+                                           name.find("-0-") == std::string::npos);
+        }
+        expect_round_trip(file);
+        ++n;
+    }
+    EXPECT_EQ(n, 14 * 2 * 4 * 2 * 3 + 3);
 }

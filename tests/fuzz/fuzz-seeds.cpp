@@ -1,0 +1,97 @@
+// Seed inputs of the fuzz targets: small valid files of every kind the targets read, so a
+// short run starts from deep inside the formats rather than from random bytes.
+#include "fuzz-common.hpp"
+#include "testutil.hpp"
+
+#include "lmgc/lmgc.hpp"
+
+#include <random>
+
+namespace lmgc::fuzz {
+
+const char* const targets[6] = {"container_decode", "coder_round_trip", "codec_round_trip",
+                                "io_npy",           "io_safetensors",   "io_torch"};
+
+namespace {
+
+using detail::bytes;
+
+bytes random_bytes(std::size_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    bytes b(n);
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+    return b;
+}
+
+std::vector<bytes> tensor_files() {
+    using test::float_bytes;
+    using test::gradient_like;
+    std::vector<bytes> out;
+    out.push_back(test::make_npy("<f4", {64}, float_bytes(gradient_like(64, 1))));
+    out.push_back(test::make_npy(">f8", {3, 4}, random_bytes(96, 2), true, 2));
+    out.push_back(test::make_npy("<V2", {5}, random_bytes(10, 3), false, 3));
+    out.push_back(test::make_npy("<f4", {0}, {}));
+    out.push_back(
+        test::make_safetensors({{"a.weight", "F32", {4, 4}, float_bytes(gradient_like(16, 4))},
+                                {"a.bias", "BF16", {3}, random_bytes(6, 5)},
+                                {"steps", "I64", {1}, random_bytes(8, 6)}},
+                               {{"format", "pt"}}));
+    out.push_back(test::make_torch_file(
+        {{"conv.weight", "FloatStorage", {2, 3}, float_bytes(gradient_like(6, 7))},
+         {"conv.bias", "HalfStorage", {2}, random_bytes(4, 8)},
+         {"n", "LongStorage", {}, random_bytes(8, 9)}}));
+    test::zip_options z64;
+    z64.zip64 = true;
+    z64.data_descriptor = false;
+    out.push_back(
+        test::make_torch_file({{"w", "BFloat16Storage", {4}, random_bytes(8, 10)}}, 7, z64));
+    return out;
+}
+
+} // namespace
+
+std::vector<bytes> make_seeds(std::string_view target) {
+    std::vector<bytes> seeds;
+    const auto files = tensor_files();
+    if (target == "container_decode") {
+        for (const auto& f : files)
+            for (const char* codec : {"store", "zstd", "gzip"}) {
+                auto p = default_compress_params();
+                p.codec = codec;
+                p.chunk_bytes = 32;
+                try {
+                    seeds.push_back(compress(f, p));
+                } catch (const error&) {
+                    // codec not built in
+                }
+            }
+        auto p = default_compress_params();
+        p.format = input_format::raw;
+        seeds.push_back(compress(test::float_bytes(test::gradient_like(100, 11)), p));
+    } else if (target == "coder_round_trip") {
+        for (std::uint8_t mode = 0; mode < 8; ++mode) {
+            bytes s = random_bytes(300 + 200 * mode, 20 + mode);
+            s[0] = mode;
+            s[1] = static_cast<std::uint8_t>(mode * 37);
+            seeds.push_back(std::move(s));
+        }
+    } else if (target == "codec_round_trip") {
+        const auto grads = test::float_bytes(test::gradient_like(512, 12));
+        for (std::uint8_t codec = 0; codec < 16; ++codec)
+            for (const std::uint8_t type : {1, 2, 3, 4, 5}) { // f32, f16, bf16, i8, u8 codes - 1
+                bytes s = {codec, type, static_cast<std::uint8_t>(codec * 13)};
+                s.insert(s.end(), grads.begin(), grads.end());
+                seeds.push_back(std::move(s));
+            }
+    } else if (target == "io_npy") {
+        for (std::size_t i = 0; i < 4; ++i) seeds.push_back(files[i]);
+    } else if (target == "io_safetensors") {
+        seeds.push_back(files[4]);
+    } else if (target == "io_torch") {
+        seeds.push_back(files[5]);
+        seeds.push_back(files[6]);
+    }
+    return seeds;
+}
+
+} // namespace lmgc::fuzz

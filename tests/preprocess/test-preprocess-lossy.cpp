@@ -197,3 +197,67 @@ TEST(preprocess, float16_conversions_round_trip) {
     EXPECT_EQ(detail::f32_to_f16(5.9604645e-08f), 0x0001);
     EXPECT_EQ(detail::f32_to_f16(2.9802322e-08f), 0x0000); // ties to even
 }
+
+// Each step, alone and combined, on a file of several tensors: the file alone rebuilds the
+// lossy tensors that preprocess_forward makes (placed where the originals were), and the side
+// information the stats count is exactly the sum of every float tensor's, stored in the file.
+TEST(preprocess, file_rebuilds_each_tensor_and_counts_its_side_information) {
+    const auto g1 = gradient_like(3000, 21), g2 = gradient_like(777, 22),
+               g3 = gradient_like(64, 23);
+    const bytes ints(8 * 5, 3);
+    const std::vector<st_tensor> tensors = {{"a", "F32", {30, 100}, float_bytes(g1)},
+                                            {"n", "I64", {5}, ints},
+                                            {"b", "F32", {777}, float_bytes(g2)},
+                                            {"c", "F32", {8, 8}, float_bytes(g3)}};
+    const auto file = make_safetensors(tensors);
+    const std::size_t data_start = file.size() - (3000 + 777 + 64) * 4 - ints.size();
+    temp_dir d;
+    write_bytes(d.file("in.safetensors"), file);
+    for (const auto* spec : {"sparsify:10", "topk:10", "quantize:1", "quantize:8", "quantize:16",
+                             "topk:10+quantize:8", "sparsify:30+topk:50+quantize:16"}) {
+        SCOPED_TRACE(spec);
+        const auto steps = detail::parse_preprocess(spec);
+        auto p = default_compress_params();
+        p.codec = "store";
+        p.preprocess = spec;
+        p.seed = 77;
+        // Independently: each float tensor through preprocess_forward, index = its place in
+        // the file's tensor list.
+        bytes want = file;
+        std::uint64_t side = 0, stream = 0;
+        std::size_t at = data_start;
+        for (std::size_t ti = 0; ti < tensors.size(); ++ti) {
+            const auto& t = tensors[ti];
+            if (t.dtype == "F32") {
+                const auto pp = detail::preprocess_forward(t.data, dtype::f32, steps, 77, ti);
+                std::memcpy(want.data() + at, pp.reconstructed.data(), t.data.size());
+                side += pp.side_info.size();
+                stream += pp.stream.size();
+                if (std::string(spec).rfind("topk:10", 0) == 0 && steps.size() == 1) {
+                    // kept values are the originals, bit for bit
+                    for (std::size_t i = 0; i < t.data.size(); i += 4) {
+                        float y;
+                        std::memcpy(&y, pp.reconstructed.data() + i, 4);
+                        if (y != 0.0f) {
+                            ASSERT_EQ(
+                                std::memcmp(pp.reconstructed.data() + i, t.data.data() + i, 4), 0);
+                        }
+                    }
+                }
+            } else {
+                stream += t.data.size();
+            }
+            at += t.data.size();
+        }
+        const auto st = compress_file(d.file("in.safetensors"), d.file("x.lmgc"), p, true);
+        EXPECT_EQ(st.side_info_bytes, side);
+        EXPECT_EQ(st.preprocessed_bytes, stream + side);
+        EXPECT_GE(st.output_bytes, stream + side); // store: all of it is in the file
+        decompress_file(d.file("x.lmgc"), d.file("out.safetensors"), default_decompress_params(),
+                        true);
+        const auto got = read_bytes(d.file("out.safetensors"));
+        EXPECT_EQ(got, want);
+        EXPECT_EQ(got, expected_output(file, p));
+        EXPECT_EQ(inspect_file(d.file("x.lmgc")).preprocess, spec);
+    }
+}

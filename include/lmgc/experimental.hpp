@@ -189,7 +189,10 @@ struct experiment_run {
     std::uint64_t side_info_bytes = 0;
     double relative_l2_error = 0;
     double ideal_bits = -1;          ///< -sum(log2 p) for model priors; -1 for others
-    double compress_seconds = 0, decompress_seconds = 0;
+    double compress_seconds = 0, decompress_seconds = 0; ///< wall time of the calls
+    /// CPU time of the process during the calls (user + system, all threads): speeds that a
+    /// busy machine does not distort.
+    double compress_cpu_seconds = 0, decompress_cpu_seconds = 0;
 };
 
 struct mean_std {
@@ -213,7 +216,8 @@ struct experiment_row {
     mean_std relative_l2_error;  ///< mean over the repeat's files
     mean_std ideal_rate;         ///< model priors: -sum(log2 p) / 8 as % of the tensor bytes
     bool has_ideal = false;
-    mean_std compress_mbps, decompress_mbps; ///< tensor MB (10^6 B) per second
+    mean_std compress_mbps, decompress_mbps; ///< tensor MB (10^6 B) per second (wall)
+    mean_std compress_cpu_mbps, decompress_cpu_mbps; ///< tensor MB per CPU second
 };
 
 struct experiment_result {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sys/resource.h>
 
 namespace lmgc::experimental {
 
@@ -33,6 +34,16 @@ using bench_clock = std::chrono::steady_clock;
 
 double seconds_since(bench_clock::time_point t0) {
     return std::chrono::duration<double>(bench_clock::now() - t0).count();
+}
+
+// User + system CPU seconds of this process so far.
+double cpu_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    auto s = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+    };
+    return s(u.ru_utime) + s(u.ru_stime);
 }
 
 // The paper's baselines, then lmgc's own prior.
@@ -138,7 +149,8 @@ std::vector<experiment_row> aggregate(const std::vector<experiment_run>& runs,
         row.is_model = is_model.at(f.codec);
         std::set<std::string> streams;
         struct sums {
-            double tensor = 0, out = 0, payload = 0, pre = 0, l2 = 0, ideal = 0, tc = 0, td = 0;
+            double tensor = 0, out = 0, payload = 0, pre = 0, l2 = 0, ideal = 0, tc = 0, td = 0,
+                   cc = 0, cd = 0;
             int files = 0;
             bool all_ideal = true;
         };
@@ -154,10 +166,12 @@ std::vector<experiment_row> aggregate(const std::vector<experiment_run>& runs,
             s.ideal += r->ideal_bits;
             s.tc += r->compress_seconds;
             s.td += r->decompress_seconds;
+            s.cc += r->compress_cpu_seconds;
+            s.cd += r->decompress_cpu_seconds;
             ++s.files;
             streams.insert(r->streams);
         }
-        std::vector<double> rate, payload, pre, l2, ideal, cmb, dmb;
+        std::vector<double> rate, payload, pre, l2, ideal, cmb, dmb, ccmb, cdmb;
         row.has_ideal = true;
         for (const auto& [rep, s] : per_repeat) {
             rate.push_back(ratio_percent(s.out, s.tensor));
@@ -168,6 +182,8 @@ std::vector<experiment_row> aggregate(const std::vector<experiment_run>& runs,
             ideal.push_back(ratio_percent(s.ideal / 8, s.tensor));
             cmb.push_back(s.tc > 0 ? s.tensor / s.tc / 1e6 : 0.0);
             dmb.push_back(s.td > 0 ? s.tensor / s.td / 1e6 : 0.0);
+            ccmb.push_back(s.cc > 0 ? s.tensor / s.cc / 1e6 : 0.0);
+            cdmb.push_back(s.cd > 0 ? s.tensor / s.cd / 1e6 : 0.0);
             row.files = std::max(row.files, s.files);
         }
         row.repeats = static_cast<int>(per_repeat.size());
@@ -178,6 +194,8 @@ std::vector<experiment_row> aggregate(const std::vector<experiment_run>& runs,
         if (row.has_ideal) row.ideal_rate = mean_std_of(ideal);
         row.compress_mbps = mean_std_of(cmb);
         row.decompress_mbps = mean_std_of(dmb);
+        row.compress_cpu_mbps = mean_std_of(ccmb);
+        row.decompress_cpu_mbps = mean_std_of(cdmb);
         for (const auto& s : streams) row.streams += (row.streams.empty() ? "" : ", ") + s;
         rows.push_back(std::move(row));
     }
@@ -363,16 +381,20 @@ experiment_result run_experiment(const std::vector<gradient_set>& sets,
                     want = &it->second;
                 }
                 compress_stats st;
+                double c0 = cpu_seconds();
                 auto t0 = bench_clock::now();
                 auto image = detail::with_context(what, [&] { return compress(data, cp, &st); });
                 const double tc = seconds_since(t0);
+                const double cc = cpu_seconds() - c0;
                 if (params.test_hooks.after_compress)
                     params.test_hooks.after_compress(bc.label, image);
                 auto dpc = dp;
                 dpc.codec_options = cfg.var->options;
+                c0 = cpu_seconds();
                 t0 = bench_clock::now();
                 auto back = detail::with_context(what, [&] { return decompress(image, dpc); });
                 const double td = seconds_since(t0);
+                const double cd = cpu_seconds() - c0;
                 if (params.test_hooks.after_decompress)
                     params.test_hooks.after_decompress(bc.label, back);
                 LMGC_CHECK(back == *want, errc::internal, what, ": the decoded file is not ",
@@ -406,6 +428,8 @@ experiment_result run_experiment(const std::vector<gradient_set>& sets,
                 r.ideal_bits = st.ideal_bits;
                 r.compress_seconds = tc;
                 r.decompress_seconds = td;
+                r.compress_cpu_seconds = cc;
+                r.decompress_cpu_seconds = cd;
                 res.runs.push_back(std::move(r));
                 if (params.progress) params.progress(++done, total);
             }

@@ -202,7 +202,8 @@ std::string all_rows(const experiment_result& r, const shape& sh) {
         head.push_back("rate %");
     head.push_back("payload %");
     if (sh.ideal) head.push_back("ideal %");
-    head.insert(head.end(), {"compress MB/s", "decompress MB/s", "files × repeats"});
+    head.insert(head.end(),
+                {"compress MB/s", "decompress MB/s", "per CPU s (c / d)", "files × repeats"});
     if (sh.fallback) head.push_back("streams");
     std::vector<std::vector<std::string>> t{head};
     for (const auto& row : r.rows) {
@@ -225,6 +226,8 @@ std::string all_rows(const experiment_result& r, const shape& sh) {
         if (sh.ideal) l.push_back(row.has_ideal ? bench_format_mean_std(row.ideal_rate, 2) : "");
         l.push_back(bench_format_mean_std(row.compress_mbps, 2));
         l.push_back(bench_format_mean_std(row.decompress_mbps, 2));
+        l.push_back(fixed(row.compress_cpu_mbps.mean, 2) + " / " +
+                    fixed(row.decompress_cpu_mbps.mean, 2));
         l.push_back(std::to_string(row.files) + " × " + std::to_string(row.repeats));
         if (sh.fallback) l.push_back(row.streams);
         t.push_back(std::move(l));
@@ -371,7 +374,7 @@ std::string experiment_runs_csv(const experiment_result& r) {
                       "tensor_bytes,output_bytes,payload_bytes,preprocessed_bytes,side_info_bytes,"
                       "rate_percent,rate_vs_preprocessed_percent,relative_l2_error,ideal_bits,"
                       "ideal_rate_percent,compress_seconds,decompress_seconds,compress_mbps,"
-                      "decompress_mbps\n";
+                      "decompress_mbps,compress_cpu_seconds,decompress_cpu_seconds\n";
     for (const auto& x : r.runs) {
         const double tb = static_cast<double>(x.tensor_bytes);
         const double ob = static_cast<double>(x.output_bytes);
@@ -401,6 +404,8 @@ std::string experiment_runs_csv(const experiment_result& r) {
             num(x.decompress_seconds),
             num(x.compress_seconds > 0 ? tb / x.compress_seconds / 1e6 : 0),
             num(x.decompress_seconds > 0 ? tb / x.decompress_seconds / 1e6 : 0),
+            num(x.compress_cpu_seconds),
+            num(x.decompress_cpu_seconds),
         };
         append_csv_line(out, f);
     }
@@ -412,7 +417,8 @@ std::string experiment_summary_csv(const experiment_result& r) {
                       "files_per_repeat,rate_mean,rate_std,payload_rate_mean,payload_rate_std,"
                       "rate_vs_preprocessed_mean,rate_vs_preprocessed_std,relative_l2_mean,"
                       "relative_l2_std,ideal_rate_mean,ideal_rate_std,compress_mbps_mean,"
-                      "compress_mbps_std,decompress_mbps_mean,decompress_mbps_std\n";
+                      "compress_mbps_std,decompress_mbps_mean,decompress_mbps_std,"
+                      "compress_cpu_mbps_mean,decompress_cpu_mbps_mean\n";
     for (const auto& x : r.rows) {
         std::vector<std::string> f = {
             x.set,
@@ -439,6 +445,8 @@ std::string experiment_summary_csv(const experiment_result& r) {
             num(x.compress_mbps.std),
             num(x.decompress_mbps.mean),
             num(x.decompress_mbps.std),
+            num(x.compress_cpu_mbps.mean),
+            num(x.decompress_cpu_mbps.mean),
         };
         append_csv_line(out, f);
     }

@@ -224,10 +224,7 @@ experiment_result run_experiment(const std::vector<gradient_set>& sets,
     // Codecs: parsed up front so a typo fails before any work.
     std::vector<bench_codec> codecs;
     if (params.codecs.empty()) {
-        for (const auto* name : default_codecs) {
-            auto c = parse_bench_codec(name);
-            if (c.skip.empty() || name != std::string("cm")) codecs.push_back(std::move(c));
-        }
+        for (const auto* name : default_codecs) codecs.push_back(parse_bench_codec(name));
     } else {
         for (const auto& s : params.codecs) codecs.push_back(parse_bench_codec(s));
     }

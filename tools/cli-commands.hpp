@@ -9,5 +9,6 @@ int cmd_compress(const args_t& args);
 int cmd_decompress(const args_t& args);
 int cmd_info(const args_t& args);
 int cmd_codecs(const args_t& args);
+int cmd_collect(const args_t& args);
 
 } // namespace lmgc::cli

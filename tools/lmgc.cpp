@@ -22,6 +22,7 @@ const command commands[] = {
     {"decompress", "restore the original file from a .lmgc file", cmd_decompress},
     {"info", "show the header, tensors and chunks of a .lmgc file", cmd_info},
     {"codecs", "list the codecs built into this lmgc", cmd_codecs},
+    {"collect", "train a network of the paper (LibTorch) and save its gradients", cmd_collect},
 };
 
 void print_usage(std::FILE* f) {

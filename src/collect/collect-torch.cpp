@@ -646,6 +646,10 @@ collect_summary collect_gradients(const collect_params& params) {
                old.empty() ? "" : fs::path(old.front()).filename().string(),
                ", ...); use --force to replace them");
 
+    LMGC_CHECK(params.steps == 0 || params.steps >= params.grad_interval, errc::usage, "--steps ",
+               params.steps, " is fewer than --grad-interval ", params.grad_interval,
+               ": the run would save no gradient");
+
     collect_summary sum;
     const auto t_load = std::chrono::steady_clock::now();
     const auto train_set = load_dataset(params, split::train);
@@ -655,11 +659,6 @@ collect_summary collect_gradients(const collect_params& params) {
     sum.load_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
-    fs::create_directories(params.out_dir, ec);
-    LMGC_CHECK(fs::is_directory(params.out_dir), errc::io, "cannot create folder '", params.out_dir,
-               "'", ec ? ": " + ec.message() : "");
-    for (const auto& f : old) fs::remove(f, ec);
-
     const auto spec = find_dataset_spec(params);
     const auto aug = augment_for(spec.name, params.augment, arch_pad_to(params.arch, spec));
     const auto test_aug = augment_for(spec.name, false, arch_pad_to(params.arch, spec));
@@ -668,6 +667,14 @@ collect_summary collect_gradients(const collect_params& params) {
     const std::uint64_t per_epoch = (n + batch - 1) / batch;
     const std::uint64_t total =
         params.steps ? params.steps : per_epoch * static_cast<std::uint64_t>(params.epochs);
+    LMGC_CHECK(total >= params.grad_interval, errc::usage, "the run has ", total,
+               " steps, fewer than --grad-interval ", params.grad_interval,
+               ", so it would save no gradient");
+
+    fs::create_directories(params.out_dir, ec);
+    LMGC_CHECK(fs::is_directory(params.out_dir), errc::io, "cannot create folder '", params.out_dir,
+               "'", ec ? ": " + ec.message() : "");
+    for (const auto& f : old) fs::remove(f, ec);
 
     return torch_guard([&] {
         trainer tr(params, dev, total);

@@ -212,7 +212,7 @@ TEST(collect_train, evaluation_and_epochs) {
     auto p = synthetic("convnet", 1, 12, 16);
     p.synthetic_samples = 40; // 3 steps per epoch, the last one of 8 images
     p.epochs = 2;
-    p.grad_interval = 100;
+    p.grad_interval = 5;
     p.evaluate = true;
     p.lr = 0.01;
     p.out_dir = dir.path();
@@ -222,7 +222,12 @@ TEST(collect_train, evaluation_and_epochs) {
     EXPECT_EQ(s.steps, 6u);
     EXPECT_EQ(s.epochs, 2);
     EXPECT_EQ(epochs, (std::vector<int>{1, 1, 1, 2, 2, 2}));
-    EXPECT_TRUE(s.files.empty());
+    ASSERT_EQ(s.files.size(), 1u);
+    EXPECT_EQ(load(s.files[0]).meta("epoch"), "2");
+    // A run shorter than the interval would save nothing: refused before training.
+    p.grad_interval = 7;
+    p.overwrite = true;
+    EXPECT_THROW(ex::collect_gradients(p), error);
     EXPECT_GE(s.test_accuracy, 0);
     EXPECT_LE(s.test_accuracy, 100);
 }

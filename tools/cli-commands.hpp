@@ -14,5 +14,6 @@ int cmd_serialize(const args_t& args);
 int cmd_deserialize(const args_t& args);
 int cmd_tokenize(const args_t& args);
 int cmd_tokens(const args_t& args);
+int cmd_collect(const args_t& args);
 
 } // namespace lmgc::cli

@@ -27,6 +27,7 @@ const command commands[] = {
     {"deserialize", "parse that text back into the tensor file", cmd_deserialize},
     {"tokenize", "token ids of a text under a model's tokenizer", cmd_tokenize},
     {"tokens", "characters and tokens of a file's serializations", cmd_tokens},
+    {"collect", "train a network of the paper (LibTorch) and save its gradients", cmd_collect},
 };
 
 void print_usage(std::FILE* f) {

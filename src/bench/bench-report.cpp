@@ -354,8 +354,7 @@ std::string experiment_markdown(const experiment_result& r) {
            " thread(s). Rate: 100 × .lmgc bytes / float32 tensor bytes (container included; "
            "payload: without it), mean ± std (population) over repeats; every .lmgc file was "
            "decoded back and compared byte for byte.\n\n";
-    if (sh.many_sets) out += "Rate % by gradient set:\n\n" + pivot(r, sh) + "\n";
-    out += (sh.many_sets ? "All rows:\n\n" : "") + all_rows(r, sh);
+    out += "Rate % by gradient set:\n\n" + pivot(r, sh) + "\nAll rows:\n\n" + all_rows(r, sh);
     if (sh.ideal)
         out += "\nideal %: the prior's own code length, -Σ log2 p / 8, as % of the tensor bytes.\n";
     if (sh.lossy)

@@ -153,7 +153,8 @@ std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
             s.codec = std::string(e.name);
             s.type = t.type;
             const auto elem = dtype_size(t.type);
-            if (!params.unchunked) {
+            // A codec whose default is 0 (unchunked) codes the stream as one chunk.
+            if (!params.unchunked && (params.chunk_bytes || e.default_chunk_bytes)) {
                 std::uint64_t cb = params.chunk_bytes ? params.chunk_bytes : e.default_chunk_bytes;
                 cb = std::max<std::uint64_t>(elem, cb / elem * elem);
                 s.chunk_bytes = cb;

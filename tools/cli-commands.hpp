@@ -9,5 +9,8 @@ int cmd_compress(const args_t& args);
 int cmd_decompress(const args_t& args);
 int cmd_info(const args_t& args);
 int cmd_codecs(const args_t& args);
+int cmd_predict(const args_t& args);
+int cmd_analyze(const args_t& args);
+int cmd_random_model(const args_t& args);
 
 } // namespace lmgc::cli

@@ -1,6 +1,7 @@
 // lmgc compress / decompress / info / codecs.
 #include "cli-args.hpp"
 #include "cli-commands.hpp"
+#include "cli-llm.hpp"
 
 #include <cstdio>
 
@@ -42,7 +43,10 @@ int cmd_compress(const args_t& args) {
         .option_list("--set", "KEY=VALUE", "codec setting, e.g. --set level=6 (repeatable)", &sets)
         .flag("-f,--force", "overwrite the output if it exists", &force)
         .flag("-q,--quiet", "print nothing on success", &quiet);
+    experimental::llm_settings llm;
+    add_llm_options(p, llm, false);
     p.parse(args);
+    if (!llm.model.empty() && codec.empty()) codec = "lm";
 
     auto params = default_compress_params();
     params.codec = codec;
@@ -52,10 +56,11 @@ int cmd_compress(const args_t& args) {
     params.n_threads = threads;
     params.format = raw ? input_format::raw : parse_format(format);
     for (const auto& s : sets) params.codec_options.push_back(parse_set(s));
+    for (auto& o : experimental::llm_codec_options(llm)) params.codec_options.push_back(std::move(o));
     if (unchunked && chunk_bytes) throw usage_error("--unchunked and --chunk-bytes exclude each other");
     if (out.empty()) out = in + ".lmgc";
 
-    progress_bar bar("compress");
+    progress_bar bar("compress", codec == "lm" ? "tok" : "B", llm_tokens_per_byte(llm));
     params.progress = bar.callback();
     const auto st = compress_file(in, out, params, force);
     bar.finish();
@@ -80,13 +85,16 @@ int cmd_decompress(const args_t& args) {
         .option_list("--set", "KEY=VALUE", "codec setting needed to decode (repeatable)", &sets)
         .flag("-f,--force", "overwrite the output if it exists", &force)
         .flag("-q,--quiet", "print nothing on success", &quiet);
+    experimental::llm_settings llm;
+    add_llm_options(p, llm, true);
     p.parse(args);
     if (threads < 0) throw usage_error("--threads must be >= 0");
     auto params = default_decompress_params();
     params.n_threads = threads;
     for (const auto& s : sets) params.codec_options.push_back(parse_set(s));
+    for (auto& o : experimental::llm_codec_options(llm)) params.codec_options.push_back(std::move(o));
     if (out.empty()) out = default_output(in, ".out", ".lmgc");
-    progress_bar bar("decompress");
+    progress_bar bar("decompress", llm.model.empty() ? "B" : "tok", llm_tokens_per_byte(llm));
     params.progress = bar.callback();
     decompress_file(in, out, params, force);
     bar.finish();

@@ -22,6 +22,9 @@ const command commands[] = {
     {"decompress", "restore the original file from a .lmgc file", cmd_decompress},
     {"info", "show the header, tensors and chunks of a .lmgc file", cmd_info},
     {"codecs", "list the codecs built into this lmgc", cmd_codecs},
+    {"predict", "log2 probability the LLM gives each next token (--model DIR)", cmd_predict},
+    {"analyze", "LLM ideal code length vs real coded size of a tensor file", cmd_analyze},
+    {"random-model", "write a random-weight Llama checkpoint (tests, benchmarks)", cmd_random_model},
 };
 
 void print_usage(std::FILE* f) {

@@ -18,6 +18,12 @@ constexpr codec_factory gzip_factory = make_codec_gzip;
 #else
 constexpr codec_factory gzip_factory = nullptr;
 #endif
+#ifdef LMGC_HAVE_TORCH
+std::unique_ptr<codec_i> make_codec_lm(const codec_config&);
+constexpr codec_factory lm_factory = make_codec_lm;
+#else
+constexpr codec_factory lm_factory = nullptr;
+#endif
 #ifdef LMGC_HAVE_ZSTD
 std::unique_ptr<codec_i> make_codec_zstd(const codec_config&);
 constexpr codec_factory zstd_factory = make_codec_zstd;
@@ -33,6 +39,8 @@ constexpr std::uint64_t MiB = 1u << 20;
 const codec_entry table[] = {
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory},
     {"zstd", "Zstandard, level 19", "libzstd", supports_any, 16 * MiB, zstd_factory},
+    {"lm", "LLM prior (Llama via LibTorch, --model DIR) + range coder: LM-GC", "LibTorch",
+     supports_floats, 0, lm_factory},
     {"store", "no compression (for tests and incompressible data)", "", supports_any, 16 * MiB,
      make_codec_store},
 };

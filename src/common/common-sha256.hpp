@@ -13,7 +13,7 @@ namespace lmgc::detail {
 using sha256_digest = std::array<std::uint8_t, 32>;
 
 class sha256 {
-public:
+  public:
     sha256() { reset(); }
     void reset();
     void update(std::span<const std::uint8_t> data);
@@ -23,7 +23,7 @@ public:
     // Finishes and returns the digest; the object must be reset() before reuse.
     sha256_digest final();
 
-private:
+  private:
     void block(const std::uint8_t* p);
     std::array<std::uint32_t, 8> h_{};
     std::array<std::uint8_t, 64> buf_{};

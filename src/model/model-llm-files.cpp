@@ -73,15 +73,13 @@ llm_config llm_parse_config(std::string_view json_text) {
     c.n_kv_heads = doc.find("num_key_value_heads") && !doc.at("num_key_value_heads").is_null()
                        ? get_int(doc, "num_key_value_heads", 1, 4096)
                        : c.n_heads;
-    LMGC_CHECK(c.n_heads % c.n_kv_heads == 0, errc::bad_input,
-               "config.json: num_attention_heads (", c.n_heads,
-               ") is not a multiple of num_key_value_heads (", c.n_kv_heads, ")");
+    LMGC_CHECK(c.n_heads % c.n_kv_heads == 0, errc::bad_input, "config.json: num_attention_heads (",
+               c.n_heads, ") is not a multiple of num_key_value_heads (", c.n_kv_heads, ")");
     if (doc.find("head_dim") && !doc.at("head_dim").is_null()) {
         c.head_dim = get_int(doc, "head_dim", 2, 4096);
     } else {
-        LMGC_CHECK(c.hidden_size % c.n_heads == 0, errc::bad_input,
-                   "config.json: hidden_size (", c.hidden_size,
-                   ") is not a multiple of num_attention_heads (", c.n_heads, ")");
+        LMGC_CHECK(c.hidden_size % c.n_heads == 0, errc::bad_input, "config.json: hidden_size (",
+                   c.hidden_size, ") is not a multiple of num_attention_heads (", c.n_heads, ")");
         c.head_dim = c.hidden_size / c.n_heads;
     }
     LMGC_CHECK(c.head_dim % 2 == 0, errc::bad_input, "config.json: head dimension ", c.head_dim,
@@ -89,7 +87,8 @@ llm_config llm_parse_config(std::string_view json_text) {
     c.max_position_embeddings = doc.find("max_position_embeddings")
                                     ? get_int(doc, "max_position_embeddings", 1, big * 64)
                                     : 2048;
-    if (const auto* v = doc.find("rope_theta")) c.rope_theta = v->as_double("config.json: rope_theta");
+    if (const auto* v = doc.find("rope_theta"))
+        c.rope_theta = v->as_double("config.json: rope_theta");
     LMGC_CHECK(c.rope_theta > 0 && std::isfinite(c.rope_theta), errc::bad_input,
                "config.json: rope_theta must be positive");
     if (const auto* v = doc.find("rms_norm_eps"))
@@ -112,7 +111,9 @@ std::string llm_config_json(const llm_config& c, std::string_view torch_dtype) {
     arch.push_back(json_value::make_string("LlamaForCausalLM"));
     o.set("architectures", arch);
     o.set("model_type", json_value::make_string("llama"));
-    auto num = [](std::int64_t v) { return json_value::make_number(static_cast<double>(v), std::to_string(v)); };
+    auto num = [](std::int64_t v) {
+        return json_value::make_number(static_cast<double>(v), std::to_string(v));
+    };
     auto real = [](double v) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -175,7 +176,8 @@ llm_files llm_find_files(const std::string& dir) {
                    errc::bad_input, "model.safetensors.index.json: bad shard name '", name, "'");
         if (std::find(shards.begin(), shards.end(), name) == shards.end()) shards.push_back(name);
     }
-    LMGC_CHECK(!shards.empty(), errc::bad_input, "model.safetensors.index.json: weight_map is empty");
+    LMGC_CHECK(!shards.empty(), errc::bad_input,
+               "model.safetensors.index.json: weight_map is empty");
     std::sort(shards.begin(), shards.end());
     for (const auto& s : shards) f.weights.push_back(need(s));
     return f;
@@ -219,7 +221,8 @@ std::string llm_fingerprint(const llm_files& files, int n_threads) {
         std::vector<std::uint8_t> buf(std::size_t{1} << 20);
         std::uint64_t done = 0;
         while (done < jb.size) {
-            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), jb.size - done));
+            const auto want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), jb.size - done));
             const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(jb.offset + done));
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
@@ -251,9 +254,12 @@ std::string llm_fingerprint(const llm_files& files, int n_threads) {
 
 std::string_view llm_dtype_name(llm_dtype t) noexcept {
     switch (t) {
-    case llm_dtype::f32: return "fp32";
-    case llm_dtype::bf16: return "bf16";
-    case llm_dtype::f16: return "fp16";
+    case llm_dtype::f32:
+        return "fp32";
+    case llm_dtype::bf16:
+        return "bf16";
+    case llm_dtype::f16:
+        return "fp16";
     }
     return "?";
 }
@@ -269,7 +275,7 @@ namespace {
 
 // xoshiro256** seeded by splitmix64: fast, and the same stream on every platform.
 class rng {
-public:
+  public:
     explicit rng(std::uint64_t seed) {
         for (auto& x : s_) {
             seed += 0x9E3779B97F4A7C15ull;
@@ -291,7 +297,7 @@ public:
         return r;
     }
 
-private:
+  private:
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     std::uint64_t s_[4];
 };
@@ -326,15 +332,16 @@ struct tensor_spec {
 
 } // namespace
 
-void llm_write_random_checkpoint(const std::string& dir, const llm_config& c,
-                                 llm_dtype file_dtype, std::uint64_t seed, double std_dev,
-                                 int n_shards) {
+void llm_write_random_checkpoint(const std::string& dir, const llm_config& c, llm_dtype file_dtype,
+                                 std::uint64_t seed, double std_dev, int n_shards) {
     ::mkdir(dir.c_str(), 0755);
     const std::string torch_dtype = file_dtype == llm_dtype::f32    ? "float32"
                                     : file_dtype == llm_dtype::bf16 ? "bfloat16"
                                                                     : "float16";
     const std::string cfg = llm_config_json(c, torch_dtype);
-    write_file_atomic(dir + "/config.json", std::span(reinterpret_cast<const std::uint8_t*>(cfg.data()), cfg.size()), true);
+    write_file_atomic(dir + "/config.json",
+                      std::span(reinterpret_cast<const std::uint8_t*>(cfg.data()), cfg.size()),
+                      true);
 
     std::vector<tensor_spec> specs;
     const auto H = c.hidden_size, I = c.intermediate_size, hd = c.head_dim;
@@ -366,7 +373,9 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c,
     if (!c.tie_word_embeddings) specs.push_back({"lm_head.weight", {c.vocab_size, H}, false});
 
     const std::size_t esize = file_dtype == llm_dtype::f32 ? 4 : 2;
-    const char* st_dtype = file_dtype == llm_dtype::f32 ? "F32" : file_dtype == llm_dtype::bf16 ? "BF16" : "F16";
+    const char* st_dtype = file_dtype == llm_dtype::f32    ? "F32"
+                           : file_dtype == llm_dtype::bf16 ? "BF16"
+                                                           : "F16";
     n_shards = std::max(1, std::min<int>(n_shards, static_cast<int>(specs.size())));
     rng gen(seed);
     // Uniform on [-a, a] has standard deviation a / sqrt(3).
@@ -374,8 +383,10 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c,
     auto index = json_value::make_object();
     auto weight_map = json_value::make_object();
     for (int s = 0; s < n_shards; ++s) {
-        const std::size_t b = specs.size() * static_cast<std::size_t>(s) / static_cast<std::size_t>(n_shards);
-        const std::size_t e = specs.size() * static_cast<std::size_t>(s + 1) / static_cast<std::size_t>(n_shards);
+        const std::size_t b =
+            specs.size() * static_cast<std::size_t>(s) / static_cast<std::size_t>(n_shards);
+        const std::size_t e =
+            specs.size() * static_cast<std::size_t>(s + 1) / static_cast<std::size_t>(n_shards);
         char name[64];
         if (n_shards == 1)
             std::snprintf(name, sizeof name, "model.safetensors");
@@ -395,7 +406,8 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c,
             t.set("shape", shape);
             auto offs = json_value::make_array();
             offs.push_back(json_value::make_number(static_cast<double>(off), std::to_string(off)));
-            offs.push_back(json_value::make_number(static_cast<double>(off + n), std::to_string(off + n)));
+            offs.push_back(
+                json_value::make_number(static_cast<double>(off + n), std::to_string(off + n)));
             t.set("data_offsets", offs);
             header.set(specs[i].name, t);
             weight_map.set(specs[i].name, json_value::make_string(name));
@@ -408,7 +420,8 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c,
         LMGC_CHECK(f, errc::io, "cannot create '", path, "': ", std::strerror(errno));
         std::uint8_t le[8];
         store_le(le, static_cast<std::uint64_t>(htext.size()));
-        bool ok = std::fwrite(le, 1, 8, f) == 8 && std::fwrite(htext.data(), 1, htext.size(), f) == htext.size();
+        bool ok = std::fwrite(le, 1, 8, f) == 8 &&
+                  std::fwrite(htext.data(), 1, htext.size(), f) == htext.size();
         std::vector<std::uint8_t> buf;
         for (std::size_t i = b; i < e && ok; ++i) {
             std::uint64_t n = 1;
@@ -425,7 +438,8 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c,
                     if (file_dtype == llm_dtype::f32)
                         std::memcpy(&buf[k * 4], &v, 4);
                     else
-                        store_le(&buf[k * 2], file_dtype == llm_dtype::bf16 ? float_to_bf16(v) : float_to_f16(v));
+                        store_le(&buf[k * 2], file_dtype == llm_dtype::bf16 ? float_to_bf16(v)
+                                                                            : float_to_f16(v));
                 }
                 ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
                 done += m;
@@ -439,8 +453,91 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c,
         index.set("weight_map", weight_map);
         const std::string t = index.dump();
         write_file_atomic(dir + "/model.safetensors.index.json",
-                          std::span(reinterpret_cast<const std::uint8_t*>(t.data()), t.size()), true);
+                          std::span(reinterpret_cast<const std::uint8_t*>(t.data()), t.size()),
+                          true);
     }
+}
+
+namespace {
+
+void pb_key(bytes& b, unsigned field, unsigned wire) {
+    byte_writer(b).varint(static_cast<std::uint64_t>(field) << 3 | wire);
+}
+void pb_uint(bytes& b, unsigned field, std::uint64_t v) {
+    pb_key(b, field, 0);
+    byte_writer(b).varint(v);
+}
+void pb_bytes(bytes& b, unsigned field, std::string_view s) {
+    pb_key(b, field, 2);
+    byte_writer(b).str(s);
+}
+
+} // namespace
+
+void llm_write_synthetic_tokenizer(const std::string& path) {
+    struct piece {
+        std::string text;
+        float score;
+        int type; // 1 normal, 2 unknown, 3 control, 6 byte
+    };
+    std::vector<piece> pieces{{"<unk>", 0, 2}, {"<s>", 0, 3}, {"</s>", 0, 3}};
+    static const char hex_upper[] = "0123456789ABCDEF";
+    for (int b = 0; b < 256; ++b)
+        pieces.push_back({std::string("<0x") + hex_upper[b >> 4] + hex_upper[b & 15] + ">", 0, 6});
+    // Merges first (higher scores), as spm_train orders them; digits never merge (split_digits).
+    float score = 0;
+    const std::string letters = "abcdef";
+    for (const char a : letters)
+        for (const char b : letters) pieces.push_back({std::string{a, b}, score--, 1});
+    for (const char a : letters) pieces.push_back({"\xe2\x96\x81" + std::string{a}, score--, 1});
+    for (const char* c : {"\xe2\x96\x81",
+                          "0",
+                          "1",
+                          "2",
+                          "3",
+                          "4",
+                          "5",
+                          "6",
+                          "7",
+                          "8",
+                          "9",
+                          "a",
+                          "b",
+                          "c",
+                          "d",
+                          "e",
+                          "f",
+                          "x",
+                          ",",
+                          ";"})
+        pieces.push_back({c, score--, 1});
+    bytes out;
+    for (const auto& p : pieces) {
+        bytes m;
+        pb_bytes(m, 1, p.text);
+        pb_key(m, 2, 5);
+        std::uint8_t f[4];
+        std::memcpy(f, &p.score, 4);
+        m.insert(m.end(), f, f + 4);
+        if (p.type != 1) pb_uint(m, 3, static_cast<std::uint64_t>(p.type));
+        pb_key(out, 1, 2);
+        byte_writer(out).blob(m);
+    }
+    bytes t;
+    pb_uint(t, 3, 2); // model_type BPE
+    pb_uint(t, 4, pieces.size());
+    pb_uint(t, 25, 1); // split_digits
+    pb_uint(t, 35, 1); // byte_fallback
+    pb_key(out, 2, 2);
+    byte_writer(out).blob(t);
+    bytes n;
+    pb_bytes(n, 1, "identity");
+    pb_uint(n, 3, 1); // add_dummy_prefix
+    pb_uint(n, 4, 0); // remove_extra_whitespaces
+    pb_uint(n, 5, 1); // escape_whitespaces
+    pb_key(out, 3, 2);
+    byte_writer(out).blob(n);
+    write_file_atomic(path, out, true);
 }
 
 } // namespace lmgc::detail

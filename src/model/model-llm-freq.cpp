@@ -31,7 +31,8 @@ struct exp_table {
         const std::uint64_t e = exp_minus_1_over_256_q62();
         std::uint64_t p = std::uint64_t{1} << 62; // exp(-d/256) in Q0.62
         for (std::int64_t d = 0; d <= llm_freq_d_max; ++d) {
-            w[static_cast<std::size_t>(d)] = static_cast<std::int64_t>((p + (std::uint64_t{1} << 31)) >> 32);
+            w[static_cast<std::size_t>(d)] =
+                static_cast<std::int64_t>((p + (std::uint64_t{1} << 31)) >> 32);
             p = static_cast<std::uint64_t>((static_cast<u128>(p) * e + (u128{1} << 61)) >> 62);
         }
     }

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <map>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -29,7 +30,7 @@ namespace {
 
 // A read-only private mapping of a whole file.
 class mapped_file {
-public:
+  public:
     explicit mapped_file(const std::string& path) : path_(path) {
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         LMGC_CHECK(fd >= 0, errc::io, "cannot open '", path, "': ", std::strerror(errno));
@@ -59,7 +60,7 @@ public:
     std::uint8_t* data() const { return data_; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
     std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;
@@ -67,9 +68,12 @@ private:
 
 at::ScalarType scalar_type(llm_dtype t) {
     switch (t) {
-    case llm_dtype::f32: return at::kFloat;
-    case llm_dtype::bf16: return at::kBFloat16;
-    case llm_dtype::f16: return at::kHalf;
+    case llm_dtype::f32:
+        return at::kFloat;
+    case llm_dtype::bf16:
+        return at::kBFloat16;
+    case llm_dtype::f16:
+        return at::kHalf;
     }
     return at::kFloat;
 }
@@ -80,7 +84,9 @@ std::string shape_str(at::IntArrayRef s) {
     return r + "]";
 }
 
-std::string shape_str(const std::vector<std::int64_t>& s) { return shape_str(at::IntArrayRef(s)); }
+std::string shape_str(const std::vector<std::int64_t>& s) {
+    return shape_str(at::IntArrayRef(s));
+}
 
 // The CUDA driver API, looked up at run time so that a CPU-only LibTorch build needs no CUDA
 // headers: the device name and compute capability go into the device class.
@@ -141,7 +147,9 @@ struct llm_model::impl {
     at::Tensor inv_freq; // float32 [head_dim / 2] on the device
     std::uint64_t n_params = 0;
 
-    at::TensorOptions opts() const { return at::TensorOptions().dtype(scalar_type(dtype)).device(device); }
+    at::TensorOptions opts() const {
+        return at::TensorOptions().dtype(scalar_type(dtype)).device(device);
+    }
 
     // x [.., H] -> RMS-normalized in float32, scaled by w in the model dtype (as HF does).
     at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w) const {
@@ -158,7 +166,8 @@ struct llm_model::impl {
         return x * cos + at::cat({-x2, x1}, -1) * sin;
     }
     at::Tensor mlp(const layer_weights& w, const at::Tensor& x) const {
-        return linear(at::silu(linear(x, w.gate, w.gate_b)) * linear(x, w.up, w.up_b), w.down, w.down_b);
+        return linear(at::silu(linear(x, w.gate, w.gate_b)) * linear(x, w.up, w.up_b), w.down,
+                      w.down_b);
     }
     // cos/sin tables [n_pos, head_dim] in the model dtype (computed in float32 as HF does).
     std::pair<at::Tensor, at::Tensor> rope_tables(std::int64_t n_pos) const {
@@ -195,9 +204,15 @@ void load_weights(llm_model::impl& m) {
                    shape_str(r.shape), ", config.json implies ", shape_str(shape));
         at::ScalarType ft;
         switch (r.type) {
-        case dtype::f32: ft = at::kFloat; break;
-        case dtype::bf16: ft = at::kBFloat16; break;
-        case dtype::f16: ft = at::kHalf; break;
+        case dtype::f32:
+            ft = at::kFloat;
+            break;
+        case dtype::bf16:
+            ft = at::kBFloat16;
+            break;
+        case dtype::f16:
+            ft = at::kHalf;
+            break;
         default:
             LMGC_FAIL(errc::bad_input, "tensor '", name, "' has dtype ", dtype_name(r.type),
                       "; expected F32, BF16 or F16");
@@ -287,12 +302,22 @@ std::shared_ptr<llm_model> llm_model::load(const std::string& dir, const llm_loa
         m.files = llm_find_files(dir);
         {
             const auto text = read_file(m.files.config);
-            m.cfg = llm_parse_config(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+            m.cfg = llm_parse_config(
+                std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
         }
         m.device = parse_device(params.device);
         m.dtype = params.dtype.empty() ? (m.device.is_cuda() ? llm_dtype::bf16 : llm_dtype::f32)
                                        : llm_dtype_from_name(params.dtype);
-        at::set_num_threads(resolve_threads(params.n_threads));
+        // Small models gain nothing from intra-op threads and lose much to thread wake-ups
+        // (worse on a busy machine): one thread unless asked. Results do not depend on it.
+        {
+            const auto text_size = std::filesystem::file_size(m.files.weights[0]);
+            const int threads = params.n_threads > 0 ? params.n_threads
+                                : text_size * m.files.weights.size() < (std::uintmax_t{64} << 20)
+                                    ? 1
+                                    : resolve_threads(0);
+            at::set_num_threads(threads);
+        }
         // Refuse a dtype the device cannot multiply in (LibTorch 1.13 has no fp16 matmul on CPU).
         try {
             const auto a = at::ones({2, 2}, m.opts());
@@ -301,33 +326,54 @@ std::shared_ptr<llm_model> llm_model::load(const std::string& dir, const llm_loa
             LMGC_FAIL(errc::unsupported, "dtype ", llm_dtype_name(m.dtype), " is not supported on ",
                       params.device, " by LibTorch ", TORCH_VERSION);
         }
-        m.device_class = m.device.is_cuda()
-                             ? "cuda:" + cuda_device_description(m.device.index() < 0 ? 0 : m.device.index()) +
-                                   ":cudart-" + std::to_string(at::detail::getCUDAHooks().versionCUDART())
-                             : cpu_class();
+        m.device_class =
+            m.device.is_cuda()
+                ? "cuda:" + cuda_device_description(m.device.index() < 0 ? 0 : m.device.index()) +
+                      ":cudart-" + std::to_string(at::detail::getCUDAHooks().versionCUDART())
+                : cpu_class();
         if (params.fingerprint) m.fingerprint = llm_fingerprint(m.files, params.n_threads);
         load_weights(m);
         const auto hd = m.cfg.head_dim;
         // HF: inv_freq = 1 / theta^(arange(0, hd, 2) / hd), in float32.
-        m.inv_freq = (1.0 / at::pow(m.cfg.rope_theta,
-                                    at::arange(0, hd, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) /
-                                        static_cast<double>(hd)))
-                         .to(at::kFloat)
-                         .to(m.device);
+        m.inv_freq =
+            (1.0 /
+             at::pow(m.cfg.rope_theta,
+                     at::arange(0, hd, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) /
+                         static_cast<double>(hd)))
+                .to(at::kFloat)
+                .to(m.device);
         return model;
     });
 }
 
-const llm_config& llm_model::config() const { return p_->cfg; }
-const llm_files& llm_model::files() const { return p_->files; }
-const std::string& llm_model::fingerprint() const { return p_->fingerprint; }
-llm_dtype llm_model::dtype() const { return p_->dtype; }
-std::string llm_model::device() const { return p_->device.str(); }
-std::string llm_model::device_class() const { return p_->device_class; }
-std::uint64_t llm_model::n_params() const { return p_->n_params; }
+const llm_config& llm_model::config() const {
+    return p_->cfg;
+}
+const llm_files& llm_model::files() const {
+    return p_->files;
+}
+const std::string& llm_model::fingerprint() const {
+    return p_->fingerprint;
+}
+llm_dtype llm_model::dtype() const {
+    return p_->dtype;
+}
+std::string llm_model::device() const {
+    return p_->device.str();
+}
+std::string llm_model::device_class() const {
+    return p_->device_class;
+}
+std::uint64_t llm_model::n_params() const {
+    return p_->n_params;
+}
 
-std::string llm_torch_version() { return TORCH_VERSION; }
-bool llm_cuda_available() { return at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0; }
+std::string llm_torch_version() {
+    return TORCH_VERSION;
+}
+bool llm_cuda_available() {
+    return at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0;
+}
 
 // ---- the batch evaluator ----
 
@@ -335,21 +381,24 @@ struct llm_batch::impl {
     std::shared_ptr<llm_model> model;
     llm_model::impl* m = nullptr;
     int batch = 0, context = 0;
-    std::int64_t n = 0;     // alphabet size
-    at::Tensor alphabet;    // int64 token ids on the device, undefined for the whole vocabulary
+    std::int64_t n = 0;  // alphabet size
+    at::Tensor alphabet; // int64 token ids on the device, undefined for the whole vocabulary
     std::vector<at::Tensor> k_cache, v_cache; // [batch * n_kv, context, head_dim] per layer
-    at::Tensor cos, sin;    // [context, head_dim]
-    at::Tensor exp_table;   // int64 on the device
-    at::Tensor logits;      // [batch, vocab] of the last step, model dtype
-    at::Tensor cum;         // [batch, n + 1] int64, made lazily from logits
+    at::Tensor cos, sin;                      // [context, head_dim]
+    at::Tensor exp_table;                     // int64 on the device
+    at::Tensor logits;                        // [batch, vocab] of the last step, model dtype
+    at::Tensor cum;                           // [batch, n + 1] int64, made lazily from logits
     int pos = 0;
 
-    at::TensorOptions long_opts() const { return at::TensorOptions().dtype(at::kLong).device(m->device); }
+    at::TensorOptions long_opts() const {
+        return at::TensorOptions().dtype(at::kLong).device(m->device);
+    }
 
     // One step for every row: ids int64 [batch] on the device, at position pos.
     void forward(const at::Tensor& ids) {
         const auto& c = m->cfg;
-        const std::int64_t B = batch, hd = c.head_dim, nkv = c.n_kv_heads, G = c.n_heads / c.n_kv_heads;
+        const std::int64_t B = batch, hd = c.head_dim, nkv = c.n_kv_heads,
+                           G = c.n_heads / c.n_kv_heads;
         const std::int64_t L = pos + 1;
         const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
         const auto cs = cos[pos], sn = sin[pos];
@@ -357,8 +406,10 @@ struct llm_batch::impl {
         for (std::size_t l = 0; l < m->layers.size(); ++l) {
             const auto& w = m->layers[l];
             const auto x = m->rms_norm(h, w.in_norm);
-            auto q = impl_rotate(llm_model::impl::linear(x, w.q, w.q_b).view({B, c.n_heads, hd}), cs, sn);
-            auto k = impl_rotate(llm_model::impl::linear(x, w.k, w.k_b).view({B * nkv, hd}), cs, sn);
+            auto q = impl_rotate(llm_model::impl::linear(x, w.q, w.q_b).view({B, c.n_heads, hd}),
+                                 cs, sn);
+            auto k =
+                impl_rotate(llm_model::impl::linear(x, w.k, w.k_b).view({B * nkv, hd}), cs, sn);
             const auto v = llm_model::impl::linear(x, w.v, w.v_b).view({B * nkv, hd});
             k_cache[l].select(1, pos).copy_(k);
             v_cache[l].select(1, pos).copy_(v);
@@ -387,34 +438,40 @@ struct llm_batch::impl {
     const at::Tensor& cum_table() {
         if (cum.defined()) return cum;
         constexpr double lim = 1048576.0;
-        const auto x = at::clamp(at::nan_to_num(alphabet_logits().to(at::kFloat), -lim, lim, -lim), -lim, lim);
-        const auto q = at::round(x * 256.0).to(at::kLong);                // exact
+        const auto x =
+            at::clamp(at::nan_to_num(alphabet_logits().to(at::kFloat), -lim, lim, -lim), -lim, lim);
+        const auto q = at::round(x * 256.0).to(at::kLong); // exact
         const auto d = at::clamp_max(std::get<0>(q.max(1, true)) - q, llm_freq_d_max);
         const auto w = exp_table.index_select(0, d.reshape({-1})).view_as(d); // [B, n]
-        const auto c = at::cumsum(w, 1);                                   // inclusive
-        const auto total_w = c.narrow(1, n - 1, 1);                        // [B, 1]
-        const std::int64_t numer = static_cast<std::int64_t>(llm_freq_total - static_cast<std::uint64_t>(n)) << 32;
+        const auto c = at::cumsum(w, 1);                                      // inclusive
+        const auto total_w = c.narrow(1, n - 1, 1);                           // [B, 1]
+        const std::int64_t numer =
+            static_cast<std::int64_t>(llm_freq_total - static_cast<std::uint64_t>(n)) << 32;
         const auto k = at::div(at::full_like(total_w, numer), total_w, "floor");
         const auto excl = c - w;
         auto low = at::arange(n, long_opts()).unsqueeze(0) + at::__rshift__(excl * k, 32);
-        cum = at::cat({low, at::full({batch, 1}, static_cast<std::int64_t>(llm_freq_total), long_opts())}, 1);
+        cum = at::cat(
+            {low, at::full({batch, 1}, static_cast<std::int64_t>(llm_freq_total), long_opts())}, 1);
         return cum;
     }
 
     at::Tensor upload_long(const std::int32_t* p, std::int64_t count) const {
-        auto t = at::from_blob(const_cast<std::int32_t*>(p), {count}, at::TensorOptions().dtype(at::kInt));
+        auto t = at::from_blob(const_cast<std::int32_t*>(p), {count},
+                               at::TensorOptions().dtype(at::kInt));
         return t.to(m->device, at::kLong, false, true);
     }
 };
 
-llm_batch::llm_batch(std::shared_ptr<llm_model> model, int batch, int context, llm_alphabet alphabet)
+llm_batch::llm_batch(std::shared_ptr<llm_model> model, int batch, int context,
+                     llm_alphabet alphabet)
     : p_(std::make_unique<impl>()) {
     c10::InferenceMode guard;
     auto& b = *p_;
     b.model = std::move(model);
     b.m = &b.model->get();
     const auto& c = b.m->cfg;
-    LMGC_CHECK(batch >= 1 && batch <= 65536, errc::usage, "batch ", batch, " is outside [1, 65536]");
+    LMGC_CHECK(batch >= 1 && batch <= 65536, errc::usage, "batch ", batch,
+               " is outside [1, 65536]");
     LMGC_CHECK(context >= 2, errc::usage, "context ", context, " is below 2");
     LMGC_CHECK(context <= c.max_position_embeddings, errc::usage, "context ", context,
                " exceeds the model's max_position_embeddings (", c.max_position_embeddings, ")");
@@ -433,26 +490,38 @@ llm_batch::llm_batch(std::shared_ptr<llm_model> model, int batch, int context, l
                "alphabet of ", b.n, " symbols (at most ", llm_freq_max_symbols, ")");
     try {
         for (std::int64_t l = 0; l < c.n_layers; ++l) {
-            b.k_cache.push_back(at::empty({batch * c.n_kv_heads, context, c.head_dim}, b.m->opts()));
-            b.v_cache.push_back(at::empty({batch * c.n_kv_heads, context, c.head_dim}, b.m->opts()));
+            b.k_cache.push_back(
+                at::empty({batch * c.n_kv_heads, context, c.head_dim}, b.m->opts()));
+            b.v_cache.push_back(
+                at::empty({batch * c.n_kv_heads, context, c.head_dim}, b.m->opts()));
         }
     } catch (const c10::Error& e) {
-        LMGC_FAIL(errc::unsupported, "not enough memory on ", b.m->device.str(), " for the KV cache of ",
-                  batch, " windows of ", context, " tokens (lower --batch)");
+        LMGC_FAIL(errc::unsupported, "not enough memory on ", b.m->device.str(),
+                  " for the KV cache of ", batch, " windows of ", context,
+                  " tokens (lower --batch)");
     }
     std::tie(b.cos, b.sin) = b.m->rope_tables(context);
     const auto table = llm_exp_table();
-    b.exp_table = at::from_blob(const_cast<std::int64_t*>(table.data()), {static_cast<std::int64_t>(table.size())},
+    b.exp_table = at::from_blob(const_cast<std::int64_t*>(table.data()),
+                                {static_cast<std::int64_t>(table.size())},
                                 at::TensorOptions().dtype(at::kLong))
                       .to(b.m->device, at::kLong, false, true);
 }
 
 llm_batch::~llm_batch() = default;
 
-int llm_batch::batch() const { return p_->batch; }
-int llm_batch::context() const { return p_->context; }
-std::size_t llm_batch::n_symbols() const { return static_cast<std::size_t>(p_->n); }
-int llm_batch::position() const { return p_->pos; }
+int llm_batch::batch() const {
+    return p_->batch;
+}
+int llm_batch::context() const {
+    return p_->context;
+}
+std::size_t llm_batch::n_symbols() const {
+    return static_cast<std::size_t>(p_->n);
+}
+int llm_batch::position() const {
+    return p_->pos;
+}
 
 void llm_batch::reset() {
     p_->pos = 0;
@@ -463,11 +532,12 @@ void llm_batch::reset() {
 void llm_batch::step(std::span<const std::int32_t> tokens) {
     c10::InferenceMode guard;
     auto& b = *p_;
-    LMGC_CHECK(tokens.size() == static_cast<std::size_t>(b.batch), errc::internal, "llm_batch::step: ",
-               tokens.size(), " tokens for ", b.batch, " rows");
+    LMGC_CHECK(tokens.size() == static_cast<std::size_t>(b.batch), errc::internal,
+               "llm_batch::step: ", tokens.size(), " tokens for ", b.batch, " rows");
     LMGC_CHECK(b.pos < b.context, errc::internal, "llm_batch::step past the context");
     for (const auto t : tokens)
-        LMGC_CHECK(t >= 0 && t < b.m->cfg.vocab_size, errc::internal, "token ", t, " outside the vocabulary");
+        LMGC_CHECK(t >= 0 && t < b.m->cfg.vocab_size, errc::internal, "token ", t,
+                   " outside the vocabulary");
     b.forward(b.upload_long(tokens.data(), b.batch));
 }
 
@@ -477,8 +547,10 @@ void llm_batch::code(std::span<const std::int32_t> symbols, std::span<std::uint6
     auto& b = *p_;
     LMGC_CHECK(b.logits.defined(), errc::internal, "llm_batch::code before a step");
     const auto B = static_cast<std::size_t>(b.batch);
-    LMGC_CHECK(symbols.size() == B && low.size() == B && freq.size() == B, errc::internal, "llm_batch::code: sizes");
-    for (const auto s : symbols) LMGC_CHECK(s >= 0 && s < b.n, errc::internal, "symbol ", s, " outside the alphabet");
+    LMGC_CHECK(symbols.size() == B && low.size() == B && freq.size() == B, errc::internal,
+               "llm_batch::code: sizes");
+    for (const auto s : symbols)
+        LMGC_CHECK(s >= 0 && s < b.n, errc::internal, "symbol ", s, " outside the alphabet");
     const auto s = b.upload_long(symbols.data(), b.batch).unsqueeze(1);
     const auto& cum = b.cum_table();
     const auto r = at::cat({cum.gather(1, s), cum.gather(1, s + 1)}, 1).to(at::kCPU).contiguous();
@@ -498,11 +570,14 @@ void llm_batch::find(std::span<const std::uint64_t> targets, std::span<std::int3
     LMGC_CHECK(targets.size() == B && symbols.size() == B && low.size() == B && freq.size() == B,
                errc::internal, "llm_batch::find: sizes");
     std::vector<std::int64_t> tv(B);
-    for (std::size_t i = 0; i < B; ++i) tv[i] = static_cast<std::int64_t>(std::min(targets[i], llm_freq_total - 1));
-    const auto t = at::from_blob(tv.data(), {b.batch, 1}, at::TensorOptions().dtype(at::kLong)).to(b.m->device);
+    for (std::size_t i = 0; i < B; ++i)
+        tv[i] = static_cast<std::int64_t>(std::min(targets[i], llm_freq_total - 1));
+    const auto t = at::from_blob(tv.data(), {b.batch, 1}, at::TensorOptions().dtype(at::kLong))
+                       .to(b.m->device);
     const auto& cum = b.cum_table();
     const auto s = at::clamp(at::searchsorted(cum, t, false, true) - 1, 0, b.n - 1);
-    const auto r = at::cat({s, cum.gather(1, s), cum.gather(1, s + 1)}, 1).to(at::kCPU).contiguous();
+    const auto r =
+        at::cat({s, cum.gather(1, s), cum.gather(1, s + 1)}, 1).to(at::kCPU).contiguous();
     const auto* p = r.data_ptr<std::int64_t>();
     for (std::size_t i = 0; i < B; ++i) {
         symbols[i] = static_cast<std::int32_t>(p[3 * i]);
@@ -511,25 +586,33 @@ void llm_batch::find(std::span<const std::uint64_t> targets, std::span<std::int3
     }
 }
 
-void llm_batch::encode_steps(std::span<const std::int32_t> tokens, std::span<const std::int32_t> symbols,
-                             int n_steps, std::span<std::uint64_t> low, std::span<std::uint64_t> freq,
+void llm_batch::encode_steps(std::span<const std::int32_t> tokens,
+                             std::span<const std::int32_t> symbols, int n_steps,
+                             std::span<std::uint64_t> low, std::span<std::uint64_t> freq,
                              std::span<double> log2p) {
     c10::InferenceMode guard;
     auto& b = *p_;
     const auto count = static_cast<std::size_t>(b.batch) * static_cast<std::size_t>(n_steps);
-    LMGC_CHECK(n_steps >= 0 && b.pos + n_steps <= b.context, errc::internal, "encode_steps past the context");
-    LMGC_CHECK(tokens.size() == count && symbols.size() == count && low.size() == count && freq.size() == count &&
-                   (log2p.empty() || log2p.size() == count),
+    LMGC_CHECK(n_steps >= 0 && b.pos + n_steps <= b.context, errc::internal,
+               "encode_steps past the context");
+    LMGC_CHECK(tokens.size() == count && symbols.size() == count && low.size() == count &&
+                   freq.size() == count && (log2p.empty() || log2p.size() == count),
                errc::internal, "encode_steps: sizes");
     for (const auto t : tokens)
-        LMGC_CHECK(t >= 0 && t < b.m->cfg.vocab_size, errc::internal, "token ", t, " outside the vocabulary");
-    for (const auto s : symbols) LMGC_CHECK(s >= 0 && s < b.n, errc::internal, "symbol ", s, " outside the alphabet");
+        LMGC_CHECK(t >= 0 && t < b.m->cfg.vocab_size, errc::internal, "token ", t,
+                   " outside the vocabulary");
+    for (const auto s : symbols)
+        LMGC_CHECK(s >= 0 && s < b.n, errc::internal, "symbol ", s, " outside the alphabet");
     if (n_steps == 0) return;
-    const auto tok = b.upload_long(tokens.data(), static_cast<std::int64_t>(count)).view({b.batch, n_steps});
-    const auto sym = b.upload_long(symbols.data(), static_cast<std::int64_t>(count)).view({b.batch, n_steps});
+    const auto tok =
+        b.upload_long(tokens.data(), static_cast<std::int64_t>(count)).view({b.batch, n_steps});
+    const auto sym =
+        b.upload_long(symbols.data(), static_cast<std::int64_t>(count)).view({b.batch, n_steps});
     auto out = at::empty({b.batch, n_steps, 2}, b.long_opts());
     at::Tensor lp;
-    if (!log2p.empty()) lp = at::empty({b.batch, n_steps}, at::TensorOptions().dtype(at::kDouble).device(b.m->device));
+    if (!log2p.empty())
+        lp = at::empty({b.batch, n_steps},
+                       at::TensorOptions().dtype(at::kDouble).device(b.m->device));
     for (int t = 0; t < n_steps; ++t) {
         // The same forward() and cum_table() that step() and find() run for the decoder.
         b.forward(tok.select(1, t).contiguous());
@@ -555,14 +638,16 @@ void llm_batch::encode_steps(std::span<const std::int32_t> tokens, std::span<con
 
 std::vector<float> llm_batch::logits(int row) const {
     c10::InferenceMode guard;
-    LMGC_CHECK(p_->logits.defined() && row >= 0 && row < p_->batch, errc::internal, "llm_batch::logits");
+    LMGC_CHECK(p_->logits.defined() && row >= 0 && row < p_->batch, errc::internal,
+               "llm_batch::logits");
     const auto r = p_->alphabet_logits()[row].to(at::kCPU, at::kFloat).contiguous();
     return {r.data_ptr<float>(), r.data_ptr<float>() + r.numel()};
 }
 
 std::vector<std::uint64_t> llm_batch::cdf(int row) const {
     c10::InferenceMode guard;
-    LMGC_CHECK(p_->logits.defined() && row >= 0 && row < p_->batch, errc::internal, "llm_batch::cdf");
+    LMGC_CHECK(p_->logits.defined() && row >= 0 && row < p_->batch, errc::internal,
+               "llm_batch::cdf");
     const auto r = p_->cum_table()[row].to(at::kCPU).contiguous();
     const auto* p = r.data_ptr<std::int64_t>();
     return {p, p + r.numel()};
@@ -576,32 +661,41 @@ std::vector<double> llm_batch::log2_softmax(int row) const {
     for (const auto v : lg) z += std::exp(static_cast<double>(v) - mx);
     const double lz = mx + std::log(z);
     std::vector<double> out(lg.size());
-    for (std::size_t i = 0; i < lg.size(); ++i) out[i] = (static_cast<double>(lg[i]) - lz) / std::log(2.0);
+    for (std::size_t i = 0; i < lg.size(); ++i)
+        out[i] = (static_cast<double>(lg[i]) - lz) / std::log(2.0);
     return out;
 }
 
-std::vector<float> llm_prefill_logits(llm_model& model, std::span<const std::int32_t> tokens, int batch,
-                                      int length, bool keep_logits) {
+std::vector<float> llm_prefill_logits(llm_model& model, std::span<const std::int32_t> tokens,
+                                      int batch, int length, bool keep_logits) {
     c10::InferenceMode guard;
     auto& m = model.get();
     const auto& c = m.cfg;
-    LMGC_CHECK(batch >= 1 && length >= 1 && tokens.size() == static_cast<std::size_t>(batch) * static_cast<std::size_t>(length),
+    LMGC_CHECK(batch >= 1 && length >= 1 &&
+                   tokens.size() ==
+                       static_cast<std::size_t>(batch) * static_cast<std::size_t>(length),
                errc::internal, "llm_prefill_logits: sizes");
-    const std::int64_t B = batch, L = length, hd = c.head_dim, nkv = c.n_kv_heads, G = c.n_heads / nkv;
-    auto ids = at::from_blob(const_cast<std::int32_t*>(tokens.data()), {B, L}, at::TensorOptions().dtype(at::kInt))
+    const std::int64_t B = batch, L = length, hd = c.head_dim, nkv = c.n_kv_heads,
+                       G = c.n_heads / nkv;
+    auto ids = at::from_blob(const_cast<std::int32_t*>(tokens.data()), {B, L},
+                             at::TensorOptions().dtype(at::kInt))
                    .to(m.device, at::kLong, false, true);
     const auto [cos, sin] = m.rope_tables(L);
     const auto cs = cos.view({1, L, 1, hd}), sn = sin.view({1, L, 1, hd});
-    const auto mask = at::full({L, L}, -INFINITY, at::TensorOptions().dtype(at::kFloat).device(m.device)).triu(1);
+    const auto mask =
+        at::full({L, L}, -INFINITY, at::TensorOptions().dtype(at::kFloat).device(m.device)).triu(1);
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     auto h = at::embedding(m.embed, ids); // [B, L, H]
     for (const auto& w : m.layers) {
         const auto x = m.rms_norm(h, w.in_norm);
-        const auto q = llm_model::impl::rotate(llm_model::impl::linear(x, w.q, w.q_b).view({B, L, c.n_heads, hd}), cs, sn);
-        const auto k = llm_model::impl::rotate(llm_model::impl::linear(x, w.k, w.k_b).view({B, L, nkv, hd}), cs, sn);
+        const auto q = llm_model::impl::rotate(
+            llm_model::impl::linear(x, w.q, w.q_b).view({B, L, c.n_heads, hd}), cs, sn);
+        const auto k = llm_model::impl::rotate(
+            llm_model::impl::linear(x, w.k, w.k_b).view({B, L, nkv, hd}), cs, sn);
         const auto v = llm_model::impl::linear(x, w.v, w.v_b).view({B, L, nkv, hd});
         // [B, nkv, G*L, hd] queries against [B, nkv, L, hd] keys.
-        const auto q4 = q.view({B, L, nkv, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B * nkv, G * L, hd});
+        const auto q4 =
+            q.view({B, L, nkv, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B * nkv, G * L, hd});
         const auto k3 = k.permute({0, 2, 1, 3}).reshape({B * nkv, L, hd});
         const auto v3 = v.permute({0, 2, 1, 3}).reshape({B * nkv, L, hd});
         auto scores = (at::bmm(q4, k3.transpose(1, 2)) * scale).view({B * nkv, G, L, L});

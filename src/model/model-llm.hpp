@@ -44,9 +44,9 @@ std::string llm_config_json(const llm_config& c, std::string_view torch_dtype);
 // The files of a checkpoint folder.
 struct llm_files {
     std::string dir;
-    std::string config;    // config.json
-    std::string tokenizer; // tokenizer.model
-    std::string index;     // model.safetensors.index.json, or "" for a single file
+    std::string config;               // config.json
+    std::string tokenizer;            // tokenizer.model
+    std::string index;                // model.safetensors.index.json, or "" for a single file
     std::vector<std::string> weights; // model.safetensors or the shards, in order
 };
 // Finds the files; throws io naming the first one missing.
@@ -70,7 +70,7 @@ struct llm_load_params {
 };
 
 class llm_model {
-public:
+  public:
     // Loads a checkpoint folder. Weights are memory-mapped; on CPU in the file's own dtype
     // they are used in place, otherwise converted once (the mapping is then released).
     // Throws io (missing file), bad_input (malformed config, tensor of the wrong shape or
@@ -84,7 +84,7 @@ public:
     const llm_files& files() const;
     const std::string& fingerprint() const; // "" when not computed
     llm_dtype dtype() const;
-    std::string device() const;       // "cpu", "cuda:0"
+    std::string device() const; // "cpu", "cuda:0"
     // What must match between encoder and decoder besides the model and LibTorch:
     // "cpu:x86_64-avx2", "cuda:NVIDIA H100 80GB HBM3:sm_90".
     std::string device_class() const;
@@ -94,7 +94,7 @@ public:
     struct impl;
     impl& get() const { return *p_; }
 
-private:
+  private:
     llm_model();
     std::unique_ptr<impl> p_;
 };
@@ -140,7 +140,7 @@ struct llm_alphabet {
 // every step depend only on (batch, position): the encoder and the decoder that run the
 // same calls get bit-identical logits.
 class llm_batch {
-public:
+  public:
     llm_batch(std::shared_ptr<llm_model> model, int batch, int context, llm_alphabet alphabet);
     ~llm_batch();
     llm_batch(const llm_batch&) = delete;
@@ -181,7 +181,7 @@ public:
     std::vector<std::uint64_t> cdf(int row) const;
     std::vector<double> log2_softmax(int row) const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> p_;
 };
@@ -197,5 +197,10 @@ std::vector<float> llm_prefill_logits(llm_model& model, std::span<const std::int
 // norms 1. The tokenizer is not written. For tests and benchmarks.
 void llm_write_random_checkpoint(const std::string& dir, const llm_config& c, llm_dtype file_dtype,
                                  std::uint64_t seed, double std, int n_shards = 1);
+
+// Writes a small Llama-like SentencePiece BPE tokenizer.model (specials, 256 byte pieces,
+// "▁", hex digits, separators and a few merges of hex letters), for random-weight models on
+// machines without spm_train (scripts/gpu-check, benchmarks).
+void llm_write_synthetic_tokenizer(const std::string& path);
 
 } // namespace lmgc::detail

@@ -30,7 +30,9 @@ detail::llm_config tiny_config(const tiny_llama& t) {
     return c;
 }
 
-bool have_spm_train() { return run("command -v spm_train >/dev/null") == 0; }
+bool have_spm_train() {
+    return run("command -v spm_train >/dev/null") == 0;
+}
 
 void make_tokenizer(const std::string& path, int vocab) {
     static std::map<int, std::string> trained; // vocab -> model file, made once per process
@@ -51,11 +53,13 @@ void make_tokenizer(const std::string& path, int vocab) {
         write_bytes(txt, bytes(corpus.begin(), corpus.end()));
         const std::string prefix = cache.file("spm-" + std::to_string(vocab));
         std::string out;
-        const int rc = run("spm_train --input=" + txt + " --model_prefix=" + prefix +
-                               " --model_type=bpe --vocab_size=" + std::to_string(vocab) +
-                               " --byte_fallback=true --split_digits=true --character_coverage=1.0"
-                               " --num_threads=1 --minloglevel=2",
-                           &out);
+        const int rc =
+            run("spm_train --input=" + txt + " --model_prefix=" + prefix +
+                    " --model_type=bpe --vocab_size=" + std::to_string(vocab) +
+                    " --byte_fallback=true --split_digits=true --character_coverage=1.0"
+                    " --normalization_rule_name=identity --remove_extra_whitespaces=false"
+                    " --num_threads=1 --minloglevel=2",
+                &out);
         if (rc != 0) throw std::runtime_error("spm_train failed: " + out);
         it = trained.emplace(vocab, prefix + ".model").first;
     }

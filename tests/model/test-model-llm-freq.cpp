@@ -64,32 +64,44 @@ TEST(llm_config, defaults_and_errors) {
     // No num_key_value_heads: plain multi-head attention.
     auto c = llm_parse_config(replace(tinyllama_config, "\"num_key_value_heads\": 4,", ""));
     EXPECT_EQ(c.n_kv_heads, 32);
-    EXPECT_NE(error_of([&] { llm_parse_config(replace(tinyllama_config, "LlamaForCausalLM", "GPT2LMHeadModel")); })
-                  .find("GPT2LMHeadModel' is not supported"),
+    EXPECT_NE(error_of([&] {
+                  llm_parse_config(
+                      replace(tinyllama_config, "LlamaForCausalLM", "GPT2LMHeadModel"));
+              }).find("GPT2LMHeadModel' is not supported"),
               std::string::npos);
     EXPECT_NE(error_of([&] {
-                  llm_parse_config(replace(tinyllama_config, "\"rope_scaling\": null",
-                                           "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}"));
+                  llm_parse_config(
+                      replace(tinyllama_config, "\"rope_scaling\": null",
+                              "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}"));
               }).find("rope_scaling"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { llm_parse_config(replace(tinyllama_config, "\"hidden_size\": 2048,", "")); })
-                  .find("hidden_size"),
+    EXPECT_NE(error_of([&] {
+                  llm_parse_config(replace(tinyllama_config, "\"hidden_size\": 2048,", ""));
+              }).find("hidden_size"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { llm_parse_config(replace(tinyllama_config, "\"num_key_value_heads\": 4", "\"num_key_value_heads\": 5")); })
-                  .find("not a multiple"),
+    EXPECT_NE(error_of([&] {
+                  llm_parse_config(replace(tinyllama_config, "\"num_key_value_heads\": 4",
+                                           "\"num_key_value_heads\": 5"));
+              }).find("not a multiple"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { llm_parse_config(replace(tinyllama_config, "\"silu\"", "\"gelu\"")); }).find("gelu"),
+    EXPECT_NE(error_of([&] {
+                  llm_parse_config(replace(tinyllama_config, "\"silu\"", "\"gelu\""));
+              }).find("gelu"),
               std::string::npos);
 }
 
 TEST(llm_files, missing_files_are_named) {
     test::temp_dir d;
-    EXPECT_NE(error_of([&] { llm_find_files(d.file("nope")); }).find("does not exist"), std::string::npos);
-    EXPECT_NE(error_of([&] { llm_find_files(d.path()); }).find("no config.json"), std::string::npos);
+    EXPECT_NE(error_of([&] { llm_find_files(d.file("nope")); }).find("does not exist"),
+              std::string::npos);
+    EXPECT_NE(error_of([&] { llm_find_files(d.path()); }).find("no config.json"),
+              std::string::npos);
     test::write_bytes(d.file("config.json"), test::bytes{'{', '}'});
-    EXPECT_NE(error_of([&] { llm_find_files(d.path()); }).find("no tokenizer.model"), std::string::npos);
+    EXPECT_NE(error_of([&] { llm_find_files(d.path()); }).find("no tokenizer.model"),
+              std::string::npos);
     test::write_bytes(d.file("tokenizer.model"), test::bytes{1, 2, 3});
-    EXPECT_NE(error_of([&] { llm_find_files(d.path()); }).find("no model.safetensors"), std::string::npos);
+    EXPECT_NE(error_of([&] { llm_find_files(d.path()); }).find("no model.safetensors"),
+              std::string::npos);
 }
 
 TEST(llm_files, shards_and_fingerprint) {
@@ -125,24 +137,28 @@ TEST(llm_files, shards_and_fingerprint) {
 }
 
 TEST(sha256, known_values) {
-    EXPECT_EQ(sha256_hex(sha256_of({})), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_hex(sha256_of({})),
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     const std::string abc = "abc";
     EXPECT_EQ(sha256_hex(sha256_of({reinterpret_cast<const std::uint8_t*>(abc.data()), 3})),
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    EXPECT_EQ(sha256_hex(sha256_of({reinterpret_cast<const std::uint8_t*>(two.data()), two.size()})),
-              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(
+        sha256_hex(sha256_of({reinterpret_cast<const std::uint8_t*>(two.data()), two.size()})),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     // A million 'a', fed in uneven pieces.
     sha256 h;
     const std::string a(1000, 'a');
     for (int i = 0; i < 1000; ++i) h.update(a);
-    EXPECT_EQ(sha256_hex(h.final()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    EXPECT_EQ(sha256_hex(h.final()),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     sha256 g;
     for (int i = 0; i < 1000; ++i) {
         g.update(std::string_view(a).substr(0, 333));
         g.update(std::string_view(a).substr(0, 667));
     }
-    EXPECT_EQ(sha256_hex(g.final()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    EXPECT_EQ(sha256_hex(g.final()),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST(llm_freq, exp_table) {
@@ -150,7 +166,9 @@ TEST(llm_freq, exp_table) {
     ASSERT_EQ(t.size(), static_cast<std::size_t>(llm_freq_d_max + 1));
     EXPECT_EQ(t[0], std::int64_t{1} << 30);
     for (std::size_t d = 0; d < t.size(); d += 97)
-        EXPECT_NEAR(static_cast<double>(t[d]), std::ldexp(std::exp(-static_cast<double>(d) / 256.0), 30), 1.0) << d;
+        EXPECT_NEAR(static_cast<double>(t[d]),
+                    std::ldexp(std::exp(-static_cast<double>(d) / 256.0), 30), 1.0)
+            << d;
     for (std::size_t d = 1; d < t.size(); ++d) EXPECT_LE(t[d], t[d - 1]);
     EXPECT_EQ(t.back(), 0);
 }
@@ -171,7 +189,8 @@ TEST(llm_freq, tables_are_valid_and_close_to_softmax) {
         for (std::size_t i = 0; i < n; ++i) {
             ASSERT_GE(cum[i + 1], cum[i] + 1) << i;
             const double p = std::exp(x[i] - mx) / z;
-            const double q = static_cast<double>(cum[i + 1] - cum[i]) / static_cast<double>(llm_freq_total);
+            const double q =
+                static_cast<double>(cum[i + 1] - cum[i]) / static_cast<double>(llm_freq_total);
             // Quantized log-probabilities: within 1/512 nat of the softmax, once p is well above
             // the floor of one count.
             if (p > 1e-4) {
@@ -197,5 +216,6 @@ TEST(llm_freq, hostile_logits) {
     std::vector<float> eq(4, 1.5f);
     std::vector<std::uint64_t> cum(5);
     llm_cdf_from_logits(eq, cum);
-    for (std::size_t i = 0; i < 4; ++i) EXPECT_NEAR(static_cast<double>(cum[i + 1] - cum[i]), llm_freq_total / 4.0, 2.0);
+    for (std::size_t i = 0; i < 4; ++i)
+        EXPECT_NEAR(static_cast<double>(cum[i + 1] - cum[i]), llm_freq_total / 4.0, 2.0);
 }

@@ -58,8 +58,8 @@ struct ref_llama {
         return it->second;
     }
     // y = W x (+ b), W [out, in] row-major.
-    static std::vector<double> matvec(const std::vector<double>& W, const std::vector<double>& x, std::size_t out,
-                                      const std::vector<double>* b = nullptr) {
+    static std::vector<double> matvec(const std::vector<double>& W, const std::vector<double>& x,
+                                      std::size_t out, const std::vector<double>* b = nullptr) {
         std::vector<double> y(out);
         const std::size_t in = x.size();
         for (std::size_t o = 0; o < out; ++o) {
@@ -80,7 +80,8 @@ struct ref_llama {
     void rope(double* v, std::size_t pos) const {
         const auto hd = static_cast<std::size_t>(c.head_dim), half = hd / 2;
         for (std::size_t i = 0; i < half; ++i) {
-            const double inv = std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(hd));
+            const double inv =
+                std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(hd));
             const double a = static_cast<double>(pos) * inv;
             const double x1 = v[i], x2 = v[i + half];
             v[i] = x1 * std::cos(a) - x2 * std::sin(a);
@@ -94,20 +95,26 @@ struct ref_llama {
     // Logits after the last token of seq, recomputing the whole prefix.
     std::vector<double> logits(const std::vector<std::int32_t>& seq) const {
         const auto H = static_cast<std::size_t>(c.hidden_size), L = seq.size();
-        const auto hd = static_cast<std::size_t>(c.head_dim), nh = static_cast<std::size_t>(c.n_heads),
-                   nkv = static_cast<std::size_t>(c.n_kv_heads), I = static_cast<std::size_t>(c.intermediate_size);
+        const auto hd = static_cast<std::size_t>(c.head_dim),
+                   nh = static_cast<std::size_t>(c.n_heads),
+                   nkv = static_cast<std::size_t>(c.n_kv_heads),
+                   I = static_cast<std::size_t>(c.intermediate_size);
         const auto& emb = get("model.embed_tokens.weight");
         std::vector<std::vector<double>> h(L, std::vector<double>(H));
         for (std::size_t t = 0; t < L; ++t)
-            for (std::size_t i = 0; i < H; ++i) h[t][i] = emb[static_cast<std::size_t>(seq[t]) * H + i];
+            for (std::size_t i = 0; i < H; ++i)
+                h[t][i] = emb[static_cast<std::size_t>(seq[t]) * H + i];
         for (std::int64_t l = 0; l < c.n_layers; ++l) {
             const std::string p = "model.layers." + std::to_string(l) + ".";
             std::vector<std::vector<double>> q(L), k(L), v(L);
             for (std::size_t t = 0; t < L; ++t) {
                 const auto x = rms(h[t], get(p + "input_layernorm.weight"));
-                q[t] = matvec(get(p + "self_attn.q_proj.weight"), x, nh * hd, opt(p + "self_attn.q_proj.bias"));
-                k[t] = matvec(get(p + "self_attn.k_proj.weight"), x, nkv * hd, opt(p + "self_attn.k_proj.bias"));
-                v[t] = matvec(get(p + "self_attn.v_proj.weight"), x, nkv * hd, opt(p + "self_attn.v_proj.bias"));
+                q[t] = matvec(get(p + "self_attn.q_proj.weight"), x, nh * hd,
+                              opt(p + "self_attn.q_proj.bias"));
+                k[t] = matvec(get(p + "self_attn.k_proj.weight"), x, nkv * hd,
+                              opt(p + "self_attn.k_proj.bias"));
+                v[t] = matvec(get(p + "self_attn.v_proj.weight"), x, nkv * hd,
+                              opt(p + "self_attn.v_proj.bias"));
                 for (std::size_t a = 0; a < nh; ++a) rope(&q[t][a * hd], t);
                 for (std::size_t a = 0; a < nkv; ++a) rope(&k[t][a * hd], t);
             }
@@ -119,22 +126,28 @@ struct ref_llama {
                     double mx = -1e300;
                     for (std::size_t u = 0; u <= t; ++u) {
                         double d = 0;
-                        for (std::size_t i = 0; i < hd; ++i) d += q[t][a * hd + i] * k[u][kv * hd + i];
+                        for (std::size_t i = 0; i < hd; ++i)
+                            d += q[t][a * hd + i] * k[u][kv * hd + i];
                         s[u] = d / std::sqrt(static_cast<double>(hd));
                         mx = std::max(mx, s[u]);
                     }
                     double z = 0;
                     for (auto& x : s) z += (x = std::exp(x - mx));
                     for (std::size_t u = 0; u <= t; ++u)
-                        for (std::size_t i = 0; i < hd; ++i) att[a * hd + i] += s[u] / z * v[u][kv * hd + i];
+                        for (std::size_t i = 0; i < hd; ++i)
+                            att[a * hd + i] += s[u] / z * v[u][kv * hd + i];
                 }
-                const auto o = matvec(get(p + "self_attn.o_proj.weight"), att, H, opt(p + "self_attn.o_proj.bias"));
+                const auto o = matvec(get(p + "self_attn.o_proj.weight"), att, H,
+                                      opt(p + "self_attn.o_proj.bias"));
                 for (std::size_t i = 0; i < H; ++i) h[t][i] += o[i];
                 const auto x = rms(h[t], get(p + "post_attention_layernorm.weight"));
-                auto g = matvec(get(p + "mlp.gate_proj.weight"), x, I, opt(p + "mlp.gate_proj.bias"));
-                const auto up = matvec(get(p + "mlp.up_proj.weight"), x, I, opt(p + "mlp.up_proj.bias"));
+                auto g =
+                    matvec(get(p + "mlp.gate_proj.weight"), x, I, opt(p + "mlp.gate_proj.bias"));
+                const auto up =
+                    matvec(get(p + "mlp.up_proj.weight"), x, I, opt(p + "mlp.up_proj.bias"));
                 for (std::size_t i = 0; i < I; ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * up[i];
-                const auto dn = matvec(get(p + "mlp.down_proj.weight"), g, H, opt(p + "mlp.down_proj.bias"));
+                const auto dn =
+                    matvec(get(p + "mlp.down_proj.weight"), g, H, opt(p + "mlp.down_proj.bias"));
                 for (std::size_t i = 0; i < H; ++i) h[t][i] += dn[i];
             }
         }
@@ -153,12 +166,15 @@ std::vector<double> log2_softmax(const std::vector<double>& x) {
     return r;
 }
 
-std::vector<std::vector<std::int32_t>> random_sequences(int n, int len, int vocab, std::uint64_t seed) {
+std::vector<std::vector<std::int32_t>> random_sequences(int n, int len, int vocab,
+                                                        std::uint64_t seed) {
     std::mt19937_64 rng(seed);
     std::vector<std::vector<std::int32_t>> r(static_cast<std::size_t>(n));
     for (auto& s : r) {
         s.push_back(1); // BOS
-        for (int i = 1; i < len; ++i) s.push_back(static_cast<std::int32_t>(3 + rng() % static_cast<std::uint64_t>(vocab - 3)));
+        for (int i = 1; i < len; ++i)
+            s.push_back(
+                static_cast<std::int32_t>(3 + rng() % static_cast<std::uint64_t>(vocab - 3)));
     }
     return r;
 }
@@ -198,7 +214,9 @@ TEST_P(llm_forward, matches_float64_reference_by_prefix_recomputation) {
     double worst = 0;
     for (int t = 0; t + 1 < L; ++t) {
         std::vector<std::int32_t> in(B);
-        for (int b = 0; b < B; ++b) in[static_cast<std::size_t>(b)] = seqs[static_cast<std::size_t>(b)][static_cast<std::size_t>(t)];
+        for (int b = 0; b < B; ++b)
+            in[static_cast<std::size_t>(b)] =
+                seqs[static_cast<std::size_t>(b)][static_cast<std::size_t>(t)];
         batch.step(in);
         for (int b = 0; b < B; ++b) {
             const auto& s = seqs[static_cast<std::size_t>(b)];
@@ -206,7 +224,8 @@ TEST_P(llm_forward, matches_float64_reference_by_prefix_recomputation) {
             const auto want = log2_softmax(ref.logits(prefix));
             const auto got = batch.log2_softmax(b);
             ASSERT_EQ(got.size(), want.size());
-            for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
+            for (std::size_t i = 0; i < got.size(); ++i)
+                worst = std::max(worst, std::fabs(got[i] - want[i]));
             // The device's integer table equals the plain C++ reference on the same logits.
             const auto lg = batch.logits(b);
             std::vector<std::uint64_t> cum(lg.size() + 1);
@@ -259,7 +278,10 @@ TEST(llm_batch, encode_steps_find_and_prefill_agree) {
             const auto i = static_cast<std::size_t>(r * L + t);
             ASSERT_EQ(lo[static_cast<std::size_t>(r)], low[i]);
             ASSERT_EQ(fr[static_cast<std::size_t>(r)], freq[i]);
-            EXPECT_NEAR(lp[i], b.log2_softmax(r)[static_cast<std::size_t>(sym[static_cast<std::size_t>(r)])], 1e-9);
+            EXPECT_NEAR(
+                lp[i],
+                b.log2_softmax(r)[static_cast<std::size_t>(sym[static_cast<std::size_t>(r)])],
+                1e-9);
             target[static_cast<std::size_t>(r)] = low[i] + (t * 7919 + r) % freq[i];
         }
         b.find(target, found, lo2, fr2);
@@ -273,7 +295,8 @@ TEST(llm_batch, encode_steps_find_and_prefill_agree) {
     const std::size_t V = 320;
     double worst = 0;
     for (std::size_t i = 0; i < V; ++i)
-        worst = std::max(worst, static_cast<double>(std::fabs(pre[(2 * L + (L - 1)) * V + i] - step_logits[i])));
+        worst = std::max(
+            worst, static_cast<double>(std::fabs(pre[(2 * L + (L - 1)) * V + i] - step_logits[i])));
     EXPECT_LT(worst, 1e-4);
 }
 
@@ -290,7 +313,8 @@ TEST(llm_batch, alphabet_subset) {
     sub.step(in);
     EXPECT_EQ(sub.n_symbols(), 16u);
     const auto fl = full.logits(1), sl = sub.logits(1);
-    for (int i = 0; i < 16; ++i) EXPECT_EQ(sl[static_cast<std::size_t>(i)], fl[static_cast<std::size_t>(100 + 3 * i)]);
+    for (int i = 0; i < 16; ++i)
+        EXPECT_EQ(sl[static_cast<std::size_t>(i)], fl[static_cast<std::size_t>(100 + 3 * i)]);
     std::vector<std::uint64_t> cum(17);
     llm_cdf_from_logits(sl, cum);
     EXPECT_EQ(sub.cdf(1), cum);
@@ -308,7 +332,8 @@ TEST(llm_model, load_errors_name_the_problem) {
     s.replace(p, 22, "\"intermediate_size\":40");
     test::write_bytes(d.file("config.json"), test::bytes(s.begin(), s.end()));
     auto e = error_of([&] { llm_model::load(d.path(), {}); });
-    EXPECT_NE(e.find("model.layers.0.mlp.gate_proj.weight' has shape [48, 32], config.json implies [40, 32]"),
+    EXPECT_NE(e.find("model.layers.0.mlp.gate_proj.weight' has shape [48, 32], config.json implies "
+                     "[40, 32]"),
               std::string::npos)
         << e;
     // Missing lm_head with untied embeddings.
@@ -336,14 +361,17 @@ TEST(llm_model, load_errors_name_the_problem) {
     // Devices and dtypes this build cannot run.
     llm_load_params lp;
     lp.device = "tpu";
-    EXPECT_NE(error_of([&] { llm_model::load(d.path(), lp); }).find("device must be"), std::string::npos);
+    EXPECT_NE(error_of([&] { llm_model::load(d.path(), lp); }).find("device must be"),
+              std::string::npos);
     lp.device = "cpu";
     lp.dtype = "fp8";
-    EXPECT_NE(error_of([&] { llm_model::load(d.path(), lp); }).find("dtype must be"), std::string::npos);
+    EXPECT_NE(error_of([&] { llm_model::load(d.path(), lp); }).find("dtype must be"),
+              std::string::npos);
     if (!llm_cuda_available()) {
         lp.dtype = "";
         lp.device = "cuda";
-        EXPECT_NE(error_of([&] { llm_model::load(d.path(), lp); }).find("no CUDA device"), std::string::npos);
+        EXPECT_NE(error_of([&] { llm_model::load(d.path(), lp); }).find("no CUDA device"),
+                  std::string::npos);
     }
 }
 

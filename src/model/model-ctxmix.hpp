@@ -110,19 +110,14 @@ private:
     std::unique_ptr<std::uint32_t[]> data_;
 };
 
-inline std::uint64_t hash_add(std::uint64_t h, std::uint64_t x) {
-    return (h ^ x) * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-}
-inline std::uint64_t hash_final(std::uint64_t h) {
-    h ^= h >> 31;
-    h *= 0xD6E8FEB86659FD93ull;
-    h ^= h >> 32;
-    return h;
-}
-template <typename... T> std::uint64_t hash_of(std::uint64_t tag, T... xs) {
-    std::uint64_t h = tag * 0xA24BAED4963EE407ull;
-    ((h = hash_add(h, static_cast<std::uint64_t>(xs))), ...);
-    return h;
+// Hash of a context key (small fields packed into one word): low bits pick the slot, high
+// bits are its check value.
+inline std::uint64_t key(std::uint64_t k) {
+    k *= 0x9E3779B97F4A7C15ull;
+    k ^= k >> 29;
+    k *= 0xBF58476D1CE4E5B9ull;
+    k ^= k >> 32;
+    return k;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -131,6 +126,7 @@ template <typename... T> std::uint64_t hash_of(std::uint64_t tag, T... xs) {
 
 template <int N> class mixer {
 public:
+    static constexpr int skip_below = 64;
     mixer(int n_sets, int lr) : w_(static_cast<std::size_t>(n_sets) * N, 65536 * 3 / 10), lr_(lr) {}
     int x[N] = {};
     // Mixes the inputs in x with weight set `set`; returns a 12-bit probability.
@@ -145,7 +141,10 @@ public:
     }
     int last_stretch() const { return st_; }
     void update(int y) {
-        const int err = ((y << 12) - pr_) * lr_;
+        const int e = (y << 12) - pr_;
+        // A confident, right prediction teaches little: skip the update (saves time).
+        if (e > -skip_below && e < skip_below) return;
+        const int err = e * lr_;
         for (int i = 0; i < N; ++i) {
             std::int32_t w = cw_[i] + ((x[i] * err + 512) >> 10);
             cw_[i] = w < -(1 << 22) ? -(1 << 22) : (w > (1 << 22) ? (1 << 22) : w);
@@ -345,14 +344,14 @@ public:
 private:
     enum class stage { zero, zsign, exp, esc, esc_raw, sign, mant, raw };
     static constexpr std::uint64_t none = 0xFFFF;
-    static constexpr int n_zero = 5, n_exp = 6, n_sign = 5, n_mant = 3;
+    static constexpr int n_ze = 4, n_sign = 2, n_mant = 2;
     // Unary exponent steps before the escape, above and below the prediction.
-    static constexpr unsigned cap_up = 6, cap_down = 7;
+    static constexpr unsigned cap_up = 6, cap_down = 6;
     static constexpr unsigned n_exp_values = 1u << F::exp_bits;
 
     static unsigned table_bits(std::size_t n) {
         unsigned b = 12;
-        while (b < 16 && (std::uint64_t{1} << b) < n) ++b;
+        while (b < 18 && (std::uint64_t{1} << b) < n) ++b;
         return b;
     }
 
@@ -402,7 +401,7 @@ private:
         // The predicted exponent: the running mean of recent log-magnitudes, rounded.
         const int eh = ((avg_ + 8) >> 4) - 1;
         ehat_ = static_cast<unsigned>(eh < 0 ? 0 : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
-        const unsigned frac = static_cast<unsigned>(avg_ & 15) >> 2;
+        const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
 
         const unsigned la = lz(a), lb = lz(b), lc = lz(c);
         const std::uint64_t lup = has_up ? lz(up) : none;
@@ -410,49 +409,36 @@ private:
         const std::uint64_t lk = has_k ? lz(kp) : none;
         const std::uint64_t lr = has_r ? lz(rp) : none;
         ra_ = rel(la);
-        const unsigned rb = rel(lb), rc = rel(lc), rup = rel(lup), rleft = rel(lleft),
-                       rk = rel(lk), rr = rel(lr);
-        rctx2_ = has_up ? rup : (has_k ? rk : rb);
-        const unsigned za = la == 0, zb = lb == 0, zc = lc == 0;
+        const std::uint64_t rb = rel(lb), rc = rel(lc), rup = rel(lup), rleft = rel(lleft),
+                            rk = rel(lk), rr = rel(lr);
+        rctx2_ = static_cast<unsigned>(has_up ? rup : (has_k ? rk : rb));
+        const std::uint64_t za = la == 0, zb = lb == 0, zc = lc == 0;
         // Position class: the kernel position for small kernels, else (has up, has left).
         pc_ = K_ <= 25 ? pos_ : 26 + 2 * has_up + has_left;
-        const unsigned pc = pc_;
-        const unsigned run = run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024));
+        const std::uint64_t pc = pc_;
+        const std::uint64_t run = run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024));
 
-        // zero flag
-        const unsigned zup = has_up ? (lz(up) == 0) : 2u, zk = has_k ? (lz(kp) == 0) : 2u,
-                       zr = has_r ? (lz(rp) == 0) : 2u;
-        zs_[0] = tab_.find(hash_final(hash_of(1, za, zb, zc, run)));
-        zs_[1] = tab_.find(hash_final(hash_of(2, zup, has_left ? za : 2u, pc)));
-        zs_[2] = tab_.find(hash_final(hash_of(3, zk, zr, za)));
-        zs_[3] = tab_.find(hash_final(hash_of(4, la, lb)));
-        zs_[4] = tab_.find(hash_final(hash_of(5, ehat_, ra_, zup)));
+        // Zero flag and exponent share each context's slot: word 1 the zero flag, words
+        // 2..15 the exponent nodes 1..14. Context keys pack small fields into one word.
+        const unsigned zup = has_up ? (lz(up) == 0) : 2u, zk = has_k ? (lz(kp) == 0) : 2u;
+        const std::uint64_t ra = ra_;
+        ze_[0] = tab_.find(key(1 | rup << 8 | rleft << 13 | pc << 18));
+        ze_[1] = tab_.find(key(2 | rr << 8 | rk << 13 | frac << 18));
+        ze_[2] = tab_.find(key(3 | ra << 8 | rb << 13 | rc << 18 | (za ? run : 0) << 23));
+        ze_[3] = tab_.find(key(4 | ra << 8 | std::uint64_t{ehat_} << 13));
         zset_ = za + 2 * zk + 6 * zup;
         zapm_ = za | zb << 1 | zc << 2 | zup << 3 | zk << 5;
 
-        // exponent: one slot per context, nodes of the relative binarization
-        es_[0] = tab_.find(hash_final(hash_of(11, ehat_, ra_)));
-        es_[1] = tab_.find(hash_final(hash_of(12, ra_, rb, frac)));
-        es_[2] = tab_.find(hash_final(hash_of(13, rup, rleft, pc)));
-        es_[3] = tab_.find(hash_final(hash_of(14, rk, ra_, rup)));
-        es_[4] = tab_.find(hash_final(hash_of(15, rr, rk, frac)));
-        es_[5] = tab_.find(hash_final(hash_of(16, ra_, rb, rc)));
-
         // sign (slots found once the exponent is known)
-        const unsigned kpos = pos_ < 8 ? pos_ : 8;
-        const std::uint32_t ksig = khist_ & ((1u << (2 * kpos)) - 1);
-        const unsigned sa = sgn3(a), sup = has_up ? sgn3(up) : 3u, sk = has_k ? sgn3(kp) : 3u;
-        sh_[0] = hash_of(21, pc, ksig);
-        sh_[1] = hash_of(22, sa, sgn3(b), sgn3(c));
-        sh_[2] = hash_of(23, sup, sk, has_r ? sgn3(rp) : 3u);
-        sh_[3] = hash_of(24, has_left ? sa : 3u, sup, pc);
-        sh_[4] = hash_of(25, sa, sk, sup, pc);
+        const std::uint64_t sa = sgn3(a), sup = has_up ? sgn3(up) : 3u,
+                            sk = has_k ? sgn3(kp) : 3u;
+        skey_[0] = 22 | sa << 8 | std::uint64_t{sgn3(b)} << 10 | std::uint64_t{sgn3(c)} << 12;
+        skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | pc << 14;
         sapm_ = (pc_ < 30 ? pc_ : 30) * 64 + sa * 16 + sup * 4 + sk;
 
         // mantissa (slots found once the exponent is known)
-        mh_[0] = 31;
-        mh_[1] = hash_of(32, ra_, rleft);
-        mh_[2] = hash_of(33, ra_, mtop(a, 2), rup);
+        mkey_[0] = 31;
+        mkey_[1] = 32 | ra << 8 | rleft << 13;
 
         stage_ = stage::zero;
         cur_ = 0;
@@ -471,10 +457,9 @@ private:
             if (!seen_nonzero_) avg_ = static_cast<int>(l) * 16, seen_nonzero_ = true;
             avg_ += (static_cast<int>(l) * 16 - avg_ + 4) >> 3;
         }
-        khist_ = (khist_ << 2) | sgn3(v);
         ++i_;
         if (++col_ == W_) col_ = 0;
-        if (++pos_ == K_) pos_ = 0, col_ = 0, khist_ = 0;
+        if (++pos_ == K_) pos_ = 0, col_ = 0;
         start_value();
     }
 
@@ -487,13 +472,13 @@ private:
     }
 
     int p_zero() {
-        for (int j = 0; j < n_zero; ++j) mz_.x[j] = stretch(counter_p12(zs_[j][1]));
-        mz_.x[n_zero] = 256;
+        for (int j = 0; j < n_ze; ++j) mz_.x[j] = stretch(counter_p12(ze_[j][1]));
+        mz_.x[n_ze] = 256;
         const int pr = mz_.mix(static_cast<int>(zset_));
         return finish(pr, mz_.last_stretch(), az_, zapm_, 1);
     }
     void u_zero(int y) {
-        for (int j = 0; j < n_zero; ++j) counter_update(zs_[j][1], y, 255);
+        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y, 255);
         mz_.update(y);
         az_.update(y, 6);
         if (y) {
@@ -511,8 +496,8 @@ private:
         end_value();
     }
 
-    // Exponent nodes: 1 "r = 0?", 2 "r > 0?", 3..8 "r = k?" (k = 1..6), 9..15 "r = -k?"
-    // (k = 1..7); after the last step the escape codes the rest.
+    // Exponent nodes: 1 "r = 0?", 2 "r > 0?", 3..8 "r = k?" (k = 1..6), 9..14 "r = -k?"
+    // (k = 1..6); after the last step the escape codes the rest.
     int exp_bit(U v) const {
         const int e = static_cast<int>((v >> F::man_bits) & F::exp_mask);
         const int r = e - static_cast<int>(ehat_);
@@ -522,8 +507,8 @@ private:
         return (r < 0 ? -r : r) == k;
     }
     int p_exp() {
-        for (int j = 0; j < n_exp; ++j) me_.x[j] = stretch(counter_p12(es_[j][node_]));
-        me_.x[n_exp] = 256;
+        for (int j = 0; j < n_ze; ++j) me_.x[j] = stretch(counter_p12(ze_[j][node_ + 1]));
+        me_.x[n_ze] = 256;
         const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8 ? 0 : ra_ < 8 ? 1 : ra_ <= 16 ? 2 : 3)));
         const int st = me_.last_stretch();
         const int p1 = ae1_.pp(st, node_ * 32 + ra_);
@@ -531,7 +516,7 @@ private:
         return to_p16((pr * 16 * 2 + p1 + p2) >> 2);
     }
     void u_exp(int y) {
-        for (int j = 0; j < n_exp; ++j) counter_update(es_[j][node_], y, 255);
+        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y, 255);
         me_.update(y);
         ae1_.update(y, 7);
         ae2_.update(y, 7);
@@ -549,7 +534,7 @@ private:
             r = node_ <= 8 ? static_cast<int>(node_) - 2 : -(static_cast<int>(node_) - 8);
             return set_exponent(static_cast<int>(ehat_) + r);
         }
-        if (node_ == 8 || node_ == 15) {
+        if (node_ == 8 || node_ == 14) {
             esc_up_ = node_ == 8;
             esc_len_ = 0;
             stage_ = stage::esc;
@@ -604,9 +589,9 @@ private:
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;
-        const unsigned re = rel(e_ + 1);
-        for (int j = 0; j + 1 < n_sign; ++j) ss_[j] = tab_.find(hash_final(sh_[j]));
-        ss_[n_sign - 1] = tab_.find(hash_final(hash_add(sh_[n_sign - 1], re)));
+        const std::uint64_t re = rel(e_ + 1);
+        for (int j = 0; j + 1 < n_sign; ++j) ss_[j] = tab_.find(key(skey_[j]));
+        ss_[n_sign - 1] = tab_.find(key(skey_[n_sign - 1] | re << 19));
     }
 
     int p_sign() {
@@ -625,7 +610,7 @@ private:
             mant_done_ = 0;
             node_ = 1;
             const std::uint64_t le = e_ + 1;
-            for (int j = 0; j < n_mant; ++j) mslots_[j] = tab_.find(hash_final(hash_add(mh_[j], le)));
+            for (int j = 0; j < n_mant; ++j) mslots_[j] = tab_.find(key(mkey_[j] | le << 20));
         } else {
             start_raw();
         }
@@ -669,8 +654,8 @@ private:
     std::vector<segment> segs_;
     float_params fp_;
     slot_table tab_;
-    mixer<n_zero + 1> mz_;
-    mixer<n_exp + 1> me_;
+    mixer<n_ze + 1> mz_;
+    mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
     mixer<n_mant + 1> mm_;
     apm az_, ae1_, ae2_, as_, am_;
@@ -689,7 +674,6 @@ private:
     int last_zero_ = 0;
     int avg_ = 0; // running mean of log-magnitude classes of nonzero values, 4 fraction bits
     bool seen_nonzero_ = false;
-    std::uint32_t khist_ = 0;
 
     // current value
     stage stage_ = stage::zero;
@@ -698,8 +682,8 @@ private:
     unsigned e_ = 0, node_ = 1, mant_done_ = 0, raw_left_ = 0;
     unsigned esc_up_ = 0, esc_len_ = 0, esc_got_ = 0;
     std::uint32_t esc_acc_ = 0;
-    std::uint64_t sh_[n_sign], mh_[n_mant];
-    std::uint32_t *zs_[n_zero], *es_[n_exp], *ss_[n_sign], *mslots_[n_mant];
+    std::uint64_t skey_[n_sign], mkey_[n_mant];
+    std::uint32_t *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];
     std::size_t zset_ = 0, zapm_ = 0, sapm_ = 0;
 };
 

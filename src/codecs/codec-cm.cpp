@@ -243,7 +243,7 @@ private:
 } // namespace
 
 std::unique_ptr<codec_i> make_codec_cm(const codec_config& cfg) {
-    return std::make_unique<codec_cm>(static_cast<unsigned>(cfg.get_int("mantissa_bits", 2, 0, 4)));
+    return std::make_unique<codec_cm>(static_cast<unsigned>(cfg.get_int("mantissa_bits", 1, 0, 4)));
 }
 
 } // namespace lmgc::detail

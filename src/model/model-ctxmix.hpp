@@ -38,7 +38,7 @@ constexpr int squash_calc(int d) {
 struct logistic_tables {
     std::array<std::int16_t, 4096> stretch{};
     std::array<std::int16_t, 4095> squash{}; // index d + 2047
-    std::array<std::int32_t, 1024> rate{};   // counter adaptation: 65536 / (n + 1.5)
+    std::array<std::int32_t, 1024> rate{};   // counter adaptation: 32768 / (n + 1.5)
 };
 
 constexpr logistic_tables make_logistic_tables() {
@@ -52,7 +52,7 @@ constexpr logistic_tables make_logistic_tables() {
         pi = v + 1;
     }
     for (int p = pi; p < 4096; ++p) t.stretch[p] = 2047;
-    for (int n = 0; n < 1024; ++n) t.rate[n] = 131072 / (2 * n + 3);
+    for (int n = 0; n < 1024; ++n) t.rate[n] = 65536 / (2 * n + 3);
     return t;
 }
 
@@ -75,9 +75,10 @@ inline int counter_p12(std::uint32_t v) { return static_cast<int>(v >> 20); }
 
 inline void counter_update(std::uint32_t& v, int y, std::uint32_t limit) {
     const std::uint32_t n = v & 1023;
-    const std::int64_t p = v >> 10;
-    const std::int64_t target = y ? (1 << 22) - 1 : 0;
-    const std::int64_t np = p + (((target - p) * tables.rate[n]) >> 16);
+    const auto p = static_cast<std::int32_t>(v >> 10);
+    const std::int32_t target = (y << 22) - y; // 2^22 - 1 or 0
+    // (target - p) / 64 * rate / 2^9: 16 x 15 bits, no overflow in 32 bits.
+    const std::int32_t np = p + ((((target - p) >> 6) * tables.rate[n]) >> 9);
     v = (static_cast<std::uint32_t>(np) << 10) | (n < limit ? n + 1 : n);
 }
 
@@ -108,6 +109,18 @@ public:
 private:
     std::uint64_t mask_;
     std::unique_ptr<std::uint32_t[]> data_;
+};
+
+// Hashed counters without check, for decisions with one or few counters per context.
+class counter_table {
+public:
+    explicit counter_table(unsigned bits)
+        : mask_((std::uint64_t{1} << bits) - 1), data_(mask_ + 1, counter_init) {}
+    std::uint32_t* at(std::uint64_t h) { return &data_[h & mask_]; }
+
+private:
+    std::uint64_t mask_;
+    std::vector<std::uint32_t> data_;
 };
 
 // Hash of a context key (small fields packed into one word): low bits pick the slot, high
@@ -255,7 +268,7 @@ public:
     // fills (the model reads only values before the current one and writes the current one
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
-        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
+        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)), ctab_(table_bits(n) + 2),
           mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256), ae1_(16 * 32),
           ae2_(16 * 32), as_(4096), am_(16 << (F::exp_bits + 1)) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
@@ -347,6 +360,7 @@ private:
     static constexpr int n_ze = 4, n_sign = 2, n_mant = 2;
     // Unary exponent steps before the escape, above and below the prediction.
     static constexpr unsigned cap_up = 6, cap_down = 6;
+    static constexpr std::uint32_t zero_fast_run = 32;
     static constexpr unsigned n_exp_values = 1u << F::exp_bits;
 
     static unsigned table_bits(std::size_t n) {
@@ -471,16 +485,24 @@ private:
         return to_p16((pr12 * 16 * mixw + pa * (4 - mixw)) >> 2);
     }
 
+    // Far from any zero (dense data), the zero flag is a single adaptive counter: it costs
+    // almost nothing either way, and mixing it would cost time.
+    bool zero_fast() const { return last_zero_ == 0 && run_ >= zero_fast_run; }
     int p_zero() {
+        if (zero_fast()) return to_p16(counter_p12(zfast_) * 16 + 8);
         for (int j = 0; j < n_ze; ++j) mz_.x[j] = stretch(counter_p12(ze_[j][1]));
         mz_.x[n_ze] = 256;
         const int pr = mz_.mix(static_cast<int>(zset_));
         return finish(pr, mz_.last_stretch(), az_, zapm_, 1);
     }
     void u_zero(int y) {
-        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y, 255);
-        mz_.update(y);
-        az_.update(y, 6);
+        if (zero_fast()) {
+            counter_update(zfast_, y, 1023);
+        } else {
+            for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y, 60);
+            mz_.update(y);
+            az_.update(y, 6);
+        }
         if (y) {
             stage_ = stage::zsign;
         } else {
@@ -516,7 +538,7 @@ private:
         return to_p16((pr * 16 * 2 + p1 + p2) >> 2);
     }
     void u_exp(int y) {
-        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y, 255);
+        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y, 60);
         me_.update(y);
         ae1_.update(y, 7);
         ae2_.update(y, 7);
@@ -562,7 +584,7 @@ private:
     }
     int p_esc() { return to_p16(counter_p12(esc_[esc_up_ * 16 + esc_len_]) * 16 + 8); }
     void u_esc(int y) {
-        counter_update(esc_[esc_up_ * 16 + esc_len_], y, 255);
+        counter_update(esc_[esc_up_ * 16 + esc_len_], y, 60);
         if (y || esc_len_ == F::exp_bits) {
             esc_acc_ = 1;
             esc_got_ = 0;
@@ -590,18 +612,18 @@ private:
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;
         const std::uint64_t re = rel(e_ + 1);
-        for (int j = 0; j + 1 < n_sign; ++j) ss_[j] = tab_.find(key(skey_[j]));
-        ss_[n_sign - 1] = tab_.find(key(skey_[n_sign - 1] | re << 19));
+        for (int j = 0; j + 1 < n_sign; ++j) ss_[j] = ctab_.at(key(skey_[j]));
+        ss_[n_sign - 1] = ctab_.at(key(skey_[n_sign - 1] | re << 19));
     }
 
     int p_sign() {
-        for (int j = 0; j < n_sign; ++j) ms_.x[j] = stretch(counter_p12(ss_[j][1]));
+        for (int j = 0; j < n_sign; ++j) ms_.x[j] = stretch(counter_p12(*ss_[j]));
         ms_.x[n_sign] = 256;
         const int pr = ms_.mix(static_cast<int>(pc_ < 31 ? pc_ : 31));
         return finish(pr, ms_.last_stretch(), as_, sapm_, 2);
     }
     void u_sign(int y) {
-        for (int j = 0; j < n_sign; ++j) counter_update(ss_[j][1], y, 255);
+        for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y, 60);
         ms_.update(y);
         as_.update(y, 7);
         cur_ |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
@@ -610,7 +632,7 @@ private:
             mant_done_ = 0;
             node_ = 1;
             const std::uint64_t le = e_ + 1;
-            for (int j = 0; j < n_mant; ++j) mslots_[j] = tab_.find(key(mkey_[j] | le << 20));
+            for (int j = 0; j < n_mant; ++j) mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
         } else {
             start_raw();
         }
@@ -623,7 +645,7 @@ private:
         return finish(pr, mm_.last_stretch(), am_, (node_ << (F::exp_bits + 1)) + e_, 2);
     }
     void u_mant(int y) {
-        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y, 255);
+        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y, 60);
         mm_.update(y);
         am_.update(y, 7);
         node_ = node_ * 2 + static_cast<unsigned>(y);
@@ -654,12 +676,13 @@ private:
     std::vector<segment> segs_;
     float_params fp_;
     slot_table tab_;
+    counter_table ctab_;
     mixer<n_ze + 1> mz_;
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
     mixer<n_mant + 1> mm_;
     apm az_, ae1_, ae2_, as_, am_;
-    std::uint32_t zsign_ = counter_init;
+    std::uint32_t zsign_ = counter_init, zfast_ = counter_init;
     std::uint32_t esc_[32];
 
     std::size_t i_ = 0;

@@ -139,7 +139,7 @@ inline std::uint64_t key(std::uint64_t k) {
 
 template <int N> class mixer {
 public:
-    static constexpr int skip_below = 64;
+    static constexpr int skip_below = 256;
     mixer(int n_sets, int lr) : w_(static_cast<std::size_t>(n_sets) * N, 65536 * 3 / 10), lr_(lr) {}
     int x[N] = {};
     // Mixes the inputs in x with weight set `set`; returns a 12-bit probability.
@@ -269,8 +269,7 @@ public:
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)), ctab_(table_bits(n) + 2),
-          mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256), ae1_(16 * 32),
-          ae2_(16 * 32), as_(4096), am_(16 << (F::exp_bits + 1)) {
+          mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256), ae1_(16 * 32), as_(4096), am_(16 << (F::exp_bits + 1)) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -377,9 +376,6 @@ private:
     static unsigned sgn3(U v) {
         return (v & F::abs_mask) ? 1 + static_cast<unsigned>(v >> F::sign_shift) : 0;
     }
-    static unsigned mtop(U v, unsigned k) {
-        return static_cast<unsigned>((v >> (F::man_bits - k)) & ((U{1} << k) - 1));
-    }
     // A neighbour's exponent relative to the prediction, clamped: 0..16 (8 = equal),
     // 17 zero, 18 no such neighbour.
     unsigned rel(std::uint64_t l) const {
@@ -401,31 +397,30 @@ private:
             col_ = pos_ % W_;
         }
         const std::size_t i = i_;
-        const U a = i >= 1 ? vals_[i - 1] : U{0};
-        const U b = i >= 2 ? vals_[i - 2] : U{0};
-        const U c = i >= 3 ? vals_[i - 3] : U{0};
+        // Features of earlier values (feat_ has 3 zero entries in front: index i + 3).
+        const std::uint16_t* f = &feat_[i + 3];
+        const unsigned a = f[-1], b = f[-2], c = f[-3];
         const bool has_up = pos_ >= W_;
         const bool has_left = col_ > 0;
-        const U up = has_up ? vals_[i - W_] : U{0};
+        const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : 0u;
         const bool has_k = K_ > 1 && i >= K_;
-        const U kp = has_k ? vals_[i - K_] : U{0};
+        const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : 0u;
         const bool has_r = R_ > 0 && i >= R_;
-        const U rp = has_r ? vals_[i - R_] : U{0};
+        const unsigned rp = has_r ? f[-std::ptrdiff_t(R_)] : 0u;
 
         // The predicted exponent: the running mean of recent log-magnitudes, rounded.
         const int eh = ((avg_ + 8) >> 4) - 1;
         ehat_ = static_cast<unsigned>(eh < 0 ? 0 : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
         const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
 
-        const unsigned la = lz(a), lb = lz(b), lc = lz(c);
-        const std::uint64_t lup = has_up ? lz(up) : none;
+        const unsigned la = a & 4095, lb = b & 4095, lc = c & 4095;
+        const std::uint64_t lup = has_up ? up & 4095 : none;
         const std::uint64_t lleft = has_left ? la : none;
-        const std::uint64_t lk = has_k ? lz(kp) : none;
-        const std::uint64_t lr = has_r ? lz(rp) : none;
+        const std::uint64_t lk = has_k ? kp & 4095 : none;
+        const std::uint64_t lr = has_r ? rp & 4095 : none;
         ra_ = rel(la);
         const std::uint64_t rb = rel(lb), rc = rel(lc), rup = rel(lup), rleft = rel(lleft),
                             rk = rel(lk), rr = rel(lr);
-        rctx2_ = static_cast<unsigned>(has_up ? rup : (has_k ? rk : rb));
         const std::uint64_t za = la == 0, zb = lb == 0, zc = lc == 0;
         // Position class: the kernel position for small kernels, else (has up, has left).
         pc_ = K_ <= 25 ? pos_ : 26 + 2 * has_up + has_left;
@@ -434,7 +429,7 @@ private:
 
         // Zero flag and exponent share each context's slot: word 1 the zero flag, words
         // 2..15 the exponent nodes 1..14. Context keys pack small fields into one word.
-        const unsigned zup = has_up ? (lz(up) == 0) : 2u, zk = has_k ? (lz(kp) == 0) : 2u;
+        const unsigned zup = has_up ? (lup == 0) : 2u, zk = has_k ? (lk == 0) : 2u;
         const std::uint64_t ra = ra_;
         ze_[0] = tab_.find(key(1 | rup << 8 | rleft << 13 | pc << 18));
         ze_[1] = tab_.find(key(2 | rr << 8 | rk << 13 | frac << 18));
@@ -444,9 +439,9 @@ private:
         zapm_ = za | zb << 1 | zc << 2 | zup << 3 | zk << 5;
 
         // sign (slots found once the exponent is known)
-        const std::uint64_t sa = sgn3(a), sup = has_up ? sgn3(up) : 3u,
-                            sk = has_k ? sgn3(kp) : 3u;
-        skey_[0] = 22 | sa << 8 | std::uint64_t{sgn3(b)} << 10 | std::uint64_t{sgn3(c)} << 12;
+        const std::uint64_t sa = a >> 12 & 3, sup = has_up ? up >> 12 & 3 : 3u,
+                            sk = has_k ? kp >> 12 & 3 : 3u;
+        skey_[0] = 22 | sa << 8 | std::uint64_t{b >> 12 & 3} << 10 | std::uint64_t{c >> 12 & 3} << 12;
         skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | pc << 14;
         sapm_ = (pc_ < 30 ? pc_ : 30) * 64 + sa * 16 + sup * 4 + sk;
 
@@ -462,6 +457,7 @@ private:
         const U v = cur_;
         vals_[i_] = v; // the decoder's output; for the encoder, its input unchanged
         const unsigned l = lz(v);
+        feat_[i_ + 3] = static_cast<std::uint16_t>(l | sgn3(v) << 12);
         const int is_zero = l == 0;
         if (is_zero == last_zero_)
             ++run_;
@@ -534,14 +530,12 @@ private:
         const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8 ? 0 : ra_ < 8 ? 1 : ra_ <= 16 ? 2 : 3)));
         const int st = me_.last_stretch();
         const int p1 = ae1_.pp(st, node_ * 32 + ra_);
-        const int p2 = ae2_.pp(st, node_ * 32 + rctx2_);
-        return to_p16((pr * 16 * 2 + p1 + p2) >> 2);
+        return to_p16((pr * 16 + p1) >> 1);
     }
     void u_exp(int y) {
         for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y, 60);
         me_.update(y);
         ae1_.update(y, 7);
-        ae2_.update(y, 7);
         int r = 0;
         if (node_ == 1) {
             if (y) return set_exponent(static_cast<int>(ehat_));
@@ -673,6 +667,8 @@ private:
 
     U* vals_;
     std::size_t n_;
+    // Per coded value: log-magnitude class (bits 0..11), sign class (bits 12..13).
+    std::vector<std::uint16_t> feat_ = std::vector<std::uint16_t>(n_ + 3, 0);
     std::vector<segment> segs_;
     float_params fp_;
     slot_table tab_;
@@ -681,7 +677,7 @@ private:
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
     mixer<n_mant + 1> mm_;
-    apm az_, ae1_, ae2_, as_, am_;
+    apm az_, ae1_, as_, am_;
     std::uint32_t zsign_ = counter_init, zfast_ = counter_init;
     std::uint32_t esc_[32];
 
@@ -701,7 +697,7 @@ private:
     // current value
     stage stage_ = stage::zero;
     U cur_ = 0;
-    unsigned ehat_ = 0, ra_ = 0, rctx2_ = 0;
+    unsigned ehat_ = 0, ra_ = 0;
     unsigned e_ = 0, node_ = 1, mant_done_ = 0, raw_left_ = 0;
     unsigned esc_up_ = 0, esc_len_ = 0, esc_got_ = 0;
     std::uint32_t esc_acc_ = 0;

@@ -162,6 +162,12 @@ private:
             float_model<F> m(copy.data(), n, segs, fp);
             stats_io st;
             m.code_values(st, n);
+            std::fprintf(stderr, "cm stats: %zu segments:", segs.size());
+            for (std::size_t k = 0; k < segs.size() && k < 40; ++k)
+                std::fprintf(stderr, " %llu:k%u/w%u/p%u/r%llu", (unsigned long long)segs[k].start,
+                             segs[k].kernel, segs[k].width, segs[k].phase,
+                             (unsigned long long)segs[k].row);
+            std::fprintf(stderr, "\n");
             const char* names[6] = {"zero", "zsign", "exp", "sign", "mant", "raw"};
             for (int k = 0; k < 6; ++k)
                 std::fprintf(stderr, "cm stats: %-5s %10zu decisions %12.0f bits %8.4f bits/value\n",

@@ -620,8 +620,8 @@ void llm_batch::encode_steps(std::span<const std::int32_t> tokens,
         const auto& cum = b.cum_table();
         out.select(1, t).copy_(at::cat({cum.gather(1, s), cum.gather(1, s + 1)}, 1));
         if (lp.defined()) {
-            const auto ls = at::log_softmax(b.alphabet_logits().to(at::kDouble), 1);
-            lp.select(1, t).copy_(ls.gather(1, s).squeeze(1) / std::log(2.0));
+            const auto ls = at::log_softmax(b.alphabet_logits().to(at::kFloat), 1);
+            lp.select(1, t).copy_(ls.gather(1, s).squeeze(1).to(at::kDouble) / std::log(2.0));
         }
     }
     const auto r = out.to(at::kCPU).contiguous();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "common/common-bytes.hpp"
+#include "model/model-prior.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -184,6 +185,25 @@ class llm_batch {
   private:
     struct impl;
     std::unique_ptr<impl> p_;
+};
+
+// The LLM as a model_prior_i (one window, batch 1): predict() evaluates the token fed by the
+// last update() (BOS after reset()) and returns its integer table. For tools and tests that
+// code one token at a time; the lm codec batches windows with llm_batch instead.
+class llm_prior final : public model_prior_i {
+  public:
+    llm_prior(std::shared_ptr<llm_model> model, int context, llm_alphabet alphabet, int bos_id);
+    cdf_view predict() override;
+    void update(std::size_t symbol) override;
+    void reset() override;
+
+  private:
+    llm_batch batch_;
+    std::vector<std::int32_t> token_of_; // symbol -> token id (empty: identity)
+    std::int32_t bos_;
+    std::int32_t pending_;
+    bool evaluated_ = false;
+    std::vector<std::uint64_t> cum_;
 };
 
 // Logits of a whole-sequence (prefill) forward pass with a causal mask: tokens is

@@ -59,6 +59,10 @@ struct rt_case {
     const char* serialization;
 };
 
+void PrintTo(const rt_case& c, std::ostream* os) {
+    *os << c.name;
+}
+
 class lm_round_trip : public ::testing::TestWithParam<rt_case> {};
 
 } // namespace
@@ -257,4 +261,16 @@ TEST(lm_codec, through_the_public_api_and_cli) {
     EXPECT_LT(a, 0);
     EXPECT_LT(b, 0);
     EXPECT_LT(c, 0);
+}
+
+TEST(lm_codec, decoding_does_not_depend_on_the_thread_count) {
+    SKIP_WITHOUT_SPM();
+    auto data = test::float_bytes(test::gradient_like(128, 6));
+    const lm_engine enc(enc_config(shared_model(), {{"batch", "4"}, {"threads", "2"}}));
+    bytes payload;
+    enc.encode(data, dtype::f32, payload, nullptr, {});
+    const lm_engine dec(dec_config(enc, {{"model", shared_model()}, {"threads", "1"}}));
+    bytes back(data.size());
+    dec.decode(payload, dtype::f32, back, {});
+    EXPECT_EQ(back, data);
 }

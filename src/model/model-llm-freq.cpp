@@ -77,34 +77,4 @@ void llm_cdf_from_logits(std::span<const float> logits, std::span<std::uint64_t>
     cum[n] = llm_freq_total;
 }
 
-llm_prior::llm_prior(std::shared_ptr<llm_model> model, int context, llm_alphabet alphabet,
-                     int bos_id)
-    : batch_(std::move(model), 1, context, alphabet), token_of_(std::move(alphabet.token_ids)),
-      bos_(bos_id), pending_(bos_id) {}
-
-cdf_view llm_prior::predict() {
-    if (!evaluated_) {
-        LMGC_CHECK(batch_.position() < batch_.context(), errc::usage, "llm_prior: the window of ",
-                   batch_.context(), " tokens is full");
-        batch_.step(std::span<const std::int32_t>(&pending_, 1));
-        cum_ = batch_.cdf(0);
-        evaluated_ = true;
-    }
-    return {cum_};
-}
-
-void llm_prior::update(std::size_t symbol) {
-    LMGC_CHECK(symbol < batch_.n_symbols(), errc::internal, "llm_prior: symbol ", symbol,
-               " outside the alphabet");
-    if (!evaluated_) (void)predict(); // the step for the previous token must happen first
-    pending_ = token_of_.empty() ? static_cast<std::int32_t>(symbol) : token_of_[symbol];
-    evaluated_ = false;
-}
-
-void llm_prior::reset() {
-    batch_.reset();
-    pending_ = bos_;
-    evaluated_ = false;
-}
-
 } // namespace lmgc::detail

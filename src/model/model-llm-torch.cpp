@@ -12,6 +12,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <cerrno>
@@ -270,8 +271,8 @@ void load_weights(llm_model::impl& m) {
 at::Device parse_device(const std::string& s) {
     if (s == "cpu") return at::kCPU;
     if (s == "cuda" || s.rfind("cuda:", 0) == 0) {
-        const int n = at::detail::getCUDAHooks().getNumGPUs();
-        LMGC_CHECK(at::hasCUDA() && n > 0, errc::unsupported, "device '", s,
+        const int n = at::hasCUDA() ? static_cast<int>(torch::cuda::device_count()) : 0;
+        LMGC_CHECK(n > 0, errc::unsupported, "device '", s,
                    "' requested, but LibTorch sees no CUDA device",
                    at::hasCUDA() ? "" : " (this LibTorch is built without CUDA)");
         int index = 0;
@@ -372,7 +373,7 @@ std::string llm_torch_version() {
     return TORCH_VERSION;
 }
 bool llm_cuda_available() {
-    return at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0;
+    return at::hasCUDA() && torch::cuda::is_available();
 }
 
 // ---- the batch evaluator ----
@@ -664,6 +665,38 @@ std::vector<double> llm_batch::log2_softmax(int row) const {
     for (std::size_t i = 0; i < lg.size(); ++i)
         out[i] = (static_cast<double>(lg[i]) - lz) / std::log(2.0);
     return out;
+}
+
+// ---- the prior interface over a batch of one ----
+
+llm_prior::llm_prior(std::shared_ptr<llm_model> model, int context, llm_alphabet alphabet,
+                     int bos_id)
+    : batch_(std::move(model), 1, context, alphabet), token_of_(std::move(alphabet.token_ids)),
+      bos_(bos_id), pending_(bos_id) {}
+
+cdf_view llm_prior::predict() {
+    if (!evaluated_) {
+        LMGC_CHECK(batch_.position() < batch_.context(), errc::usage, "llm_prior: the window of ",
+                   batch_.context(), " tokens is full");
+        batch_.step(std::span<const std::int32_t>(&pending_, 1));
+        cum_ = batch_.cdf(0);
+        evaluated_ = true;
+    }
+    return {cum_};
+}
+
+void llm_prior::update(std::size_t symbol) {
+    LMGC_CHECK(symbol < batch_.n_symbols(), errc::internal, "llm_prior: symbol ", symbol,
+               " outside the alphabet");
+    if (!evaluated_) (void)predict(); // the step for the previous token must happen first
+    pending_ = token_of_.empty() ? static_cast<std::int32_t>(symbol) : token_of_[symbol];
+    evaluated_ = false;
+}
+
+void llm_prior::reset() {
+    batch_.reset();
+    pending_ = bos_;
+    evaluated_ = false;
 }
 
 std::vector<float> llm_prefill_logits(llm_model& model, std::span<const std::int32_t> tokens,

@@ -23,7 +23,9 @@ template <typename U> struct value_features {
     unsigned man_bits, exp_bits;
     unsigned lz(U v) const {
         const U abs_mask = static_cast<U>((U{1} << (exp_bits + man_bits)) - 1);
-        return (v & abs_mask) ? static_cast<unsigned>((v >> man_bits) & ((U{1} << exp_bits) - 1)) + 1 : 0;
+        return (v & abs_mask)
+                   ? static_cast<unsigned>((v >> man_bits) & ((U{1} << exp_bits) - 1)) + 1
+                   : 0;
     }
     int dist(U a, U b) const {
         const unsigned la = lz(a), lb = lz(b);
@@ -97,7 +99,8 @@ void detect(std::span<const U> values, std::size_t b, std::size_t e, const value
         s.start = blk;
         s.kernel = best.kernel;
         s.width = best.width;
-        s.phase = static_cast<std::uint32_t>((blk + best.kernel - best.origin % best.kernel) % best.kernel);
+        s.phase = static_cast<std::uint32_t>((blk + best.kernel - best.origin % best.kernel) %
+                                             best.kernel);
         out.push_back(s);
     }
 }
@@ -105,8 +108,8 @@ void detect(std::span<const U> values, std::size_t b, std::size_t e, const value
 } // namespace
 
 template <typename U>
-std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits,
-                                   unsigned man_bits, std::span<const tensor_hint> hints) {
+std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits, unsigned man_bits,
+                                   std::span<const tensor_hint> hints) {
     std::vector<segment> out;
     const value_features<U> vf{man_bits, exp_bits};
     const auto n = static_cast<std::int64_t>(values.size());
@@ -131,7 +134,8 @@ std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits,
                 if (h.shape[d] <= 0) ok = false;
                 k *= static_cast<std::uint64_t>(std::max<std::int64_t>(h.shape[d], 1));
             }
-            const std::uint64_t w = h.shape.size() >= 3 ? static_cast<std::uint64_t>(h.shape.back()) : 1;
+            const std::uint64_t w =
+                h.shape.size() >= 3 ? static_cast<std::uint64_t>(h.shape.back()) : 1;
             if (ok && h.shape[1] > 0 && k >= 1 && k <= segment_kernel_max && w >= 1 && k % w == 0) {
                 s.kernel = static_cast<std::uint32_t>(k);
                 s.width = static_cast<std::uint32_t>(w);
@@ -150,8 +154,11 @@ std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits,
     return out;
 }
 
-template std::vector<segment> find_segments<std::uint16_t>(std::span<const std::uint16_t>, unsigned, unsigned, std::span<const tensor_hint>);
-template std::vector<segment> find_segments<std::uint32_t>(std::span<const std::uint32_t>, unsigned, unsigned, std::span<const tensor_hint>);
-template std::vector<segment> find_segments<std::uint64_t>(std::span<const std::uint64_t>, unsigned, unsigned, std::span<const tensor_hint>);
+template std::vector<segment> find_segments<std::uint16_t>(std::span<const std::uint16_t>, unsigned,
+                                                           unsigned, std::span<const tensor_hint>);
+template std::vector<segment> find_segments<std::uint32_t>(std::span<const std::uint32_t>, unsigned,
+                                                           unsigned, std::span<const tensor_hint>);
+template std::vector<segment> find_segments<std::uint64_t>(std::span<const std::uint64_t>, unsigned,
+                                                           unsigned, std::span<const tensor_hint>);
 
 } // namespace lmgc::detail::ctxmix

@@ -10,7 +10,7 @@ namespace lmgc::detail::ctxmix {
 namespace {
 
 template <typename F> class float_prior_impl final : public float_prior {
-public:
+  public:
     using U = typename F::uint;
     float_prior_impl(std::span<const std::uint8_t> values, std::span<const segment> segs,
                      float_params fp)
@@ -37,7 +37,7 @@ public:
         if (!vals_.empty()) std::memcpy(out.data(), vals_.data(), out.size());
     }
 
-private:
+  private:
     std::vector<U> vals_;
     std::vector<segment> segs_;
     float_params fp_;
@@ -50,11 +50,16 @@ private:
 std::unique_ptr<float_prior> float_prior::make(dtype t, std::span<const std::uint8_t> values,
                                                std::span<const segment> segs, float_params fp) {
     switch (t) {
-    case dtype::f32: return std::make_unique<float_prior_impl<fmt_f32>>(values, segs, fp);
-    case dtype::f16: return std::make_unique<float_prior_impl<fmt_f16>>(values, segs, fp);
-    case dtype::bf16: return std::make_unique<float_prior_impl<fmt_bf16>>(values, segs, fp);
-    case dtype::f64: return std::make_unique<float_prior_impl<fmt_f64>>(values, segs, fp);
-    default: break;
+    case dtype::f32:
+        return std::make_unique<float_prior_impl<fmt_f32>>(values, segs, fp);
+    case dtype::f16:
+        return std::make_unique<float_prior_impl<fmt_f16>>(values, segs, fp);
+    case dtype::bf16:
+        return std::make_unique<float_prior_impl<fmt_bf16>>(values, segs, fp);
+    case dtype::f64:
+        return std::make_unique<float_prior_impl<fmt_f64>>(values, segs, fp);
+    default:
+        break;
     }
     LMGC_FAIL(errc::internal, "cm prior: ", dtype_name(t), " is not a float type");
 }

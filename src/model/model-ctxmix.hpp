@@ -43,7 +43,8 @@ struct logistic_tables {
 
 constexpr logistic_tables make_logistic_tables() {
     logistic_tables t;
-    for (int d = -2047; d <= 2047; ++d) t.squash[d + 2047] = static_cast<std::int16_t>(squash_calc(d));
+    for (int d = -2047; d <= 2047; ++d)
+        t.squash[d + 2047] = static_cast<std::int16_t>(squash_calc(d));
     // stretch = inverse of squash: the smallest d whose squash reaches p.
     int pi = 0;
     for (int d = -2047; d <= 2047; ++d) {
@@ -62,7 +63,9 @@ inline int squash(int d) {
     d = d < -2047 ? -2047 : (d > 2047 ? 2047 : d);
     return tables.squash[d + 2047];
 }
-inline int stretch(int p12) { return tables.stretch[p12]; }
+inline int stretch(int p12) {
+    return tables.stretch[p12];
+}
 
 // ---------------------------------------------------------------------------------------
 // Adaptive bit counters: 22-bit probability and a 10-bit hit count in one word. The rate
@@ -71,7 +74,9 @@ inline int stretch(int p12) { return tables.stretch[p12]; }
 
 constexpr std::uint32_t counter_init = 1u << 31;
 
-inline int counter_p12(std::uint32_t v) { return static_cast<int>(v >> 20); }
+inline int counter_p12(std::uint32_t v) {
+    return static_cast<int>(v >> 20);
+}
 
 inline void counter_update(std::uint32_t& v, int y, std::uint32_t limit) {
     const std::uint32_t n = v & 1023;
@@ -88,7 +93,7 @@ inline void counter_update(std::uint32_t& v, int y, std::uint32_t limit) {
 // another context owns the slot: it is taken over and reset.
 
 class slot_table {
-public:
+  public:
     explicit slot_table(unsigned bits) : mask_((std::uint64_t{1} << bits) - 1) {
         data_.reset(new std::uint32_t[(mask_ + 1) * 16]);
         for (std::uint64_t s = 0; s <= mask_; ++s) {
@@ -106,19 +111,19 @@ public:
         return s;
     }
 
-private:
+  private:
     std::uint64_t mask_;
     std::unique_ptr<std::uint32_t[]> data_;
 };
 
 // Hashed counters without check, for decisions with one or few counters per context.
 class counter_table {
-public:
+  public:
     explicit counter_table(unsigned bits)
         : mask_((std::uint64_t{1} << bits) - 1), data_(mask_ + 1, counter_init) {}
     std::uint32_t* at(std::uint64_t h) { return &data_[h & mask_]; }
 
-private:
+  private:
     std::uint64_t mask_;
     std::vector<std::uint32_t> data_;
 };
@@ -138,7 +143,7 @@ inline std::uint64_t key(std::uint64_t k) {
 // by a small context and trained online to reduce coding cost.
 
 template <int N> class mixer {
-public:
+  public:
     static constexpr int skip_below = 256;
     mixer(int n_sets, int lr) : w_(static_cast<std::size_t>(n_sets) * N, 65536 * 3 / 10), lr_(lr) {}
     int x[N] = {};
@@ -164,7 +169,7 @@ public:
         }
     }
 
-private:
+  private:
     std::vector<std::int32_t> w_;
     std::int32_t* cw_ = nullptr;
     int lr_;
@@ -175,7 +180,7 @@ private:
 // Adaptive probability map (SSE): refines a probability given a context, by interpolating
 // between 33 buckets over the stretch domain. Output has 16-bit precision.
 class apm {
-public:
+  public:
     explicit apm(std::size_t n_ctx) : t_(n_ctx * 33) {
         for (std::size_t c = 0; c < n_ctx; ++c)
             for (int j = 0; j < 33; ++j)
@@ -194,7 +199,7 @@ public:
         t_[idx_] = static_cast<std::uint16_t>(t_[idx_] + ((g - t_[idx_]) >> rate));
     }
 
-private:
+  private:
     std::vector<std::uint16_t> t_;
     std::size_t idx_ = 0;
 };
@@ -226,8 +231,8 @@ struct tensor_hint {
 // how well the neighbour geometry predicts signs and exponents block by block.
 // Deterministic; only the encoder runs it (the segments travel in the payload).
 template <typename U>
-std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits,
-                                   unsigned man_bits, std::span<const tensor_hint> hints);
+std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits, unsigned man_bits,
+                                   std::span<const tensor_hint> hints);
 
 // ---------------------------------------------------------------------------------------
 // IEEE-754 formats.
@@ -261,15 +266,16 @@ constexpr unsigned mant_modelled_max = 4;
 // escape with an Elias-gamma code), the sign, the top mantissa bits, the other mantissa bits
 // raw. Each context owns one 64-byte slot per value, so a value touches few cache lines.
 template <typename F> class float_model {
-public:
+  public:
     using U = typename F::uint;
 
     // values: the chunk's values; the encoder passes them all, the decoder a buffer it
     // fills (the model reads only values before the current one and writes the current one
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
-        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)), ctab_(table_bits(n) + 2),
-          mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256), ae1_(16 * 32), as_(4096), am_(16 << (F::exp_bits + 1)) {
+        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
+          ctab_(table_bits(n) + 2), mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256),
+          ae1_(16 * 32), as_(4096), am_(16 << (F::exp_bits + 1)) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -298,12 +304,14 @@ public:
             }
             u_sign(io.bit(p_sign(), static_cast<int>(v >> F::sign_shift), 3));
             while (stage_ == stage::mant)
-                u_mant(io.bit(p_mant(), static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1), 4));
+                u_mant(io.bit(p_mant(), static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1),
+                              4));
             for (unsigned left = raw_bits_; left > 0;) {
                 const unsigned take = left > 24 ? 24 : left;
                 left -= take;
                 const U mask = static_cast<U>((U{1} << take) - 1);
-                const auto r = io.raw(static_cast<std::uint32_t>((v >> (fp_.zero_low + left)) & mask), take);
+                const auto r =
+                    io.raw(static_cast<std::uint32_t>((v >> (fp_.zero_low + left)) & mask), take);
                 u_raw(static_cast<U>(r), take);
             }
         }
@@ -314,46 +322,69 @@ public:
     // P(next decision = 1) in units of 2^-16, within [1, 65535].
     int predict_p16() {
         switch (stage_) {
-        case stage::zero: return p_zero();
-        case stage::zsign: return p_zsign();
-        case stage::exp: return p_exp();
-        case stage::esc: return p_esc();
-        case stage::esc_raw: return 32768;
-        case stage::sign: return p_sign();
-        case stage::mant: return p_mant();
-        case stage::raw: return 32768;
+        case stage::zero:
+            return p_zero();
+        case stage::zsign:
+            return p_zsign();
+        case stage::exp:
+            return p_exp();
+        case stage::esc:
+            return p_esc();
+        case stage::esc_raw:
+            return 32768;
+        case stage::sign:
+            return p_sign();
+        case stage::mant:
+            return p_mant();
+        case stage::raw:
+            return 32768;
         }
         return 32768;
     }
     void update(int y) {
         switch (stage_) {
-        case stage::zero: return u_zero(y);
-        case stage::zsign: return u_zsign(y);
-        case stage::exp: return u_exp(y);
-        case stage::esc: return u_esc(y);
-        case stage::esc_raw: return u_esc_raw(static_cast<unsigned>(y), 1);
-        case stage::sign: return u_sign(y);
-        case stage::mant: return u_mant(y);
-        case stage::raw: return u_raw(static_cast<U>(y), 1);
+        case stage::zero:
+            return u_zero(y);
+        case stage::zsign:
+            return u_zsign(y);
+        case stage::exp:
+            return u_exp(y);
+        case stage::esc:
+            return u_esc(y);
+        case stage::esc_raw:
+            return u_esc_raw(static_cast<unsigned>(y), 1);
+        case stage::sign:
+            return u_sign(y);
+        case stage::mant:
+            return u_mant(y);
+        case stage::raw:
+            return u_raw(static_cast<U>(y), 1);
         }
     }
     // The bit the next decision codes for value v (the encoder's side of the interface).
     int bit_of(U v) const {
         switch (stage_) {
-        case stage::zero: return (v & F::abs_mask) == 0;
+        case stage::zero:
+            return (v & F::abs_mask) == 0;
         case stage::zsign:
-        case stage::sign: return static_cast<int>(v >> F::sign_shift);
-        case stage::exp: return exp_bit(v);
-        case stage::esc: return esc_bit(v);
-        case stage::esc_raw: return static_cast<int>((esc_raw_bits(v) >> (esc_len_ - 1 - esc_got_)) & 1);
-        case stage::mant: return static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1);
-        case stage::raw: return static_cast<int>((v >> (fp_.zero_low + raw_left_ - 1)) & 1);
+        case stage::sign:
+            return static_cast<int>(v >> F::sign_shift);
+        case stage::exp:
+            return exp_bit(v);
+        case stage::esc:
+            return esc_bit(v);
+        case stage::esc_raw:
+            return static_cast<int>((esc_raw_bits(v) >> (esc_len_ - 1 - esc_got_)) & 1);
+        case stage::mant:
+            return static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1);
+        case stage::raw:
+            return static_cast<int>((v >> (fp_.zero_low + raw_left_ - 1)) & 1);
         }
         return 0;
     }
     std::size_t index() const { return i_; }
 
-private:
+  private:
     enum class stage { zero, zsign, exp, esc, esc_raw, sign, mant, raw };
     static constexpr std::uint64_t none = 0xFFFF;
     static constexpr int n_ze = 4, n_sign = 2, n_mant = 2;
@@ -387,6 +418,7 @@ private:
 
     // ---- per value: geometry and contexts ----------------------------------------------
     void start_value() {
+        stage_ = stage::zero; // also after the last value: the drivers' loops must stop
         if (i_ >= n_) return;
         while (next_seg_ < segs_.size() && segs_[next_seg_].start <= i_) {
             const segment& s = segs_[next_seg_++];
@@ -410,7 +442,8 @@ private:
 
         // The predicted exponent: the running mean of recent log-magnitudes, rounded.
         const int eh = ((avg_ + 8) >> 4) - 1;
-        ehat_ = static_cast<unsigned>(eh < 0 ? 0 : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
+        ehat_ =
+            static_cast<unsigned>(eh < 0 ? 0 : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
         const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
 
         const unsigned la = a & 4095, lb = b & 4095, lc = c & 4095;
@@ -425,7 +458,8 @@ private:
         // Position class: the kernel position for small kernels, else (has up, has left).
         pc_ = K_ <= 25 ? pos_ : 26 + 2 * has_up + has_left;
         const std::uint64_t pc = pc_;
-        const std::uint64_t run = run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024));
+        const std::uint64_t run =
+            run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024));
 
         // Zero flag and exponent share each context's slot: word 1 the zero flag, words
         // 2..15 the exponent nodes 1..14. Context keys pack small fields into one word.
@@ -441,7 +475,8 @@ private:
         // sign (slots found once the exponent is known)
         const std::uint64_t sa = a >> 12 & 3, sup = has_up ? up >> 12 & 3 : 3u,
                             sk = has_k ? kp >> 12 & 3 : 3u;
-        skey_[0] = 22 | sa << 8 | std::uint64_t{b >> 12 & 3} << 10 | std::uint64_t{c >> 12 & 3} << 12;
+        skey_[0] =
+            22 | sa << 8 | std::uint64_t{b >> 12 & 3} << 10 | std::uint64_t{c >> 12 & 3} << 12;
         skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | pc << 14;
         sapm_ = (pc_ < 30 ? pc_ : 30) * 64 + sa * 16 + sup * 4 + sk;
 
@@ -527,7 +562,10 @@ private:
     int p_exp() {
         for (int j = 0; j < n_ze; ++j) me_.x[j] = stretch(counter_p12(ze_[j][node_ + 1]));
         me_.x[n_ze] = 256;
-        const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8 ? 0 : ra_ < 8 ? 1 : ra_ <= 16 ? 2 : 3)));
+        const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8    ? 0
+                                                             : ra_ < 8   ? 1
+                                                             : ra_ <= 16 ? 2
+                                                                         : 3)));
         const int st = me_.last_stretch();
         const int p1 = ae1_.pp(st, node_ * 32 + ra_);
         return to_p16((pr * 16 + p1) >> 1);
@@ -564,7 +602,8 @@ private:
     unsigned esc_t(U v) const {
         const int e = static_cast<int>((v >> F::man_bits) & F::exp_mask);
         const int r = e - static_cast<int>(ehat_);
-        return static_cast<unsigned>((r < 0 ? -r : r) - static_cast<int>(esc_up_ ? cap_up : cap_down) - 1);
+        return static_cast<unsigned>((r < 0 ? -r : r) -
+                                     static_cast<int>(esc_up_ ? cap_up : cap_down) - 1);
     }
     int esc_bit(U v) const {
         const unsigned t1 = esc_t(v) + 1;
@@ -594,7 +633,8 @@ private:
         if (esc_got_ == esc_len_) finish_escape();
     }
     void finish_escape() {
-        const int mag = static_cast<int>(esc_acc_ - 1) + static_cast<int>(esc_up_ ? cap_up : cap_down) + 1;
+        const int mag =
+            static_cast<int>(esc_acc_ - 1) + static_cast<int>(esc_up_ ? cap_up : cap_down) + 1;
         int e = static_cast<int>(ehat_) + (esc_up_ ? mag : -mag);
         // Only a corrupt stream leaves the range; keep the model's indices in bounds.
         if (e < 0 || e >= int(n_exp_values)) e = static_cast<int>(ehat_);
@@ -626,7 +666,8 @@ private:
             mant_done_ = 0;
             node_ = 1;
             const std::uint64_t le = e_ + 1;
-            for (int j = 0; j < n_mant; ++j) mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
+            for (int j = 0; j < n_mant; ++j)
+                mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
         } else {
             start_raw();
         }
@@ -645,7 +686,8 @@ private:
         node_ = node_ * 2 + static_cast<unsigned>(y);
         ++mant_done_;
         if (mant_done_ == fp_.mant_modelled) {
-            cur_ |= static_cast<U>(static_cast<U>(node_ - (1u << mant_done_)) << (F::man_bits - mant_done_));
+            cur_ |= static_cast<U>(static_cast<U>(node_ - (1u << mant_done_))
+                                   << (F::man_bits - mant_done_));
             start_raw();
         }
     }
@@ -712,7 +754,7 @@ private:
 // both compute the same probabilities.
 
 class float_prior : public model_prior_i {
-public:
+  public:
     // values: the chunk's little-endian elements (the decoder passes zeros of the right size).
     // t: f32, f16, bf16 or f64. Throws lmgc::error(internal) for other types.
     static std::unique_ptr<float_prior> make(dtype t, std::span<const std::uint8_t> values,

@@ -38,7 +38,6 @@ constexpr int squash_calc(int d) {
 struct logistic_tables {
     std::array<std::int16_t, 4096> stretch{};
     std::array<std::int16_t, 4095> squash{}; // index d + 2047
-    std::array<std::int32_t, 1024> rate{};   // counter adaptation: 32768 / (n + 1.5)
 };
 
 constexpr logistic_tables make_logistic_tables() {
@@ -53,7 +52,6 @@ constexpr logistic_tables make_logistic_tables() {
         pi = v + 1;
     }
     for (int p = pi; p < 4096; ++p) t.stretch[p] = 2047;
-    for (int n = 0; n < 1024; ++n) t.rate[n] = 65536 / (2 * n + 3);
     return t;
 }
 
@@ -68,23 +66,19 @@ inline int stretch(int p12) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Adaptive bit counters: 22-bit probability and a 10-bit hit count in one word. The rate
-// starts at 2/3 and slows to 1/(limit + 1.5), so fresh contexts learn fast and old ones
-// settle (what matters when the model restarts at every chunk).
+// Adaptive bit counters: a 22-bit probability (the low 10 bits of the word are unused).
+// A fixed rate of 1/16 measured better than count-based rates (1/n, floored): gradients
+// drift, and the model restarts at every chunk anyway.
 
 constexpr std::uint32_t counter_init = 1u << 31;
+constexpr int counter_shift = 4;
 
-inline int counter_p12(std::uint32_t v) {
-    return static_cast<int>(v >> 20);
-}
+inline int counter_p12(std::uint32_t v) { return static_cast<int>(v >> 20); }
 
-inline void counter_update(std::uint32_t& v, int y, std::uint32_t limit) {
-    const std::uint32_t n = v & 1023;
+inline void counter_update(std::uint32_t& v, int y) {
     const auto p = static_cast<std::int32_t>(v >> 10);
     const std::int32_t target = (y << 22) - y; // 2^22 - 1 or 0
-    // (target - p) / 64 * rate / 2^9: 16 x 15 bits, no overflow in 32 bits.
-    const std::int32_t np = p + ((((target - p) >> 6) * tables.rate[n]) >> 9);
-    v = (static_cast<std::uint32_t>(np) << 10) | (n < limit ? n + 1 : n);
+    v = static_cast<std::uint32_t>(p + ((target - p) >> counter_shift)) << 10;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -528,9 +522,9 @@ template <typename F> class float_model {
     }
     void u_zero(int y) {
         if (zero_fast()) {
-            counter_update(zfast_, y, 1023);
+            counter_update(zfast_, y);
         } else {
-            for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y, 60);
+            for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y);
             mz_.update(y);
             az_.update(y, 6);
         }
@@ -544,7 +538,7 @@ template <typename F> class float_model {
 
     int p_zsign() { return to_p16(counter_p12(zsign_) * 16 + 8); }
     void u_zsign(int y) {
-        counter_update(zsign_, y, 1023);
+        counter_update(zsign_, y);
         cur_ = static_cast<U>(static_cast<U>(y) << F::sign_shift);
         end_value();
     }
@@ -571,7 +565,7 @@ template <typename F> class float_model {
         return to_p16((pr * 16 + p1) >> 1);
     }
     void u_exp(int y) {
-        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y, 60);
+        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y);
         me_.update(y);
         ae1_.update(y, 7);
         int r = 0;
@@ -617,7 +611,7 @@ template <typename F> class float_model {
     }
     int p_esc() { return to_p16(counter_p12(esc_[esc_up_ * 16 + esc_len_]) * 16 + 8); }
     void u_esc(int y) {
-        counter_update(esc_[esc_up_ * 16 + esc_len_], y, 60);
+        counter_update(esc_[esc_up_ * 16 + esc_len_], y);
         if (y || esc_len_ == F::exp_bits) {
             esc_acc_ = 1;
             esc_got_ = 0;
@@ -657,7 +651,7 @@ template <typename F> class float_model {
         return finish(pr, ms_.last_stretch(), as_, sapm_, 2);
     }
     void u_sign(int y) {
-        for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y, 60);
+        for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y);
         ms_.update(y);
         as_.update(y, 7);
         cur_ |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
@@ -680,7 +674,7 @@ template <typename F> class float_model {
         return finish(pr, mm_.last_stretch(), am_, (node_ << (F::exp_bits + 1)) + e_, 2);
     }
     void u_mant(int y) {
-        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y, 60);
+        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y);
         mm_.update(y);
         am_.update(y, 7);
         node_ = node_ * 2 + static_cast<unsigned>(y);

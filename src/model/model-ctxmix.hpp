@@ -17,6 +17,9 @@
 #include <span>
 #include <vector>
 
+// The per-decision functions are small and hot: inlined into the coding loop.
+#define LMGC_CM_INLINE [[gnu::always_inline]] inline
+
 namespace lmgc::detail::ctxmix {
 
 // ---------------------------------------------------------------------------------------
@@ -411,7 +414,7 @@ template <typename F> class float_model {
     }
 
     // ---- per value: geometry and contexts ----------------------------------------------
-    void start_value() {
+    LMGC_CM_INLINE void start_value() {
         stage_ = stage::zero; // also after the last value: the drivers' loops must stop
         if (i_ >= n_) return;
         while (next_seg_ < segs_.size() && segs_[next_seg_].start <= i_) {
@@ -482,7 +485,7 @@ template <typename F> class float_model {
         cur_ = 0;
     }
 
-    void end_value() {
+    LMGC_CM_INLINE void end_value() {
         const U v = cur_;
         vals_[i_] = v; // the decoder's output; for the encoder, its input unchanged
         const unsigned l = lz(v);
@@ -513,14 +516,14 @@ template <typename F> class float_model {
     // Far from any zero (dense data), the zero flag is a single adaptive counter: it costs
     // almost nothing either way, and mixing it would cost time.
     bool zero_fast() const { return last_zero_ == 0 && run_ >= zero_fast_run; }
-    int p_zero() {
+    LMGC_CM_INLINE int p_zero() {
         if (zero_fast()) return to_p16(counter_p12(zfast_) * 16 + 8);
         for (int j = 0; j < n_ze; ++j) mz_.x[j] = stretch(counter_p12(ze_[j][1]));
         mz_.x[n_ze] = 256;
         const int pr = mz_.mix(static_cast<int>(zset_));
         return finish(pr, mz_.last_stretch(), az_, zapm_, 1);
     }
-    void u_zero(int y) {
+    LMGC_CM_INLINE void u_zero(int y) {
         if (zero_fast()) {
             counter_update(zfast_, y);
         } else {
@@ -536,8 +539,8 @@ template <typename F> class float_model {
         }
     }
 
-    int p_zsign() { return to_p16(counter_p12(zsign_) * 16 + 8); }
-    void u_zsign(int y) {
+    LMGC_CM_INLINE int p_zsign() { return to_p16(counter_p12(zsign_) * 16 + 8); }
+    LMGC_CM_INLINE void u_zsign(int y) {
         counter_update(zsign_, y);
         cur_ = static_cast<U>(static_cast<U>(y) << F::sign_shift);
         end_value();
@@ -553,21 +556,18 @@ template <typename F> class float_model {
         const int k = node_ <= 8 ? static_cast<int>(node_) - 2 : static_cast<int>(node_) - 8;
         return (r < 0 ? -r : r) == k;
     }
-    int p_exp() {
+    LMGC_CM_INLINE int p_exp() {
         for (int j = 0; j < n_ze; ++j) me_.x[j] = stretch(counter_p12(ze_[j][node_ + 1]));
         me_.x[n_ze] = 256;
         const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8    ? 0
                                                              : ra_ < 8   ? 1
                                                              : ra_ <= 16 ? 2
                                                                          : 3)));
-        const int st = me_.last_stretch();
-        const int p1 = ae1_.pp(st, node_ * 32 + ra_);
-        return to_p16((pr * 16 + p1) >> 1);
+        return to_p16(pr * 16 + 8);
     }
-    void u_exp(int y) {
+    LMGC_CM_INLINE void u_exp(int y) {
         for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y);
         me_.update(y);
-        ae1_.update(y, 7);
         int r = 0;
         if (node_ == 1) {
             if (y) return set_exponent(static_cast<int>(ehat_));
@@ -635,7 +635,7 @@ template <typename F> class float_model {
         set_exponent(e);
     }
 
-    void set_exponent(int e) {
+    LMGC_CM_INLINE void set_exponent(int e) {
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;
@@ -644,13 +644,13 @@ template <typename F> class float_model {
         ss_[n_sign - 1] = ctab_.at(key(skey_[n_sign - 1] | re << 19));
     }
 
-    int p_sign() {
+    LMGC_CM_INLINE int p_sign() {
         for (int j = 0; j < n_sign; ++j) ms_.x[j] = stretch(counter_p12(*ss_[j]));
         ms_.x[n_sign] = 256;
         const int pr = ms_.mix(static_cast<int>(pc_ < 31 ? pc_ : 31));
         return finish(pr, ms_.last_stretch(), as_, sapm_, 2);
     }
-    void u_sign(int y) {
+    LMGC_CM_INLINE void u_sign(int y) {
         for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y);
         ms_.update(y);
         as_.update(y, 7);
@@ -667,16 +667,15 @@ template <typename F> class float_model {
         }
     }
 
-    int p_mant() {
+    LMGC_CM_INLINE int p_mant() {
         for (int j = 0; j < n_mant; ++j) mm_.x[j] = stretch(counter_p12(mslots_[j][node_]));
         mm_.x[n_mant] = 256;
         const int pr = mm_.mix(static_cast<int>(node_));
-        return finish(pr, mm_.last_stretch(), am_, (node_ << (F::exp_bits + 1)) + e_, 2);
+        return to_p16(pr * 16 + 8);
     }
-    void u_mant(int y) {
+    LMGC_CM_INLINE void u_mant(int y) {
         for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y);
         mm_.update(y);
-        am_.update(y, 7);
         node_ = node_ * 2 + static_cast<unsigned>(y);
         ++mant_done_;
         if (mant_done_ == fp_.mant_modelled) {
@@ -686,7 +685,7 @@ template <typename F> class float_model {
         }
     }
 
-    void start_raw() {
+    LMGC_CM_INLINE void start_raw() {
         raw_left_ = raw_bits_;
         if (raw_left_ == 0) {
             end_value();
@@ -695,7 +694,7 @@ template <typename F> class float_model {
         }
     }
     // n raw bits (most significant first) arrive.
-    void u_raw(U bits, unsigned n) {
+    LMGC_CM_INLINE void u_raw(U bits, unsigned n) {
         raw_left_ -= n;
         cur_ |= static_cast<U>(bits << (fp_.zero_low + raw_left_));
         if (raw_left_ == 0) end_value();

@@ -19,13 +19,18 @@ constexpr std::size_t detect_min_values = 2 * block_values;
 constexpr std::uint32_t kernel_widths[] = {3, 5, 7};
 
 // Per value: log-magnitude class (0 = zero, else 1 + exponent) and sign, packed.
-template <typename U> std::vector<std::uint16_t> features(std::span<const U> values, unsigned exp_bits, unsigned man_bits) {
+template <typename U>
+std::vector<std::uint16_t> features(std::span<const U> values, unsigned exp_bits,
+                                    unsigned man_bits) {
     std::vector<std::uint16_t> f(values.size());
     const U abs_mask = static_cast<U>((U{1} << (exp_bits + man_bits)) - 1);
     for (std::size_t i = 0; i < values.size(); ++i) {
         const U v = values[i];
-        const unsigned l = (v & abs_mask) ? static_cast<unsigned>((v >> man_bits) & ((U{1} << exp_bits) - 1)) + 1 : 0;
-        f[i] = static_cast<std::uint16_t>(l << 1 | static_cast<unsigned>(v >> (exp_bits + man_bits)));
+        const unsigned l =
+            (v & abs_mask) ? static_cast<unsigned>((v >> man_bits) & ((U{1} << exp_bits) - 1)) + 1
+                           : 0;
+        f[i] =
+            static_cast<std::uint16_t>(l << 1 | static_cast<unsigned>(v >> (exp_bits + man_bits)));
     }
     return f;
 }
@@ -45,7 +50,8 @@ struct geometry {
 };
 
 // Chooses a geometry per block of values[b, e) (absolute chunk indices) and appends segments.
-void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e, std::vector<segment>& out) {
+void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
+            std::vector<segment>& out) {
     geometry cur;
     bool have_cur = false;
     for (std::size_t blk = b; blk < e; blk += block_values) {
@@ -65,7 +71,8 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e, std:
         // Gains are kept in units of 1/64 to compare with the base mean.
         const std::int64_t base64 = base_sum * 64 / base_n;
         const std::size_t from = std::max(blk, b + 49);
-        std::uint32_t r9 = static_cast<std::uint32_t>(from % 9), r25 = static_cast<std::uint32_t>(from % 25),
+        std::uint32_t r9 = static_cast<std::uint32_t>(from % 9),
+                      r25 = static_cast<std::uint32_t>(from % 25),
                       r49 = static_cast<std::uint32_t>(from % 49);
         for (std::size_t i = from; i < end; ++i) {
             const std::int64_t d1 = base64 - 64 * dist(f[i], f[i - 1]);

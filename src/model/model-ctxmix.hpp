@@ -76,7 +76,9 @@ inline int stretch(int p12) {
 constexpr std::uint32_t counter_init = 1u << 31;
 constexpr int counter_shift = 4;
 
-inline int counter_p12(std::uint32_t v) { return static_cast<int>(v >> 20); }
+inline int counter_p12(std::uint32_t v) {
+    return static_cast<int>(v >> 20);
+}
 
 inline void counter_update(std::uint32_t& v, int y) {
     const auto p = static_cast<std::int32_t>(v >> 10);
@@ -272,7 +274,7 @@ template <typename F> class float_model {
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
           ctab_(table_bits(n) + 2), mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256),
-          ae1_(16 * 32), as_(4096), am_(16 << (F::exp_bits + 1)) {
+          as_(4096) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -712,7 +714,7 @@ template <typename F> class float_model {
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
     mixer<n_mant + 1> mm_;
-    apm az_, ae1_, as_, am_;
+    apm az_, as_;
     std::uint32_t zsign_ = counter_init, zfast_ = counter_init;
     std::uint32_t esc_[32];
 

@@ -296,10 +296,10 @@ template <typename F> class float_model {
                 continue;
             }
             while (stage_ == stage::exp) u_exp(io.bit(p_exp(), exp_bit(v), 2));
-            while (stage_ == stage::esc) u_esc(io.bit(p_esc(), esc_bit(v), 2));
+            while (stage_ == stage::esc) u_esc(io.bit(p_esc(), IO::decoding ? 0 : esc_bit(v), 2));
             if (stage_ == stage::esc_raw) {
                 const unsigned nb = esc_len_;
-                u_esc_raw(io.raw(esc_raw_bits(v), nb), nb);
+                u_esc_raw(io.raw(IO::decoding ? 0u : esc_raw_bits(v), nb), nb);
             }
             u_sign(io.bit(p_sign(), static_cast<int>(v >> F::sign_shift), 3));
             while (stage_ == stage::mant)
@@ -431,7 +431,7 @@ template <typename F> class float_model {
         // Features of earlier values (feat_ has 3 zero entries in front: index i + 3).
         const std::uint16_t* f = &feat_[i + 3];
         const unsigned a = f[-1], b = f[-2], c = f[-3];
-        const bool has_up = pos_ >= W_;
+        const bool has_up = pos_ >= W_ && i >= W_;
         const bool has_left = col_ > 0;
         const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : 0u;
         const bool has_k = K_ > 1 && i >= K_;
@@ -604,7 +604,7 @@ template <typename F> class float_model {
     int esc_bit(U v) const {
         const unsigned t1 = esc_t(v) + 1;
         unsigned nb = 0;
-        while ((t1 >> (nb + 1)) != 0) ++nb;
+        while (nb < 31 && (t1 >> (nb + 1)) != 0) ++nb;
         return esc_len_ == nb; // 1 = "the length is esc_len_"
     }
     std::uint32_t esc_raw_bits(U v) const {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -294,6 +295,31 @@ TEST(codec_cm, damaged_payloads_fail_cleanly) {
             codec->decode(junk, layout, out);
         } catch (const error& e) {
             EXPECT_EQ(e.code(), errc::corrupt);
+        }
+    }
+}
+
+TEST(codec_cm, hostile_geometry_stays_in_bounds) {
+    // Hand-made headers whose segments claim neighbours before the chunk start (a kernel
+    // row above the first value, a row stride longer than the data): the decoder must only
+    // read what exists (run under the sanitizers to see it).
+    const auto& entry = detail::find_codec("cm");
+    detail::codec_config cfg;
+    cfg.decoding = true;
+    const auto codec = entry.make(cfg);
+    detail::chunk_layout layout;
+    layout.type = detail::dtype::f32;
+    std::mt19937_64 rng(41);
+    for (const auto& seg : std::vector<std::array<std::uint8_t, 4>>{
+             {49, 7, 48, 0}, {25, 5, 24, 25}, {9, 3, 8, 90}, {100, 10, 99, 100}}) {
+        bytes p = {1, static_cast<std::uint8_t>(detail::dtype::f32), 0, 1, 0, 1, 0};
+        p.insert(p.end(), seg.begin(), seg.end());
+        for (int k = 0; k < 400; ++k) p.push_back(static_cast<std::uint8_t>(rng()));
+        bytes out(4 * 300);
+        try {
+            codec->decode(p, layout, out);
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::corrupt) << e.what();
         }
     }
 }

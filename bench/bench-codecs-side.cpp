@@ -11,10 +11,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,7 +41,8 @@ double now_seconds() {
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
         return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
     }
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 double median(std::vector<double> v) {
@@ -66,12 +67,18 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--codecs") codecs = split(next(), ',');
-        else if (a == "--threads") threads = std::atoi(next().c_str());
-        else if (a == "--repeat") repeat = std::max(1, std::atoi(next().c_str()));
-        else if (a == "--chunk-bytes") chunk = std::strtoull(next().c_str(), nullptr, 10);
-        else if (a == "--unchunked") unchunked = true;
-        else if (a == "--cpu") use_cpu_time = true;
+        if (a == "--codecs")
+            codecs = split(next(), ',');
+        else if (a == "--threads")
+            threads = std::atoi(next().c_str());
+        else if (a == "--repeat")
+            repeat = std::max(1, std::atoi(next().c_str()));
+        else if (a == "--chunk-bytes")
+            chunk = std::strtoull(next().c_str(), nullptr, 10);
+        else if (a == "--unchunked")
+            unchunked = true;
+        else if (a == "--cpu")
+            use_cpu_time = true;
         else if (a == "--set") {
             const auto kv = next();
             const auto eq = kv.find('=');
@@ -80,7 +87,8 @@ int main(int argc, char** argv) {
             std::printf("usage: lmgc-bench-codecs FILE... [--codecs a,b] [--threads N] "
                         "[--chunk-bytes N | --unchunked] [--repeat N] [--set K=V]...\n");
             return 0;
-        } else files.push_back(a);
+        } else
+            files.push_back(a);
     }
     if (files.empty()) {
         std::fprintf(stderr, "no input files (see --help)\n");

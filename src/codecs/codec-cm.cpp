@@ -1,8 +1,11 @@
 // "cm": the context-mixing prior (model/model-ctxmix.hpp) driving the range coder; the
 // default codec for float tensors. Payload of a chunk (docs/cm.md):
-//   u8 version (1), u8 dtype code, varint mant_modelled, varint zero_low,
+//   u8 version (1), u8 dtype code, u8 mode: 1 stored (the raw bytes follow; used when the
+//   model would expand the data, e.g. random bit patterns), 0 modelled:
+//   varint mant_modelled, varint zero_low,
 //   varint n_segments, n_segments x (varint start delta, kernel, width, phase, row),
-//   range-coded values, then any bytes of a partial trailing element as raw bits.
+//   range-coded values, then any bytes of a partial trailing element as raw bits, then a
+//   24-bit end marker (raw bits) that the decoder checks.
 #include "codecs/codec.hpp"
 
 #include "coder/coder-range.hpp"
@@ -20,6 +23,10 @@ using namespace ctxmix;
 constexpr std::uint8_t payload_version = 1;
 // Values coded between progress reports.
 constexpr std::size_t progress_step = 1 << 16;
+// Coded after the values. Decoding it back proves the stream was complete (a truncated one
+// decodes zeros) and keeps the last coded bytes nonzero, so the encoder's trimming of
+// trailing zero bytes never takes real data.
+constexpr std::uint32_t end_marker = 0xC3A55A;
 
 struct encoder_io {
     static constexpr bool decoding = false;
@@ -73,7 +80,7 @@ std::vector<tensor_hint> hints_of(const chunk_layout& layout, std::size_t elem) 
 }
 
 class reader {
-public:
+  public:
     explicit reader(byte_span in) : in_(in) {}
     std::uint8_t u8() {
         LMGC_CHECK(pos_ < in_.size(), errc::corrupt, "cm: payload truncated in its header");
@@ -90,13 +97,13 @@ public:
     }
     byte_span rest() const { return in_.subspan(pos_); }
 
-private:
+  private:
     byte_span in_;
     std::size_t pos_ = 0;
 };
 
 class codec_cm final : public codec_i {
-public:
+  public:
     explicit codec_cm(unsigned mant_bits) : mant_bits_(mant_bits) {}
     std::vector<codec_option> params() const override {
         return {{"mantissa_bits", std::to_string(mant_bits_)}};
@@ -104,11 +111,16 @@ public:
 
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
         switch (layout.type) {
-        case dtype::f32: return encode_as<fmt_f32>(raw, layout, out);
-        case dtype::f16: return encode_as<fmt_f16>(raw, layout, out);
-        case dtype::bf16: return encode_as<fmt_bf16>(raw, layout, out);
-        case dtype::f64: return encode_as<fmt_f64>(raw, layout, out);
-        default: break;
+        case dtype::f32:
+            return encode_as<fmt_f32>(raw, layout, out);
+        case dtype::f16:
+            return encode_as<fmt_f16>(raw, layout, out);
+        case dtype::bf16:
+            return encode_as<fmt_bf16>(raw, layout, out);
+        case dtype::f64:
+            return encode_as<fmt_f64>(raw, layout, out);
+        default:
+            break;
         }
         LMGC_FAIL(errc::internal, "cm: ", dtype_name(layout.type), " is not a float type");
     }
@@ -116,17 +128,22 @@ public:
     void decode(byte_span coded, const chunk_layout& layout,
                 std::span<std::uint8_t> out) const override {
         switch (layout.type) {
-        case dtype::f32: return decode_as<fmt_f32>(coded, layout, out);
-        case dtype::f16: return decode_as<fmt_f16>(coded, layout, out);
-        case dtype::bf16: return decode_as<fmt_bf16>(coded, layout, out);
-        case dtype::f64: return decode_as<fmt_f64>(coded, layout, out);
-        default: break;
+        case dtype::f32:
+            return decode_as<fmt_f32>(coded, layout, out);
+        case dtype::f16:
+            return decode_as<fmt_f16>(coded, layout, out);
+        case dtype::bf16:
+            return decode_as<fmt_bf16>(coded, layout, out);
+        case dtype::f64:
+            return decode_as<fmt_f64>(coded, layout, out);
+        default:
+            break;
         }
         LMGC_FAIL(errc::corrupt, "cm: stream of ", dtype_name(layout.type),
                   " values, which cm does not code");
     }
 
-private:
+  private:
     template <typename F>
     void encode_as(byte_span raw, const chunk_layout& layout, bytes& out) const {
         using U = typename F::uint;
@@ -141,9 +158,11 @@ private:
         const auto hints = hints_of(layout, sizeof(U));
         const auto segs = find_segments<U>(vals, F::exp_bits, F::man_bits, hints);
 
+        const std::size_t base = out.size();
         byte_writer w(out);
         w.u8(payload_version);
         w.u8(static_cast<std::uint8_t>(layout.type));
+        w.u8(0);
         w.varint(fp.mant_modelled);
         w.varint(fp.zero_low);
         w.varint(segs.size());
@@ -170,7 +189,8 @@ private:
             std::fprintf(stderr, "\n");
             const char* names[6] = {"zero", "zsign", "exp", "sign", "mant", "raw"};
             for (int k = 0; k < 6; ++k)
-                std::fprintf(stderr, "cm stats: %-5s %10zu decisions %12.0f bits %8.4f bits/value\n",
+                std::fprintf(stderr,
+                             "cm stats: %-5s %10zu decisions %12.0f bits %8.4f bits/value\n",
                              names[k], st.count[k], st.bits[k], n ? st.bits[k] / double(n) : 0.0);
         }
         range_encoder enc(out);
@@ -183,20 +203,34 @@ private:
             done = upto;
         }
         for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) enc.encode_bits(raw[k], 8);
+        enc.encode_bits(end_marker, 24);
         enc.finish();
+        if (out.size() - base > raw.size() + 3) {
+            out.resize(base + 2);
+            out.push_back(1);
+            byte_writer(out).raw(raw);
+        }
     }
 
     template <typename F>
-    void decode_as(byte_span coded, const chunk_layout& layout,
-                   std::span<std::uint8_t> out) const {
+    void decode_as(byte_span coded, const chunk_layout& layout, std::span<std::uint8_t> out) const {
         using U = typename F::uint;
         const std::size_t n = out.size() / sizeof(U);
         reader r(coded);
         const auto version = r.u8();
-        LMGC_CHECK(version == payload_version, errc::corrupt, "cm: payload version ",
-                   int(version), " is not ", int(payload_version));
+        LMGC_CHECK(version == payload_version, errc::corrupt, "cm: payload version ", int(version),
+                   " is not ", int(payload_version));
         LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
                    "cm: payload element type does not match the stream's");
+        const auto mode = r.u8();
+        LMGC_CHECK(mode <= 1, errc::corrupt, "cm: unknown payload mode ", int(mode));
+        if (mode == 1) {
+            const auto rest = r.rest();
+            LMGC_CHECK(rest.size() == out.size(), errc::corrupt, "cm: stored chunk has ",
+                       rest.size(), " bytes, expected ", out.size());
+            if (!rest.empty()) std::memcpy(out.data(), rest.data(), rest.size());
+            return;
+        }
         float_params fp;
         const auto mant = r.varint(), zero_low = r.varint();
         LMGC_CHECK(zero_low <= F::man_bits && mant <= 4 && mant <= F::man_bits - zero_low,
@@ -215,10 +249,11 @@ private:
             LMGC_CHECK(at <= n, errc::corrupt, "cm: segment starts past the chunk");
             segment& s = segs[k];
             s.start = at;
-            const auto kernel = r.varint(), width = r.varint(), phase = r.varint(), row = r.varint();
+            const auto kernel = r.varint(), width = r.varint(), phase = r.varint(),
+                       row = r.varint();
             LMGC_CHECK(kernel >= 1 && kernel <= segment_kernel_max && width >= 1 &&
-                           width <= kernel && kernel % width == 0 && phase < kernel &&
-                           row <= n && (row == 0 || row % kernel == 0),
+                           width <= kernel && kernel % width == 0 && phase < kernel && row <= n &&
+                           (row == 0 || row % kernel == 0),
                        errc::corrupt, "cm: bad segment geometry");
             s.kernel = static_cast<std::uint32_t>(kernel);
             s.width = static_cast<std::uint32_t>(width);
@@ -239,8 +274,8 @@ private:
         if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
         for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
             out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
-        LMGC_CHECK(dec.overrun() <= 7, errc::corrupt, "cm: payload truncated (",
-                   dec.overrun(), " bytes missing)");
+        LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
+                   "cm: payload truncated or damaged (end marker not found)");
     }
 
     unsigned mant_bits_;

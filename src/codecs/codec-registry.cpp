@@ -81,7 +81,7 @@ constexpr std::uint64_t MiB = 1u << 20;
 // name, summary, library it needs, element types, default chunk size, factory
 const codec_entry table[] = {
     {"cm", "context-mixing model of float bits (weights-free prior, fixed point)", "",
-     supports_floats, 4 * MiB, make_codec_cm},
+     supports_floats, 1 * MiB, make_codec_cm},
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory},
     {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory},
     {"zstd", "Zstandard, level 19", "libzstd", supports_any, 16 * MiB, zstd_factory},

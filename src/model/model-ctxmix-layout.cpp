@@ -18,24 +18,31 @@ constexpr std::size_t detect_min_values = 2 * block_values;
 // Candidate kernels (K = w * w) for flat data: 3x3 (most convolutions), 5x5, 7x7; 1 = none.
 constexpr std::uint32_t kernel_widths[] = {3, 5, 7};
 
-// How unlike two values are: sign disagreement and exponent distance, small integers.
-template <typename U> struct value_features {
-    unsigned man_bits, exp_bits;
-    unsigned lz(U v) const {
-        const U abs_mask = static_cast<U>((U{1} << (exp_bits + man_bits)) - 1);
-        return (v & abs_mask)
-                   ? static_cast<unsigned>((v >> man_bits) & ((U{1} << exp_bits) - 1)) + 1
-                   : 0;
+// Per value: log-magnitude class (0 = zero, else 1 + exponent) and sign, packed.
+template <typename U>
+std::vector<std::uint16_t> features(std::span<const U> values, unsigned exp_bits,
+                                    unsigned man_bits) {
+    std::vector<std::uint16_t> f(values.size());
+    const U abs_mask = static_cast<U>((U{1} << (exp_bits + man_bits)) - 1);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const U v = values[i];
+        const unsigned l =
+            (v & abs_mask) ? static_cast<unsigned>((v >> man_bits) & ((U{1} << exp_bits) - 1)) + 1
+                           : 0;
+        f[i] =
+            static_cast<std::uint16_t>(l << 1 | static_cast<unsigned>(v >> (exp_bits + man_bits)));
     }
-    int dist(U a, U b) const {
-        const unsigned la = lz(a), lb = lz(b);
-        if ((la == 0) != (lb == 0)) return 6;
-        if (la == 0) return 0;
-        const int de = la > lb ? static_cast<int>(la - lb) : static_cast<int>(lb - la);
-        const int ds = ((a ^ b) >> (exp_bits + man_bits)) & 1 ? 2 : 0;
-        return ds + (de < 4 ? de : 4);
-    }
-};
+    return f;
+}
+
+// How unlike two values are: zero vs nonzero, else sign disagreement and exponent distance.
+inline int dist(std::uint16_t a, std::uint16_t b) {
+    const int la = a >> 1, lb = b >> 1;
+    if ((la == 0) != (lb == 0)) return 6;
+    if (la == 0) return 0;
+    const int de = la > lb ? la - lb : lb - la;
+    return ((a ^ b) & 1) * 2 + (de < 4 ? de : 4);
+}
 
 struct geometry {
     std::uint32_t kernel = 1, width = 1, origin = 0; // pos(i) = (i - origin) mod kernel
@@ -43,8 +50,7 @@ struct geometry {
 };
 
 // Chooses a geometry per block of values[b, e) (absolute chunk indices) and appends segments.
-template <typename U>
-void detect(std::span<const U> values, std::size_t b, std::size_t e, const value_features<U>& vf,
+void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
             std::vector<segment>& out) {
     geometry cur;
     bool have_cur = false;
@@ -54,25 +60,33 @@ void detect(std::span<const U> values, std::size_t b, std::size_t e, const value
         // i-w as the one above, accumulated by position modulo each kernel size.
         std::int64_t base_sum = 0, base_n = 0, flat_gain = 0;
         std::int64_t left[3][49] = {}, up[3][49] = {};
-        for (std::size_t i = std::max(blk, b + 97); i < end; ++i) {
-            base_sum += vf.dist(values[i], values[i - 97]);
+        for (std::size_t i = std::max(blk, b + 97); i < end; i += 2) {
+            base_sum += dist(f[i], f[i - 97]);
             ++base_n;
         }
-        if (base_n < 64) {
+        if (base_n < 32) {
             if (!have_cur) out.push_back(segment{blk, 1, 1, 0, 0}), have_cur = true, cur = {};
             continue;
         }
         // Gains are kept in units of 1/64 to compare with the base mean.
         const std::int64_t base64 = base_sum * 64 / base_n;
-        for (std::size_t i = std::max(blk, b + 49); i < end; ++i) {
-            const std::int64_t d1 = base64 - 64 * vf.dist(values[i], values[i - 1]);
+        const std::size_t from = std::max(blk, b + 49);
+        std::uint32_t r9 = static_cast<std::uint32_t>(from % 9),
+                      r25 = static_cast<std::uint32_t>(from % 25),
+                      r49 = static_cast<std::uint32_t>(from % 49);
+        // Every other value: half the time, and plenty of samples per block.
+        for (std::size_t i = from; i < end; i += 2) {
+            const std::int64_t d1 = base64 - 64 * dist(f[i], f[i - 1]);
             flat_gain += d1;
-            for (int k = 0; k < 3; ++k) {
-                const std::uint32_t w = kernel_widths[k], kk = w * w;
-                const std::size_t r = i % kk;
-                left[k][r] += d1;
-                up[k][r] += base64 - 64 * vf.dist(values[i], values[i - w]);
-            }
+            left[0][r9] += d1;
+            left[1][r25] += d1;
+            left[2][r49] += d1;
+            up[0][r9] += base64 - 64 * dist(f[i], f[i - 3]);
+            up[1][r25] += base64 - 64 * dist(f[i], f[i - 5]);
+            up[2][r49] += base64 - 64 * dist(f[i], f[i - 7]);
+            if ((r9 += 2) >= 9) r9 -= 9;
+            if ((r25 += 2) >= 25) r25 -= 25;
+            if ((r49 += 2) >= 49) r49 -= 49;
         }
         geometry best;
         std::int64_t best_gain = flat_gain, cur_gain = flat_gain;
@@ -111,7 +125,7 @@ template <typename U>
 std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits, unsigned man_bits,
                                    std::span<const tensor_hint> hints) {
     std::vector<segment> out;
-    const value_features<U> vf{man_bits, exp_bits};
+    std::vector<std::uint16_t> feats; // computed on first use
     const auto n = static_cast<std::int64_t>(values.size());
     // With no tensors described (raw data), the chunk is one flat tensor.
     std::vector<tensor_hint> flat;
@@ -145,7 +159,8 @@ std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits,
             }
         }
         if (!shaped && static_cast<std::uint64_t>(e - b) >= detect_min_values) {
-            detect<U>(values, static_cast<std::size_t>(b), static_cast<std::size_t>(e), vf, out);
+            if (feats.empty()) feats = features<U>(values, exp_bits, man_bits);
+            detect(feats, static_cast<std::size_t>(b), static_cast<std::size_t>(e), out);
             continue;
         }
         out.push_back(s);

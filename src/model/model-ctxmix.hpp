@@ -17,6 +17,9 @@
 #include <span>
 #include <vector>
 
+// The per-decision functions are small and hot: inlined into the coding loop.
+#define LMGC_CM_INLINE [[gnu::always_inline]] inline
+
 namespace lmgc::detail::ctxmix {
 
 // ---------------------------------------------------------------------------------------
@@ -38,12 +41,12 @@ constexpr int squash_calc(int d) {
 struct logistic_tables {
     std::array<std::int16_t, 4096> stretch{};
     std::array<std::int16_t, 4095> squash{}; // index d + 2047
-    std::array<std::int32_t, 1024> rate{};   // counter adaptation: 32768 / (n + 1.5)
 };
 
 constexpr logistic_tables make_logistic_tables() {
     logistic_tables t;
-    for (int d = -2047; d <= 2047; ++d) t.squash[d + 2047] = static_cast<std::int16_t>(squash_calc(d));
+    for (int d = -2047; d <= 2047; ++d)
+        t.squash[d + 2047] = static_cast<std::int16_t>(squash_calc(d));
     // stretch = inverse of squash: the smallest d whose squash reaches p.
     int pi = 0;
     for (int d = -2047; d <= 2047; ++d) {
@@ -52,7 +55,6 @@ constexpr logistic_tables make_logistic_tables() {
         pi = v + 1;
     }
     for (int p = pi; p < 4096; ++p) t.stretch[p] = 2047;
-    for (int n = 0; n < 1024; ++n) t.rate[n] = 65536 / (2 * n + 3);
     return t;
 }
 
@@ -62,24 +64,26 @@ inline int squash(int d) {
     d = d < -2047 ? -2047 : (d > 2047 ? 2047 : d);
     return tables.squash[d + 2047];
 }
-inline int stretch(int p12) { return tables.stretch[p12]; }
+inline int stretch(int p12) {
+    return tables.stretch[p12];
+}
 
 // ---------------------------------------------------------------------------------------
-// Adaptive bit counters: 22-bit probability and a 10-bit hit count in one word. The rate
-// starts at 2/3 and slows to 1/(limit + 1.5), so fresh contexts learn fast and old ones
-// settle (what matters when the model restarts at every chunk).
+// Adaptive bit counters: a 22-bit probability (the low 10 bits of the word are unused).
+// A fixed rate of 1/16 measured better than count-based rates (1/n, floored): gradients
+// drift, and the model restarts at every chunk anyway.
 
 constexpr std::uint32_t counter_init = 1u << 31;
+constexpr int counter_shift = 4;
 
-inline int counter_p12(std::uint32_t v) { return static_cast<int>(v >> 20); }
+inline int counter_p12(std::uint32_t v) {
+    return static_cast<int>(v >> 20);
+}
 
-inline void counter_update(std::uint32_t& v, int y, std::uint32_t limit) {
-    const std::uint32_t n = v & 1023;
+inline void counter_update(std::uint32_t& v, int y) {
     const auto p = static_cast<std::int32_t>(v >> 10);
     const std::int32_t target = (y << 22) - y; // 2^22 - 1 or 0
-    // (target - p) / 64 * rate / 2^9: 16 x 15 bits, no overflow in 32 bits.
-    const std::int32_t np = p + ((((target - p) >> 6) * tables.rate[n]) >> 9);
-    v = (static_cast<std::uint32_t>(np) << 10) | (n < limit ? n + 1 : n);
+    v = static_cast<std::uint32_t>(p + ((target - p) >> counter_shift)) << 10;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -88,7 +92,7 @@ inline void counter_update(std::uint32_t& v, int y, std::uint32_t limit) {
 // another context owns the slot: it is taken over and reset.
 
 class slot_table {
-public:
+  public:
     explicit slot_table(unsigned bits) : mask_((std::uint64_t{1} << bits) - 1) {
         data_.reset(new std::uint32_t[(mask_ + 1) * 16]);
         for (std::uint64_t s = 0; s <= mask_; ++s) {
@@ -106,19 +110,19 @@ public:
         return s;
     }
 
-private:
+  private:
     std::uint64_t mask_;
     std::unique_ptr<std::uint32_t[]> data_;
 };
 
 // Hashed counters without check, for decisions with one or few counters per context.
 class counter_table {
-public:
+  public:
     explicit counter_table(unsigned bits)
         : mask_((std::uint64_t{1} << bits) - 1), data_(mask_ + 1, counter_init) {}
     std::uint32_t* at(std::uint64_t h) { return &data_[h & mask_]; }
 
-private:
+  private:
     std::uint64_t mask_;
     std::vector<std::uint32_t> data_;
 };
@@ -138,7 +142,7 @@ inline std::uint64_t key(std::uint64_t k) {
 // by a small context and trained online to reduce coding cost.
 
 template <int N> class mixer {
-public:
+  public:
     static constexpr int skip_below = 256;
     mixer(int n_sets, int lr) : w_(static_cast<std::size_t>(n_sets) * N, 65536 * 3 / 10), lr_(lr) {}
     int x[N] = {};
@@ -164,7 +168,7 @@ public:
         }
     }
 
-private:
+  private:
     std::vector<std::int32_t> w_;
     std::int32_t* cw_ = nullptr;
     int lr_;
@@ -175,7 +179,7 @@ private:
 // Adaptive probability map (SSE): refines a probability given a context, by interpolating
 // between 33 buckets over the stretch domain. Output has 16-bit precision.
 class apm {
-public:
+  public:
     explicit apm(std::size_t n_ctx) : t_(n_ctx * 33) {
         for (std::size_t c = 0; c < n_ctx; ++c)
             for (int j = 0; j < 33; ++j)
@@ -194,7 +198,7 @@ public:
         t_[idx_] = static_cast<std::uint16_t>(t_[idx_] + ((g - t_[idx_]) >> rate));
     }
 
-private:
+  private:
     std::vector<std::uint16_t> t_;
     std::size_t idx_ = 0;
 };
@@ -226,8 +230,8 @@ struct tensor_hint {
 // how well the neighbour geometry predicts signs and exponents block by block.
 // Deterministic; only the encoder runs it (the segments travel in the payload).
 template <typename U>
-std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits,
-                                   unsigned man_bits, std::span<const tensor_hint> hints);
+std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits, unsigned man_bits,
+                                   std::span<const tensor_hint> hints);
 
 // ---------------------------------------------------------------------------------------
 // IEEE-754 formats.
@@ -261,15 +265,16 @@ constexpr unsigned mant_modelled_max = 4;
 // escape with an Elias-gamma code), the sign, the top mantissa bits, the other mantissa bits
 // raw. Each context owns one 64-byte slot per value, so a value touches few cache lines.
 template <typename F> class float_model {
-public:
+  public:
     using U = typename F::uint;
 
     // values: the chunk's values; the encoder passes them all, the decoder a buffer it
     // fills (the model reads only values before the current one and writes the current one
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
-        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)), ctab_(table_bits(n) + 2),
-          mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256), ae1_(16 * 32), as_(4096), am_(16 << (F::exp_bits + 1)) {
+        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
+          ctab_(table_bits(n) + 2), mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256),
+          as_(4096) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -291,19 +296,21 @@ public:
                 continue;
             }
             while (stage_ == stage::exp) u_exp(io.bit(p_exp(), exp_bit(v), 2));
-            while (stage_ == stage::esc) u_esc(io.bit(p_esc(), esc_bit(v), 2));
+            while (stage_ == stage::esc) u_esc(io.bit(p_esc(), IO::decoding ? 0 : esc_bit(v), 2));
             if (stage_ == stage::esc_raw) {
                 const unsigned nb = esc_len_;
-                u_esc_raw(io.raw(esc_raw_bits(v), nb), nb);
+                u_esc_raw(io.raw(IO::decoding ? 0u : esc_raw_bits(v), nb), nb);
             }
             u_sign(io.bit(p_sign(), static_cast<int>(v >> F::sign_shift), 3));
             while (stage_ == stage::mant)
-                u_mant(io.bit(p_mant(), static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1), 4));
+                u_mant(io.bit(p_mant(), static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1),
+                              4));
             for (unsigned left = raw_bits_; left > 0;) {
                 const unsigned take = left > 24 ? 24 : left;
                 left -= take;
                 const U mask = static_cast<U>((U{1} << take) - 1);
-                const auto r = io.raw(static_cast<std::uint32_t>((v >> (fp_.zero_low + left)) & mask), take);
+                const auto r =
+                    io.raw(static_cast<std::uint32_t>((v >> (fp_.zero_low + left)) & mask), take);
                 u_raw(static_cast<U>(r), take);
             }
         }
@@ -314,46 +321,69 @@ public:
     // P(next decision = 1) in units of 2^-16, within [1, 65535].
     int predict_p16() {
         switch (stage_) {
-        case stage::zero: return p_zero();
-        case stage::zsign: return p_zsign();
-        case stage::exp: return p_exp();
-        case stage::esc: return p_esc();
-        case stage::esc_raw: return 32768;
-        case stage::sign: return p_sign();
-        case stage::mant: return p_mant();
-        case stage::raw: return 32768;
+        case stage::zero:
+            return p_zero();
+        case stage::zsign:
+            return p_zsign();
+        case stage::exp:
+            return p_exp();
+        case stage::esc:
+            return p_esc();
+        case stage::esc_raw:
+            return 32768;
+        case stage::sign:
+            return p_sign();
+        case stage::mant:
+            return p_mant();
+        case stage::raw:
+            return 32768;
         }
         return 32768;
     }
     void update(int y) {
         switch (stage_) {
-        case stage::zero: return u_zero(y);
-        case stage::zsign: return u_zsign(y);
-        case stage::exp: return u_exp(y);
-        case stage::esc: return u_esc(y);
-        case stage::esc_raw: return u_esc_raw(static_cast<unsigned>(y), 1);
-        case stage::sign: return u_sign(y);
-        case stage::mant: return u_mant(y);
-        case stage::raw: return u_raw(static_cast<U>(y), 1);
+        case stage::zero:
+            return u_zero(y);
+        case stage::zsign:
+            return u_zsign(y);
+        case stage::exp:
+            return u_exp(y);
+        case stage::esc:
+            return u_esc(y);
+        case stage::esc_raw:
+            return u_esc_raw(static_cast<unsigned>(y), 1);
+        case stage::sign:
+            return u_sign(y);
+        case stage::mant:
+            return u_mant(y);
+        case stage::raw:
+            return u_raw(static_cast<U>(y), 1);
         }
     }
     // The bit the next decision codes for value v (the encoder's side of the interface).
     int bit_of(U v) const {
         switch (stage_) {
-        case stage::zero: return (v & F::abs_mask) == 0;
+        case stage::zero:
+            return (v & F::abs_mask) == 0;
         case stage::zsign:
-        case stage::sign: return static_cast<int>(v >> F::sign_shift);
-        case stage::exp: return exp_bit(v);
-        case stage::esc: return esc_bit(v);
-        case stage::esc_raw: return static_cast<int>((esc_raw_bits(v) >> (esc_len_ - 1 - esc_got_)) & 1);
-        case stage::mant: return static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1);
-        case stage::raw: return static_cast<int>((v >> (fp_.zero_low + raw_left_ - 1)) & 1);
+        case stage::sign:
+            return static_cast<int>(v >> F::sign_shift);
+        case stage::exp:
+            return exp_bit(v);
+        case stage::esc:
+            return esc_bit(v);
+        case stage::esc_raw:
+            return static_cast<int>((esc_raw_bits(v) >> (esc_len_ - 1 - esc_got_)) & 1);
+        case stage::mant:
+            return static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1);
+        case stage::raw:
+            return static_cast<int>((v >> (fp_.zero_low + raw_left_ - 1)) & 1);
         }
         return 0;
     }
     std::size_t index() const { return i_; }
 
-private:
+  private:
     enum class stage { zero, zsign, exp, esc, esc_raw, sign, mant, raw };
     static constexpr std::uint64_t none = 0xFFFF;
     static constexpr int n_ze = 4, n_sign = 2, n_mant = 2;
@@ -386,7 +416,8 @@ private:
     }
 
     // ---- per value: geometry and contexts ----------------------------------------------
-    void start_value() {
+    LMGC_CM_INLINE void start_value() {
+        stage_ = stage::zero; // also after the last value: the drivers' loops must stop
         if (i_ >= n_) return;
         while (next_seg_ < segs_.size() && segs_[next_seg_].start <= i_) {
             const segment& s = segs_[next_seg_++];
@@ -400,7 +431,7 @@ private:
         // Features of earlier values (feat_ has 3 zero entries in front: index i + 3).
         const std::uint16_t* f = &feat_[i + 3];
         const unsigned a = f[-1], b = f[-2], c = f[-3];
-        const bool has_up = pos_ >= W_;
+        const bool has_up = pos_ >= W_ && i >= W_;
         const bool has_left = col_ > 0;
         const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : 0u;
         const bool has_k = K_ > 1 && i >= K_;
@@ -410,7 +441,8 @@ private:
 
         // The predicted exponent: the running mean of recent log-magnitudes, rounded.
         const int eh = ((avg_ + 8) >> 4) - 1;
-        ehat_ = static_cast<unsigned>(eh < 0 ? 0 : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
+        ehat_ =
+            static_cast<unsigned>(eh < 0 ? 0 : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
         const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
 
         const unsigned la = a & 4095, lb = b & 4095, lc = c & 4095;
@@ -425,7 +457,8 @@ private:
         // Position class: the kernel position for small kernels, else (has up, has left).
         pc_ = K_ <= 25 ? pos_ : 26 + 2 * has_up + has_left;
         const std::uint64_t pc = pc_;
-        const std::uint64_t run = run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024));
+        const std::uint64_t run =
+            run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024));
 
         // Zero flag and exponent share each context's slot: word 1 the zero flag, words
         // 2..15 the exponent nodes 1..14. Context keys pack small fields into one word.
@@ -441,7 +474,8 @@ private:
         // sign (slots found once the exponent is known)
         const std::uint64_t sa = a >> 12 & 3, sup = has_up ? up >> 12 & 3 : 3u,
                             sk = has_k ? kp >> 12 & 3 : 3u;
-        skey_[0] = 22 | sa << 8 | std::uint64_t{b >> 12 & 3} << 10 | std::uint64_t{c >> 12 & 3} << 12;
+        skey_[0] =
+            22 | sa << 8 | std::uint64_t{b >> 12 & 3} << 10 | std::uint64_t{c >> 12 & 3} << 12;
         skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | pc << 14;
         sapm_ = (pc_ < 30 ? pc_ : 30) * 64 + sa * 16 + sup * 4 + sk;
 
@@ -453,7 +487,7 @@ private:
         cur_ = 0;
     }
 
-    void end_value() {
+    LMGC_CM_INLINE void end_value() {
         const U v = cur_;
         vals_[i_] = v; // the decoder's output; for the encoder, its input unchanged
         const unsigned l = lz(v);
@@ -484,18 +518,18 @@ private:
     // Far from any zero (dense data), the zero flag is a single adaptive counter: it costs
     // almost nothing either way, and mixing it would cost time.
     bool zero_fast() const { return last_zero_ == 0 && run_ >= zero_fast_run; }
-    int p_zero() {
+    LMGC_CM_INLINE int p_zero() {
         if (zero_fast()) return to_p16(counter_p12(zfast_) * 16 + 8);
         for (int j = 0; j < n_ze; ++j) mz_.x[j] = stretch(counter_p12(ze_[j][1]));
         mz_.x[n_ze] = 256;
         const int pr = mz_.mix(static_cast<int>(zset_));
         return finish(pr, mz_.last_stretch(), az_, zapm_, 1);
     }
-    void u_zero(int y) {
+    LMGC_CM_INLINE void u_zero(int y) {
         if (zero_fast()) {
-            counter_update(zfast_, y, 1023);
+            counter_update(zfast_, y);
         } else {
-            for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y, 60);
+            for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y);
             mz_.update(y);
             az_.update(y, 6);
         }
@@ -507,9 +541,9 @@ private:
         }
     }
 
-    int p_zsign() { return to_p16(counter_p12(zsign_) * 16 + 8); }
-    void u_zsign(int y) {
-        counter_update(zsign_, y, 1023);
+    LMGC_CM_INLINE int p_zsign() { return to_p16(counter_p12(zsign_) * 16 + 8); }
+    LMGC_CM_INLINE void u_zsign(int y) {
+        counter_update(zsign_, y);
         cur_ = static_cast<U>(static_cast<U>(y) << F::sign_shift);
         end_value();
     }
@@ -524,18 +558,18 @@ private:
         const int k = node_ <= 8 ? static_cast<int>(node_) - 2 : static_cast<int>(node_) - 8;
         return (r < 0 ? -r : r) == k;
     }
-    int p_exp() {
+    LMGC_CM_INLINE int p_exp() {
         for (int j = 0; j < n_ze; ++j) me_.x[j] = stretch(counter_p12(ze_[j][node_ + 1]));
         me_.x[n_ze] = 256;
-        const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8 ? 0 : ra_ < 8 ? 1 : ra_ <= 16 ? 2 : 3)));
-        const int st = me_.last_stretch();
-        const int p1 = ae1_.pp(st, node_ * 32 + ra_);
-        return to_p16((pr * 16 + p1) >> 1);
+        const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8    ? 0
+                                                             : ra_ < 8   ? 1
+                                                             : ra_ <= 16 ? 2
+                                                                         : 3)));
+        return to_p16(pr * 16 + 8);
     }
-    void u_exp(int y) {
-        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y, 60);
+    LMGC_CM_INLINE void u_exp(int y) {
+        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y);
         me_.update(y);
-        ae1_.update(y, 7);
         int r = 0;
         if (node_ == 1) {
             if (y) return set_exponent(static_cast<int>(ehat_));
@@ -564,12 +598,13 @@ private:
     unsigned esc_t(U v) const {
         const int e = static_cast<int>((v >> F::man_bits) & F::exp_mask);
         const int r = e - static_cast<int>(ehat_);
-        return static_cast<unsigned>((r < 0 ? -r : r) - static_cast<int>(esc_up_ ? cap_up : cap_down) - 1);
+        return static_cast<unsigned>((r < 0 ? -r : r) -
+                                     static_cast<int>(esc_up_ ? cap_up : cap_down) - 1);
     }
     int esc_bit(U v) const {
         const unsigned t1 = esc_t(v) + 1;
         unsigned nb = 0;
-        while ((t1 >> (nb + 1)) != 0) ++nb;
+        while (nb < 31 && (t1 >> (nb + 1)) != 0) ++nb;
         return esc_len_ == nb; // 1 = "the length is esc_len_"
     }
     std::uint32_t esc_raw_bits(U v) const {
@@ -578,7 +613,7 @@ private:
     }
     int p_esc() { return to_p16(counter_p12(esc_[esc_up_ * 16 + esc_len_]) * 16 + 8); }
     void u_esc(int y) {
-        counter_update(esc_[esc_up_ * 16 + esc_len_], y, 60);
+        counter_update(esc_[esc_up_ * 16 + esc_len_], y);
         if (y || esc_len_ == F::exp_bits) {
             esc_acc_ = 1;
             esc_got_ = 0;
@@ -594,14 +629,15 @@ private:
         if (esc_got_ == esc_len_) finish_escape();
     }
     void finish_escape() {
-        const int mag = static_cast<int>(esc_acc_ - 1) + static_cast<int>(esc_up_ ? cap_up : cap_down) + 1;
+        const int mag =
+            static_cast<int>(esc_acc_ - 1) + static_cast<int>(esc_up_ ? cap_up : cap_down) + 1;
         int e = static_cast<int>(ehat_) + (esc_up_ ? mag : -mag);
         // Only a corrupt stream leaves the range; keep the model's indices in bounds.
         if (e < 0 || e >= int(n_exp_values)) e = static_cast<int>(ehat_);
         set_exponent(e);
     }
 
-    void set_exponent(int e) {
+    LMGC_CM_INLINE void set_exponent(int e) {
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;
@@ -610,14 +646,14 @@ private:
         ss_[n_sign - 1] = ctab_.at(key(skey_[n_sign - 1] | re << 19));
     }
 
-    int p_sign() {
+    LMGC_CM_INLINE int p_sign() {
         for (int j = 0; j < n_sign; ++j) ms_.x[j] = stretch(counter_p12(*ss_[j]));
         ms_.x[n_sign] = 256;
         const int pr = ms_.mix(static_cast<int>(pc_ < 31 ? pc_ : 31));
         return finish(pr, ms_.last_stretch(), as_, sapm_, 2);
     }
-    void u_sign(int y) {
-        for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y, 60);
+    LMGC_CM_INLINE void u_sign(int y) {
+        for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y);
         ms_.update(y);
         as_.update(y, 7);
         cur_ |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
@@ -626,31 +662,32 @@ private:
             mant_done_ = 0;
             node_ = 1;
             const std::uint64_t le = e_ + 1;
-            for (int j = 0; j < n_mant; ++j) mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
+            for (int j = 0; j < n_mant; ++j)
+                mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
         } else {
             start_raw();
         }
     }
 
-    int p_mant() {
+    LMGC_CM_INLINE int p_mant() {
         for (int j = 0; j < n_mant; ++j) mm_.x[j] = stretch(counter_p12(mslots_[j][node_]));
         mm_.x[n_mant] = 256;
         const int pr = mm_.mix(static_cast<int>(node_));
-        return finish(pr, mm_.last_stretch(), am_, (node_ << (F::exp_bits + 1)) + e_, 2);
+        return to_p16(pr * 16 + 8);
     }
-    void u_mant(int y) {
-        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y, 60);
+    LMGC_CM_INLINE void u_mant(int y) {
+        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y);
         mm_.update(y);
-        am_.update(y, 7);
         node_ = node_ * 2 + static_cast<unsigned>(y);
         ++mant_done_;
         if (mant_done_ == fp_.mant_modelled) {
-            cur_ |= static_cast<U>(static_cast<U>(node_ - (1u << mant_done_)) << (F::man_bits - mant_done_));
+            cur_ |= static_cast<U>(static_cast<U>(node_ - (1u << mant_done_))
+                                   << (F::man_bits - mant_done_));
             start_raw();
         }
     }
 
-    void start_raw() {
+    LMGC_CM_INLINE void start_raw() {
         raw_left_ = raw_bits_;
         if (raw_left_ == 0) {
             end_value();
@@ -659,7 +696,7 @@ private:
         }
     }
     // n raw bits (most significant first) arrive.
-    void u_raw(U bits, unsigned n) {
+    LMGC_CM_INLINE void u_raw(U bits, unsigned n) {
         raw_left_ -= n;
         cur_ |= static_cast<U>(bits << (fp_.zero_low + raw_left_));
         if (raw_left_ == 0) end_value();
@@ -677,7 +714,7 @@ private:
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
     mixer<n_mant + 1> mm_;
-    apm az_, ae1_, as_, am_;
+    apm az_, as_;
     std::uint32_t zsign_ = counter_init, zfast_ = counter_init;
     std::uint32_t esc_[32];
 
@@ -712,7 +749,7 @@ private:
 // both compute the same probabilities.
 
 class float_prior : public model_prior_i {
-public:
+  public:
     // values: the chunk's little-endian elements (the decoder passes zeros of the right size).
     // t: f32, f16, bf16 or f64. Throws lmgc::error(internal) for other types.
     static std::unique_ptr<float_prior> make(dtype t, std::span<const std::uint8_t> values,

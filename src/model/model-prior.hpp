@@ -15,7 +15,7 @@ namespace lmgc::detail {
 // Both sides must see bit-identical tables, so implementations compute them with integer
 // arithmetic (or with a deterministic evaluation the header pins down).
 class model_prior_i {
-public:
+  public:
     virtual ~model_prior_i() = default;
     // Frequency table of the next symbol, given every symbol fed to update() since the last
     // reset(). Every symbol that may occur has frequency >= 1. The view stays valid until

@@ -46,12 +46,9 @@ int cmd_compress(const args_t& args) {
         .option("--seed", "N", "seed of random sparsification (default 0)", &seed)
         .flag("-f,--force", "overwrite the output if it exists", &force)
         .flag("-q,--quiet", "print nothing on success", &quiet)
-        .epilog("Examples:
-  lmgc compress grads.npy
-  lmgc compress grads.safetensors -c lzma --chunk-bytes 512
-"
-                "  lmgc compress grads.npy --preprocess topk:10+quantize:8 -o lossy.lmgc
-"
+        .epilog("Examples:\n  lmgc compress grads.npy\n"
+                "  lmgc compress grads.safetensors -c lzma --chunk-bytes 512\n"
+                "  lmgc compress grads.npy --preprocess topk:10+quantize:8 -o lossy.lmgc\n"
                 "  lmgc compress grads.npy --model /models/TinyLlama-1.1B-Chat-v1.0 --device cuda");
     experimental::llm_settings llm;
     add_llm_options(p, llm, false);

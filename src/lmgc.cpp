@@ -265,7 +265,8 @@ compress_plan make_plan(std::span<const std::uint8_t> input, const compress_para
             s.codec = std::string(e.name);
             s.type = coded_type;
             const auto elem = dtype_size(coded_type);
-            if (!params.unchunked) {
+            // A codec whose default is 0 (unchunked) codes the stream as one chunk.
+            if (!params.unchunked && (params.chunk_bytes || e.default_chunk_bytes)) {
                 std::uint64_t cb = params.chunk_bytes ? params.chunk_bytes : e.default_chunk_bytes;
                 s.chunk_bytes = std::max<std::uint64_t>(elem, cb / elem * elem);
             }

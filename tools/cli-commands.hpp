@@ -15,5 +15,8 @@ int cmd_deserialize(const args_t& args);
 int cmd_tokenize(const args_t& args);
 int cmd_tokens(const args_t& args);
 int cmd_collect(const args_t& args);
+int cmd_predict(const args_t& args);
+int cmd_analyze(const args_t& args);
+int cmd_random_model(const args_t& args);
 
 } // namespace lmgc::cli

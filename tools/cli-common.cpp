@@ -7,8 +7,8 @@
 
 namespace lmgc::cli {
 
-progress_bar::progress_bar(std::string label, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), enabled_(::isatty(2) == 1),
+progress_bar::progress_bar(std::string label, std::string unit, double scale)
+    : label_(std::move(label)), unit_(std::move(unit)), scale_(scale), enabled_(::isatty(2) == 1),
       start_(std::chrono::steady_clock::now()), last_(start_ - std::chrono::seconds(1)) {}
 
 progress_bar::~progress_bar() { finish(); }
@@ -37,7 +37,7 @@ void progress_bar::update(std::uint64_t done, std::uint64_t total) {
         std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(left) / 60, static_cast<int>(left) % 60);
         eta = buf;
     }
-    std::string speed = unit_ == "B" ? format_bytes(rate) + "/s" : format_fixed(rate, 0) + " " + unit_ + "/s";
+    std::string speed = unit_ == "B" ? format_bytes(rate) + "/s" : format_fixed(rate * scale_, 0) + " " + unit_ + "/s";
     std::fprintf(stderr, "\r%s [%s] %5.1f%% %s ETA %s   ", label_.c_str(), bar.c_str(),
                  100.0 * frac, speed.c_str(), eta.c_str());
     std::fflush(stderr);

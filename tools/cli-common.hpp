@@ -17,7 +17,9 @@ using args_t = std::vector<std::string>;
 // A progress bar on stderr, drawn only when stderr is a terminal, at most 10 times a second.
 class progress_bar {
 public:
-    explicit progress_bar(std::string label, std::string unit = "B");
+    // With a unit other than "B", the speed shown is bytes/s times scale in that unit (the
+    // lm codec shows tokens/s: bytes times tokens per byte).
+    explicit progress_bar(std::string label, std::string unit = "B", double scale = 1.0);
     ~progress_bar(); // clears the line
     progress_fn callback();
     void update(std::uint64_t done, std::uint64_t total);
@@ -25,6 +27,7 @@ public:
 
 private:
     std::string label_, unit_;
+    double scale_;
     bool enabled_;
     bool drawn_ = false;
     std::chrono::steady_clock::time_point start_, last_;

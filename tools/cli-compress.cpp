@@ -1,6 +1,7 @@
 // lmgc compress / decompress / info / codecs.
 #include "cli-args.hpp"
 #include "cli-commands.hpp"
+#include "cli-llm.hpp"
 
 #include <cstdio>
 
@@ -45,9 +46,14 @@ int cmd_compress(const args_t& args) {
         .option("--seed", "N", "seed of random sparsification (default 0)", &seed)
         .flag("-f,--force", "overwrite the output if it exists", &force)
         .flag("-q,--quiet", "print nothing on success", &quiet)
-        .epilog("Examples:\n  lmgc compress grads.npy\n  lmgc compress grads.safetensors -c lzma --chunk-bytes 512\n"
-                "  lmgc compress grads.npy --preprocess topk:10+quantize:8 -o lossy.lmgc");
+        .epilog("Examples:\n  lmgc compress grads.npy\n"
+                "  lmgc compress grads.safetensors -c lzma --chunk-bytes 512\n"
+                "  lmgc compress grads.npy --preprocess topk:10+quantize:8 -o lossy.lmgc\n"
+                "  lmgc compress grads.npy --model /models/TinyLlama-1.1B-Chat-v1.0 --device cuda");
+    experimental::llm_settings llm;
+    add_llm_options(p, llm, false);
     p.parse(args);
+    if (!llm.model.empty() && codec.empty()) codec = "lm";
 
     auto params = default_compress_params();
     params.preprocess = preprocess;
@@ -59,10 +65,11 @@ int cmd_compress(const args_t& args) {
     params.n_threads = threads;
     params.format = raw ? input_format::raw : parse_format(format);
     for (const auto& s : sets) params.codec_options.push_back(parse_set(s));
+    for (auto& o : experimental::llm_codec_options(llm)) params.codec_options.push_back(std::move(o));
     if (unchunked && chunk_bytes) throw usage_error("--unchunked and --chunk-bytes exclude each other");
     if (out.empty()) out = in + ".lmgc";
 
-    progress_bar bar("compress");
+    progress_bar bar("compress", codec == "lm" ? "tok" : "B", llm_tokens_per_byte(llm));
     params.progress = bar.callback();
     const auto st = compress_file(in, out, params, force);
     bar.finish();
@@ -93,13 +100,16 @@ int cmd_decompress(const args_t& args) {
         .option_list("--set", "KEY=VALUE", "codec setting needed to decode (repeatable)", &sets)
         .flag("-f,--force", "overwrite the output if it exists", &force)
         .flag("-q,--quiet", "print nothing on success", &quiet);
+    experimental::llm_settings llm;
+    add_llm_options(p, llm, true);
     p.parse(args);
     if (threads < 0) throw usage_error("--threads must be >= 0");
     auto params = default_decompress_params();
     params.n_threads = threads;
     for (const auto& s : sets) params.codec_options.push_back(parse_set(s));
+    for (auto& o : experimental::llm_codec_options(llm)) params.codec_options.push_back(std::move(o));
     if (out.empty()) out = default_output(in, ".out", ".lmgc");
-    progress_bar bar("decompress");
+    progress_bar bar("decompress", llm.model.empty() ? "B" : "tok", llm_tokens_per_byte(llm));
     params.progress = bar.callback();
     decompress_file(in, out, params, force);
     bar.finish();

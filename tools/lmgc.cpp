@@ -28,6 +28,9 @@ const command commands[] = {
     {"tokenize", "token ids of a text under a model's tokenizer", cmd_tokenize},
     {"tokens", "characters and tokens of a file's serializations", cmd_tokens},
     {"collect", "train a network of the paper (LibTorch) and save its gradients", cmd_collect},
+    {"predict", "log2 probability the LLM gives each next token (--model DIR)", cmd_predict},
+    {"analyze", "LLM ideal code length vs real coded size of a tensor file", cmd_analyze},
+    {"random-model", "write a random-weight Llama checkpoint (tests, benchmarks)", cmd_random_model},
 };
 
 void print_usage(std::FILE* f) {

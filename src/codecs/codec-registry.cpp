@@ -12,11 +12,18 @@ namespace lmgc::detail {
 // calls them. A codec whose library was missing at build time has a null factory.
 using codec_factory = std::unique_ptr<codec_i> (*)(const codec_config&);
 std::unique_ptr<codec_i> make_codec_store(const codec_config&);
+std::unique_ptr<codec_i> make_codec_cm(const codec_config&);
 #ifdef LMGC_HAVE_ZLIB
 std::unique_ptr<codec_i> make_codec_gzip(const codec_config&);
 constexpr codec_factory gzip_factory = make_codec_gzip;
 #else
 constexpr codec_factory gzip_factory = nullptr;
+#endif
+#ifdef LMGC_HAVE_TORCH
+std::unique_ptr<codec_i> make_codec_lm(const codec_config&);
+constexpr codec_factory lm_factory = make_codec_lm;
+#else
+constexpr codec_factory lm_factory = nullptr;
 #endif
 #ifdef LMGC_HAVE_ZSTD
 std::unique_ptr<codec_i> make_codec_zstd(const codec_config&);
@@ -73,6 +80,8 @@ constexpr std::uint64_t MiB = 1u << 20;
 
 // name, summary, library it needs, element types, default chunk size, factory
 const codec_entry table[] = {
+    {"cm", "context-mixing model of float bits (weights-free prior, fixed point)", "",
+     supports_floats, 1 * MiB, make_codec_cm},
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory},
     {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory},
     {"zstd", "Zstandard, level 19", "libzstd", supports_any, 16 * MiB, zstd_factory},
@@ -89,6 +98,8 @@ const codec_entry table[] = {
      supports_any, 16 * MiB, shuffle_zstd_factory},
     {"shuffle-lzma", "byte planes of each element transposed, then lzma preset 9", "liblzma",
      supports_any, 16 * MiB, shuffle_lzma_factory},
+    {"lm", "LLM prior (Llama via LibTorch, --model DIR) + range coder: LM-GC", "LibTorch",
+     supports_floats, 0, lm_factory},
     {"store", "no compression (for tests and incompressible data)", "", supports_any, 16 * MiB,
      make_codec_store},
 };
@@ -124,7 +135,7 @@ std::string_view first_built(std::initializer_list<std::string_view> names) {
 }
 } // namespace
 
-std::string_view default_codec_name() { return first_built({"zstd"}); }
+std::string_view default_codec_name() { return first_built({"cm"}); }
 
 std::string_view byte_codec_name() { return first_built({"zstd", "gzip"}); }
 

@@ -1,0 +1,290 @@
+// "cm": the context-mixing prior (model/model-ctxmix.hpp) driving the range coder; the
+// default codec for float tensors. Payload of a chunk (docs/cm.md):
+//   u8 version (1), u8 dtype code, u8 mode: 1 stored (the raw bytes follow; used when the
+//   model would expand the data, e.g. random bit patterns), 0 modelled:
+//   varint mant_modelled, varint zero_low,
+//   varint n_segments, n_segments x (varint start delta, kernel, width, phase, row),
+//   range-coded values, then any bytes of a partial trailing element as raw bits, then a
+//   24-bit end marker (raw bits) that the decoder checks.
+#include "codecs/codec.hpp"
+
+#include "coder/coder-range.hpp"
+#include "model/model-ctxmix.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace lmgc::detail {
+namespace {
+
+using namespace ctxmix;
+
+constexpr std::uint8_t payload_version = 1;
+// Values coded between progress reports.
+constexpr std::size_t progress_step = 1 << 16;
+// Coded after the values. Decoding it back proves the stream was complete (a truncated one
+// decodes zeros) and keeps the last coded bytes nonzero, so the encoder's trimming of
+// trailing zero bytes never takes real data.
+constexpr std::uint32_t end_marker = 0xC3A55A;
+
+struct encoder_io {
+    static constexpr bool decoding = false;
+    range_encoder& enc;
+    int bit(int p16, int y, int) {
+        enc.encode_bit(static_cast<unsigned>(p16), y);
+        return y;
+    }
+    std::uint32_t raw(std::uint32_t v, unsigned n) {
+        enc.encode_bits(v, n);
+        return v;
+    }
+};
+
+// Development aid (LMGC_CM_STATS=1): the encoder's ideal code length per field, on stderr.
+// Floating point here never touches the coded stream.
+struct stats_io {
+    static constexpr bool decoding = false;
+    double bits[6] = {};
+    std::size_t count[6] = {};
+    int bit(int p16, int y, int field) {
+        const double p = (y ? p16 : 65536 - p16) / 65536.0;
+        bits[field] -= std::log2(p);
+        ++count[field];
+        return y;
+    }
+    std::uint32_t raw(std::uint32_t v, unsigned n) {
+        bits[5] += n;
+        count[5] += n;
+        return v;
+    }
+};
+
+struct decoder_io {
+    static constexpr bool decoding = true;
+    range_decoder& dec;
+    int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return dec.decode_bits(n); }
+};
+
+std::vector<tensor_hint> hints_of(const chunk_layout& layout, std::size_t elem) {
+    std::vector<tensor_hint> hints;
+    for (const auto& t : layout.tensors) {
+        tensor_hint h;
+        h.start = t.offset / static_cast<std::int64_t>(elem);
+        h.n_values = t.nbytes / elem;
+        h.shape.assign(t.shape.begin(), t.shape.end());
+        hints.push_back(std::move(h));
+    }
+    return hints;
+}
+
+class reader {
+  public:
+    explicit reader(byte_span in) : in_(in) {}
+    std::uint8_t u8() {
+        LMGC_CHECK(pos_ < in_.size(), errc::corrupt, "cm: payload truncated in its header");
+        return in_[pos_++];
+    }
+    std::uint64_t varint() {
+        std::uint64_t v = 0;
+        for (unsigned shift = 0; shift < 64; shift += 7) {
+            const std::uint8_t b = u8();
+            v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+            if (!(b & 0x80)) return v;
+        }
+        LMGC_FAIL(errc::corrupt, "cm: bad varint in payload header");
+    }
+    byte_span rest() const { return in_.subspan(pos_); }
+
+  private:
+    byte_span in_;
+    std::size_t pos_ = 0;
+};
+
+class codec_cm final : public codec_i {
+  public:
+    explicit codec_cm(unsigned mant_bits) : mant_bits_(mant_bits) {}
+    std::vector<codec_option> params() const override {
+        return {{"mantissa_bits", std::to_string(mant_bits_)}};
+    }
+
+    void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
+        switch (layout.type) {
+        case dtype::f32:
+            return encode_as<fmt_f32>(raw, layout, out);
+        case dtype::f16:
+            return encode_as<fmt_f16>(raw, layout, out);
+        case dtype::bf16:
+            return encode_as<fmt_bf16>(raw, layout, out);
+        case dtype::f64:
+            return encode_as<fmt_f64>(raw, layout, out);
+        default:
+            break;
+        }
+        LMGC_FAIL(errc::internal, "cm: ", dtype_name(layout.type), " is not a float type");
+    }
+
+    void decode(byte_span coded, const chunk_layout& layout,
+                std::span<std::uint8_t> out) const override {
+        switch (layout.type) {
+        case dtype::f32:
+            return decode_as<fmt_f32>(coded, layout, out);
+        case dtype::f16:
+            return decode_as<fmt_f16>(coded, layout, out);
+        case dtype::bf16:
+            return decode_as<fmt_bf16>(coded, layout, out);
+        case dtype::f64:
+            return decode_as<fmt_f64>(coded, layout, out);
+        default:
+            break;
+        }
+        LMGC_FAIL(errc::corrupt, "cm: stream of ", dtype_name(layout.type),
+                  " values, which cm does not code");
+    }
+
+  private:
+    template <typename F>
+    void encode_as(byte_span raw, const chunk_layout& layout, bytes& out) const {
+        using U = typename F::uint;
+        const std::size_t n = raw.size() / sizeof(U);
+        std::vector<U> vals(n);
+        if (n) std::memcpy(vals.data(), raw.data(), n * sizeof(U));
+
+        float_params fp;
+        fp.zero_low = common_zero_low_bits<F>(vals);
+        if (fp.zero_low == F::man_bits) fp.zero_low = F::man_bits; // mantissas all zero
+        fp.mant_modelled = std::min(mant_bits_, F::man_bits - fp.zero_low);
+        const auto hints = hints_of(layout, sizeof(U));
+        const auto segs = find_segments<U>(vals, F::exp_bits, F::man_bits, hints);
+
+        const std::size_t base = out.size();
+        byte_writer w(out);
+        w.u8(payload_version);
+        w.u8(static_cast<std::uint8_t>(layout.type));
+        w.u8(0);
+        w.varint(fp.mant_modelled);
+        w.varint(fp.zero_low);
+        w.varint(segs.size());
+        std::uint64_t prev = 0;
+        for (const auto& s : segs) {
+            w.varint(s.start - prev);
+            prev = s.start;
+            w.varint(s.kernel);
+            w.varint(s.width);
+            w.varint(s.phase);
+            w.varint(s.row);
+        }
+
+        if (std::getenv("LMGC_CM_STATS")) {
+            std::vector<U> copy = vals;
+            float_model<F> m(copy.data(), n, segs, fp);
+            stats_io st;
+            m.code_values(st, n);
+            std::fprintf(stderr, "cm stats: %zu segments:", segs.size());
+            for (std::size_t k = 0; k < segs.size() && k < 40; ++k)
+                std::fprintf(stderr, " %llu:k%u/w%u/p%u/r%llu", (unsigned long long)segs[k].start,
+                             segs[k].kernel, segs[k].width, segs[k].phase,
+                             (unsigned long long)segs[k].row);
+            std::fprintf(stderr, "\n");
+            const char* names[6] = {"zero", "zsign", "exp", "sign", "mant", "raw"};
+            for (int k = 0; k < 6; ++k)
+                std::fprintf(stderr,
+                             "cm stats: %-5s %10zu decisions %12.0f bits %8.4f bits/value\n",
+                             names[k], st.count[k], st.bits[k], n ? st.bits[k] / double(n) : 0.0);
+        }
+        range_encoder enc(out);
+        encoder_io io{enc};
+        float_model<F> model(vals.data(), n, segs, fp);
+        for (std::size_t done = 0; done < n;) {
+            const std::size_t upto = std::min(n, done + progress_step);
+            model.code_values(io, upto);
+            if (layout.advance) layout.advance((upto - done) * sizeof(U));
+            done = upto;
+        }
+        for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) enc.encode_bits(raw[k], 8);
+        enc.encode_bits(end_marker, 24);
+        enc.finish();
+        if (out.size() - base > raw.size() + 3) {
+            out.resize(base + 2);
+            out.push_back(1);
+            byte_writer(out).raw(raw);
+        }
+    }
+
+    template <typename F>
+    void decode_as(byte_span coded, const chunk_layout& layout, std::span<std::uint8_t> out) const {
+        using U = typename F::uint;
+        const std::size_t n = out.size() / sizeof(U);
+        reader r(coded);
+        const auto version = r.u8();
+        LMGC_CHECK(version == payload_version, errc::corrupt, "cm: payload version ", int(version),
+                   " is not ", int(payload_version));
+        LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
+                   "cm: payload element type does not match the stream's");
+        const auto mode = r.u8();
+        LMGC_CHECK(mode <= 1, errc::corrupt, "cm: unknown payload mode ", int(mode));
+        if (mode == 1) {
+            const auto rest = r.rest();
+            LMGC_CHECK(rest.size() == out.size(), errc::corrupt, "cm: stored chunk has ",
+                       rest.size(), " bytes, expected ", out.size());
+            if (!rest.empty()) std::memcpy(out.data(), rest.data(), rest.size());
+            return;
+        }
+        float_params fp;
+        const auto mant = r.varint(), zero_low = r.varint();
+        LMGC_CHECK(zero_low <= F::man_bits && mant <= 4 && mant <= F::man_bits - zero_low,
+                   errc::corrupt, "cm: bad mantissa split in payload header");
+        fp.mant_modelled = static_cast<unsigned>(mant);
+        fp.zero_low = static_cast<unsigned>(zero_low);
+        const auto n_segs = r.varint();
+        LMGC_CHECK(n_segs >= 1 && n_segs <= n + 1, errc::corrupt, "cm: bad segment count ", n_segs);
+        std::vector<segment> segs(n_segs);
+        std::uint64_t at = 0;
+        for (std::size_t k = 0; k < n_segs; ++k) {
+            const auto delta = r.varint();
+            LMGC_CHECK((k == 0 ? delta == 0 : delta > 0) && delta <= n, errc::corrupt,
+                       "cm: bad segment start");
+            at += delta;
+            LMGC_CHECK(at <= n, errc::corrupt, "cm: segment starts past the chunk");
+            segment& s = segs[k];
+            s.start = at;
+            const auto kernel = r.varint(), width = r.varint(), phase = r.varint(),
+                       row = r.varint();
+            LMGC_CHECK(kernel >= 1 && kernel <= segment_kernel_max && width >= 1 &&
+                           width <= kernel && kernel % width == 0 && phase < kernel && row <= n &&
+                           (row == 0 || row % kernel == 0),
+                       errc::corrupt, "cm: bad segment geometry");
+            s.kernel = static_cast<std::uint32_t>(kernel);
+            s.width = static_cast<std::uint32_t>(width);
+            s.phase = static_cast<std::uint32_t>(phase);
+            s.row = row;
+        }
+
+        std::vector<U> vals(n);
+        range_decoder dec(r.rest());
+        decoder_io io{dec};
+        float_model<F> model(vals.data(), n, segs, fp);
+        for (std::size_t done = 0; done < n;) {
+            const std::size_t upto = std::min(n, done + progress_step);
+            model.code_values(io, upto);
+            if (layout.advance) layout.advance((upto - done) * sizeof(U));
+            done = upto;
+        }
+        if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
+        for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
+            out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
+        LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
+                   "cm: payload truncated or damaged (end marker not found)");
+    }
+
+    unsigned mant_bits_;
+};
+
+} // namespace
+
+std::unique_ptr<codec_i> make_codec_cm(const codec_config& cfg) {
+    return std::make_unique<codec_cm>(static_cast<unsigned>(cfg.get_int("mantissa_bits", 1, 0, 4)));
+}
+
+} // namespace lmgc::detail

@@ -1,0 +1,195 @@
+// The cm model: its fixed-point primitives, the generic prior interface (which must agree
+// with the codec's fast path), and a frozen stream that pins the format: any change to the
+// model's arithmetic shows up here, since old files must keep decoding.
+#include "codecs/codec.hpp"
+#include "coder/coder-range.hpp"
+#include "common/common-checksum.hpp"
+#include "model/model-ctxmix.hpp"
+#include "testutil.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+using namespace lmgc;
+using namespace lmgc::detail;
+using namespace lmgc::detail::ctxmix;
+
+namespace {
+
+// Gradient-like values from integer arithmetic only, so the data (and the stream coded from
+// it) is the same with every standard library.
+std::vector<std::uint32_t> lcg_gradients(std::size_t n) {
+    std::vector<std::uint32_t> v(n);
+    std::uint64_t s = 12345;
+    auto next = [&] {
+        return static_cast<std::uint32_t>(
+            (s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33);
+    };
+    std::uint32_t level = 110;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i % 512 == 0) level = 100 + next() % 20;
+        const auto r = next();
+        if (r % 3 == 0) {
+            v[i] = 0;
+            continue;
+        }
+        const std::uint32_t e = level - (r >> 8) % 5 - ((r >> 11) % 8 == 0 ? 3 : 0);
+        v[i] = (r & 1u) << 31 | e << 23 | (next() & 0x7FFFFF);
+    }
+    return v;
+}
+
+bytes encode_fast(const std::vector<std::uint32_t>& v) {
+    const auto codec = find_codec("cm").make(codec_config{});
+    chunk_layout layout;
+    layout.type = dtype::f32;
+    bytes raw(v.size() * 4), out;
+    std::memcpy(raw.data(), v.data(), raw.size());
+    codec->encode(raw, layout, out);
+    return out;
+}
+
+// The codec's encoder adapter, for coding with a model directly.
+struct encoder_io {
+    static constexpr bool decoding = false;
+    range_encoder& enc;
+    int bit(int p16, int y, int) {
+        enc.encode_bit(static_cast<unsigned>(p16), y);
+        return y;
+    }
+    std::uint32_t raw(std::uint32_t x, unsigned n) {
+        enc.encode_bits(x, n);
+        return x;
+    }
+};
+
+} // namespace
+
+TEST(model_ctxmix, logistic_tables) {
+    // squash is monotonic, stretch inverts it up to rounding, both in range.
+    int prev = 0;
+    for (int d = -2047; d <= 2047; ++d) {
+        const int p = squash(d);
+        ASSERT_GE(p, prev);
+        ASSERT_GE(p, 1);
+        ASSERT_LE(p, 4095);
+        prev = p;
+    }
+    for (int p = 1; p < 4095; ++p) {
+        const int s = stretch(p);
+        ASSERT_GE(s, -2047);
+        ASSERT_LE(s, 2047);
+        EXPECT_NEAR(squash(s), p, 40) << p;
+    }
+    EXPECT_EQ(squash(0), 2047);
+    // Counters move towards what they see and stay in range.
+    std::uint32_t c = counter_init;
+    for (int k = 0; k < 1000; ++k) counter_update(c, 1);
+    EXPECT_GT(counter_p12(c), 4080);
+    for (int k = 0; k < 1000; ++k) counter_update(c, 0);
+    EXPECT_LT(counter_p12(c), 15);
+}
+
+TEST(model_ctxmix, prior_interface_matches_the_fast_path) {
+    const auto v = lcg_gradients(20000);
+    const auto fast = encode_fast(v);
+
+    // Code the same values decision by decision through model_prior_i and the generic
+    // CDF entry of the range coder.
+    const auto vb = std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size() * 4);
+    const std::vector<segment> segs{segment{}};
+    float_params fp;
+    fp.mant_modelled = 1;
+    auto enc_prior = float_prior::make(dtype::f32, vb, segs, fp);
+    bytes stream;
+    range_encoder enc(stream);
+    std::size_t steps = 0;
+    while (!enc_prior->done()) {
+        const auto cdf = enc_prior->predict();
+        ASSERT_EQ(cdf.n_symbols(), 2u);
+        ASSERT_GE(cdf.freq(0), 1u);
+        ASSERT_GE(cdf.freq(1), 1u);
+        const auto s = enc_prior->next_symbol();
+        enc.encode(cdf, s);
+        enc_prior->update(s);
+        ++steps;
+    }
+    enc.finish();
+    EXPECT_GT(steps, v.size());
+
+    const bytes zeros(vb.size(), 0);
+    auto dec_prior = float_prior::make(dtype::f32, zeros, segs, fp);
+    range_decoder dec(stream);
+    while (!dec_prior->done()) {
+        const auto cdf = dec_prior->predict();
+        dec_prior->update(dec.decode(cdf));
+    }
+    bytes back(vb.size());
+    dec_prior->copy_values(back);
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), vb.begin()));
+    // Same probabilities as the fast path: the sizes agree up to the fast path's header
+    // (a few bytes) and the small difference between coding a bit and a two-symbol table.
+    const double ratio = double(stream.size()) / double(fast.size());
+    EXPECT_NEAR(ratio, 1.0, 0.005) << stream.size() << " vs " << fast.size();
+
+    // reset() starts over: the same first prediction again.
+    dec_prior->reset();
+    auto again = float_prior::make(dtype::f32, zeros, segs, fp);
+    EXPECT_EQ(dec_prior->predict().freq(1), again->predict().freq(1));
+}
+
+TEST(model_ctxmix, frozen_stream) {
+    // If this fails, the model's arithmetic changed: files written before no longer decode.
+    // Bump the cm payload version (docs/format.md) and update the values only on purpose.
+    // The segments are fixed here: the encoder's choice of segments may change freely.
+    auto v = lcg_gradients(30000);
+    const std::vector<segment> segs{segment{0, 9, 3, 2, 0}, segment{20000, 1, 1, 0, 0}};
+    float_params fp;
+    fp.mant_modelled = 1;
+    float_model<fmt_f32> model(v.data(), v.size(), segs, fp);
+    bytes coded;
+    range_encoder enc(coded);
+    encoder_io io{enc};
+    model.code_values(io, v.size());
+    enc.finish();
+    EXPECT_EQ(coded.size(), 71018u);
+    EXPECT_EQ(crc32c(coded), 3254031580u);
+}
+
+TEST(model_ctxmix, segments_from_shapes_and_data) {
+    // A conv weight (shape known) and a flat vector with 3x3 kernel structure.
+    std::vector<tensor_hint> hints;
+    hints.push_back({0, 64 * 16 * 9, {64, 16, 3, 3}});
+    hints.push_back({64 * 16 * 9, 64, {64}});
+    const std::vector<std::uint32_t> vals(64 * 16 * 9 + 64, 0x3f800000u);
+    const auto segs = find_segments<std::uint32_t>(vals, 8, 23, hints);
+    ASSERT_EQ(segs.size(), 2u);
+    EXPECT_EQ(segs[0].kernel, 9u);
+    EXPECT_EQ(segs[0].width, 3u);
+    EXPECT_EQ(segs[0].row, 16u * 9u);
+    EXPECT_EQ(segs[1].start, 64u * 16u * 9u);
+    EXPECT_EQ(segs[1].kernel, 1u);
+
+    // Flat data whose kernels of 9 start at offset 4: signs shared along kernel rows and
+    // exponents shared by kernel.
+    std::vector<std::uint32_t> flat(40000);
+    std::uint64_t s = 7;
+    auto next = [&] {
+        return static_cast<std::uint32_t>((s = s * 6364136223846793005ull + 1) >> 33);
+    };
+    for (std::size_t k = 0; k * 9 + 4 < flat.size(); ++k) {
+        const std::uint32_t e = 100 + next() % 20;
+        for (std::size_t j = 0; j < 9 && k * 9 + 4 + j < flat.size(); ++j) {
+            const std::uint32_t sign = (next() % 8 == 0) ^ ((k + j / 3) & 1);
+            flat[k * 9 + 4 + j] = sign << 31 | e << 23 | (next() & 0x7FFFFF);
+        }
+    }
+    const auto found = find_segments<std::uint32_t>(flat, 8, 23, {});
+    ASSERT_FALSE(found.empty());
+    const auto& g = found.back();
+    EXPECT_EQ(g.kernel, 9u);
+    EXPECT_EQ(g.width, 3u);
+    // pos(i) = (i - start + phase) % 9 must be 0 at i = 4.
+    EXPECT_EQ((4 + 9 * 1000 - g.start % 9 + g.phase) % 9, 0u);
+}

@@ -28,15 +28,33 @@ constexpr std::size_t progress_step = 1 << 16;
 // trailing zero bytes never takes real data.
 constexpr std::uint32_t end_marker = 0xC3A55A;
 
+// -log2(p) in 1/256 bit for p = (i + 0.5) / 4096: the encoder's running ideal code length
+// (reported to the driver, never part of the stream).
+struct cost_table {
+    std::uint16_t c[4096];
+    cost_table() {
+        for (int i = 0; i < 4096; ++i)
+            c[i] = static_cast<std::uint16_t>(std::lround(-std::log2((i + 0.5) / 4096.0) * 256.0));
+    }
+};
+const cost_table& costs() {
+    static const cost_table t;
+    return t;
+}
+
 struct encoder_io {
     static constexpr bool decoding = false;
     range_encoder& enc;
+    const cost_table& cost = costs();
+    std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
         enc.encode_bit(static_cast<unsigned>(p16), y);
+        cost256 += cost.c[(y ? p16 : 65536 - p16) >> 4];
         return y;
     }
     std::uint32_t raw(std::uint32_t v, unsigned n) {
         enc.encode_bits(v, n);
+        cost256 += std::uint64_t{n} << 8;
         return v;
     }
 };
@@ -202,9 +220,10 @@ class codec_cm final : public codec_i {
             if (layout.advance) layout.advance((upto - done) * sizeof(U));
             done = upto;
         }
-        for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) enc.encode_bits(raw[k], 8);
+        for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) io.raw(raw[k], 8);
         enc.encode_bits(end_marker, 24);
         enc.finish();
+        if (layout.ideal_bits) *layout.ideal_bits = static_cast<double>(io.cost256) / 256.0;
         if (out.size() - base > raw.size() + 3) {
             out.resize(base + 2);
             out.push_back(1);

@@ -192,21 +192,6 @@ struct compress_plan {
     double err2 = 0, norm2 = 0; // squared reconstruction error and norm, float tensors
 };
 
-double element_value(const std::uint8_t* p, dtype t) {
-    switch (t) {
-    case dtype::f64:
-        return load_le<double>(p);
-    case dtype::f32:
-        return load_le<float>(p);
-    case dtype::f16:
-        return f16_to_f32(load_le<std::uint16_t>(p));
-    case dtype::bf16:
-        return bf16_to_f32(load_le<std::uint16_t>(p));
-    default:
-        return 0.0;
-    }
-}
-
 compress_plan make_plan(std::span<const std::uint8_t> input, const compress_params& params,
                         bool make_codecs) {
     read_options ropt;
@@ -243,8 +228,8 @@ compress_plan make_plan(std::span<const std::uint8_t> input, const compress_para
                 return preprocess_forward(data, t.type, steps, params.seed, ti);
             });
             for (std::size_t i = 0; i < data.size(); i += es) {
-                const double x = element_value(data.data() + i, t.type);
-                const double y = element_value(pp.reconstructed.data() + i, t.type);
+                const double x = load_float(data.data() + i, t.type);
+                const double y = load_float(pp.reconstructed.data() + i, t.type);
                 if (std::isfinite(x)) {
                     plan.err2 += (x - y) * (x - y);
                     plan.norm2 += x * x;

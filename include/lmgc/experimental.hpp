@@ -24,7 +24,7 @@ namespace lmgc::experimental {
 // ---------------------------------------------------------------------------------------
 
 struct codec_bench_params {
-    std::vector<std::string> codecs;        ///< names; empty = every built-in codec but "store"
+    std::vector<std::string> codecs;        ///< names; empty = every built-in codec but "store" and "lm"
     std::vector<std::uint64_t> chunk_bytes; ///< one run per entry, 0 = unchunked; empty = {0}
     int repeats;                            ///< timed repeats after one untimed warm-up, >= 1
     int n_threads;                          ///< threads of each compress/decompress; 0 = all cores

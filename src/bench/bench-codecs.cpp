@@ -39,13 +39,14 @@ double mbps(std::uint64_t bytes, double secs) {
     return secs > 0 ? static_cast<double>(bytes) / secs / 1e6 : 0.0;
 }
 
-// The codecs to run: the ones named (each must exist and be built in), or all built in.
+// The codecs to run: the ones named (each must exist and be built in), or all built in but
+// store and lm (the LLM prior needs a model folder: name it, with its options).
 std::vector<std::string> pick_codecs(const std::vector<std::string>& asked) {
     const auto all = list_codecs();
     std::vector<std::string> out;
     if (asked.empty()) {
         for (const auto& c : all)
-            if (c.available && c.name != "store") out.push_back(c.name);
+            if (c.available && c.name != "store" && c.name != "lm") out.push_back(c.name);
         return out;
     }
     for (const auto& name : asked) {

@@ -4,7 +4,7 @@
 //   model would expand the data, e.g. random bit patterns), 0 modelled:
 //   varint mant_modelled, varint zero_low,
 //   varint n_segments, n_segments x (varint start delta, kernel, width, phase, row),
-//   range-coded values, then any bytes of a partial trailing element as raw bits, then a
+//   varint data_size, then data_size bytes of range-coded values, then any bytes of a partial trailing element as raw bits, then a
 //   24-bit end marker (raw bits) that the decoder checks.
 #include "codecs/codec.hpp"
 
@@ -28,15 +28,33 @@ constexpr std::size_t progress_step = 1 << 16;
 // trailing zero bytes never takes real data.
 constexpr std::uint32_t end_marker = 0xC3A55A;
 
+// -log2(p) in 1/256 bit for p = (i + 0.5) / 4096: the encoder's running ideal code length
+// (reported to the driver, never part of the stream).
+struct cost_table {
+    std::uint16_t c[4096];
+    cost_table() {
+        for (int i = 0; i < 4096; ++i)
+            c[i] = static_cast<std::uint16_t>(std::lround(-std::log2((i + 0.5) / 4096.0) * 256.0));
+    }
+};
+const cost_table& costs() {
+    static const cost_table t;
+    return t;
+}
+
 struct encoder_io {
     static constexpr bool decoding = false;
     range_encoder& enc;
+    const cost_table& cost = costs();
+    std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
         enc.encode_bit(static_cast<unsigned>(p16), y);
+        cost256 += cost.c[(y ? p16 : 65536 - p16) >> 4];
         return y;
     }
     std::uint32_t raw(std::uint32_t v, unsigned n) {
         enc.encode_bits(v, n);
+        cost256 += std::uint64_t{n} << 8;
         return v;
     }
 };
@@ -193,7 +211,9 @@ class codec_cm final : public codec_i {
                              "cm stats: %-5s %10zu decisions %12.0f bits %8.4f bits/value\n",
                              names[k], st.count[k], st.bits[k], n ? st.bits[k] / double(n) : 0.0);
         }
-        range_encoder enc(out);
+        // The range-coded data goes after its length, so bytes after it are noticed.
+        bytes data;
+        range_encoder enc(data);
         encoder_io io{enc};
         float_model<F> model(vals.data(), n, segs, fp);
         for (std::size_t done = 0; done < n;) {
@@ -202,9 +222,12 @@ class codec_cm final : public codec_i {
             if (layout.advance) layout.advance((upto - done) * sizeof(U));
             done = upto;
         }
-        for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) enc.encode_bits(raw[k], 8);
+        for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) io.raw(raw[k], 8);
         enc.encode_bits(end_marker, 24);
         enc.finish();
+        byte_writer(out).varint(data.size());
+        byte_writer(out).raw(data);
+        if (layout.ideal_bits) *layout.ideal_bits = static_cast<double>(io.cost256) / 256.0;
         if (out.size() - base > raw.size() + 3) {
             out.resize(base + 2);
             out.push_back(1);
@@ -261,6 +284,11 @@ class codec_cm final : public codec_i {
             s.row = row;
         }
 
+        const auto data_size = r.varint();
+        LMGC_CHECK(data_size <= r.rest().size(), errc::corrupt, "cm: payload truncated (",
+                   r.rest().size(), " bytes of coded data, its header says ", data_size, ")");
+        LMGC_CHECK(data_size == r.rest().size(), errc::corrupt, "cm: ",
+                   r.rest().size() - data_size, " unexpected bytes after the coded data");
         std::vector<U> vals(n);
         range_decoder dec(r.rest());
         decoder_io io{dec};

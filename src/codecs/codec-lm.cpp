@@ -176,7 +176,8 @@ std::vector<codec_option> lm_engine::params() const {
 }
 
 void lm_engine::encode(byte_span raw, dtype type, bytes& out, lm_stats* stats,
-                       const std::function<void(std::uint64_t)>& advance) const {
+                       const std::function<void(std::uint64_t)>& advance,
+                       double* coded_bits) const {
     const auto t0 = std::chrono::steady_clock::now();
     const serial_params sp = serial_for(type);
     const std::vector<int> ids =
@@ -255,6 +256,7 @@ void lm_engine::encode(byte_span raw, dtype type, bytes& out, lm_stats* stats,
     st.tokenize_seconds = t_tok;
     st.model_seconds = seconds_since(t0) - t_tok;
     if (stats) *stats = st;
+    if (coded_bits) *coded_bits = st.coded_bits;
 }
 
 void lm_engine::decode(byte_span coded, dtype type, std::span<std::uint8_t> out,
@@ -372,7 +374,7 @@ class codec_lm final : public codec_i {
     explicit codec_lm(const codec_config& cfg) : engine_(cfg) {}
     std::vector<codec_option> params() const override { return engine_.params(); }
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
-        engine_.encode(raw, layout.type, out, nullptr, layout.advance);
+        engine_.encode(raw, layout.type, out, nullptr, layout.advance, layout.ideal_bits);
     }
     void decode(byte_span coded, const chunk_layout& layout,
                 std::span<std::uint8_t> out) const override {

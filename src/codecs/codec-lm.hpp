@@ -32,8 +32,10 @@ class lm_engine {
     explicit lm_engine(const codec_config& cfg);
 
     std::vector<codec_option> params() const;
+    // coded_bits, if given, receives -sum log2(freq / total) of the coded tokens.
     void encode(byte_span raw, dtype type, bytes& out, lm_stats* stats,
-                const std::function<void(std::uint64_t)>& advance) const;
+                const std::function<void(std::uint64_t)>& advance,
+                double* coded_bits = nullptr) const;
     void decode(byte_span coded, dtype type, std::span<std::uint8_t> out,
                 const std::function<void(std::uint64_t)>& advance) const;
 

@@ -22,53 +22,6 @@ namespace fs = std::filesystem;
 
 // ---- random numbers ----
 
-namespace {
-std::uint64_t splitmix64(std::uint64_t& x) {
-    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-std::uint64_t rotl(std::uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
-}
-__extension__ typedef unsigned __int128 u128; // GCC and Clang; pedantic needs the marker
-} // namespace
-
-collect_rng::collect_rng(std::uint64_t seed) {
-    for (auto& s : s_) s = splitmix64(seed);
-}
-
-std::uint64_t collect_rng::next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-}
-
-std::uint64_t collect_rng::below(std::uint64_t n) {
-    LMGC_ASSERT(n > 0);
-    u128 m = static_cast<u128>(next()) * n;
-    auto low = static_cast<std::uint64_t>(m);
-    if (low < n) {
-        const std::uint64_t threshold = (0 - n) % n;
-        while (low < threshold) {
-            m = static_cast<u128>(next()) * n;
-            low = static_cast<std::uint64_t>(m);
-        }
-    }
-    return static_cast<std::uint64_t>(m >> 64);
-}
-
-double collect_rng::uniform() {
-    return static_cast<double>(next() >> 11) * 0x1.0p-53;
-}
-
 void shuffle_indices(std::vector<std::uint32_t>& idx, collect_rng& rng) {
     for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
 }

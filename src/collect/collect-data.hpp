@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/common-bytes.hpp"
+#include "common/common-random.hpp"
 #include "lmgc/experimental.hpp"
 
 #include <array>
@@ -15,20 +16,9 @@
 
 namespace lmgc::detail {
 
-// A portable generator (splitmix64 seeding xoshiro256**) with explicit bounded draws, so
-// that shuffling and augmentation give the same results with any standard library.
-class collect_rng {
-  public:
-    explicit collect_rng(std::uint64_t seed);
-    std::uint64_t next();
-    // Uniform in [0, n), n > 0 (Lemire's method, unbiased).
-    std::uint64_t below(std::uint64_t n);
-    // Uniform in [0, 1) with 53 bits.
-    double uniform();
-
-  private:
-    std::array<std::uint64_t, 4> s_{};
-};
+// Shuffling and augmentation draw from a portable generator, so they give the same results
+// with any standard library.
+using collect_rng = xoshiro256ss;
 
 // Images as stored: uint8, NCHW, plus labels and the normalization of the dataset.
 struct image_set {

@@ -2,6 +2,9 @@
 // round-to-nearest-even, exact for every bit pattern that fits. Any file may include this.
 #pragma once
 
+#include "common/common-bytes.hpp"
+#include "common/common-dtype.hpp"
+
 #include <bit>
 #include <cstdint>
 
@@ -66,6 +69,28 @@ inline std::uint16_t f32_to_f16(float f) {
     const std::uint32_t rem = abs & 0x1fffu;
     if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) ++r;
     return static_cast<std::uint16_t>(sign | r);
+}
+
+// One little-endian element of a float dtype (f64, f32, f16, bf16) as a double, and back
+// (rounded to nearest even). Other dtypes read as 0 and are not written.
+inline double load_float(const std::uint8_t* p, dtype t) {
+    switch (t) {
+    case dtype::f64: return load_le<double>(p);
+    case dtype::f32: return load_le<float>(p);
+    case dtype::f16: return f16_to_f32(load_le<std::uint16_t>(p));
+    case dtype::bf16: return bf16_to_f32(load_le<std::uint16_t>(p));
+    default: return 0.0;
+    }
+}
+
+inline void store_float(std::uint8_t* p, dtype t, double v) {
+    switch (t) {
+    case dtype::f64: store_le<double>(p, v); return;
+    case dtype::f32: store_le<float>(p, static_cast<float>(v)); return;
+    case dtype::f16: store_le<std::uint16_t>(p, f32_to_f16(static_cast<float>(v))); return;
+    case dtype::bf16: store_le<std::uint16_t>(p, f32_to_bf16(static_cast<float>(v))); return;
+    default: return;
+    }
 }
 
 } // namespace lmgc::detail

@@ -3,8 +3,10 @@
 #include "model/model-llm.hpp"
 
 #include "common/common-error.hpp"
+#include "common/common-float.hpp"
 #include "common/common-json.hpp"
 #include "common/common-parallel.hpp"
+#include "common/common-random.hpp"
 #include "common/common-sha256.hpp"
 
 #include <algorithm>
@@ -273,56 +275,7 @@ llm_dtype llm_dtype_from_name(std::string_view s) {
 
 namespace {
 
-// xoshiro256** seeded by splitmix64: fast, and the same stream on every platform.
-class rng {
-  public:
-    explicit rng(std::uint64_t seed) {
-        for (auto& x : s_) {
-            seed += 0x9E3779B97F4A7C15ull;
-            std::uint64_t z = seed;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-            x = z ^ (z >> 31);
-        }
-    }
-    std::uint64_t next() {
-        const std::uint64_t r = rotl(s_[1] * 5, 7) * 9;
-        const std::uint64_t t = s_[1] << 17;
-        s_[2] ^= s_[0];
-        s_[3] ^= s_[1];
-        s_[1] ^= s_[2];
-        s_[0] ^= s_[3];
-        s_[2] ^= t;
-        s_[3] = rotl(s_[3], 45);
-        return r;
-    }
-
-  private:
-    static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-    std::uint64_t s_[4];
-};
-
-std::uint16_t float_to_bf16(float f) {
-    std::uint32_t u;
-    std::memcpy(&u, &f, 4);
-    u += 0x7FFF + ((u >> 16) & 1); // round to nearest even (inputs are finite)
-    return static_cast<std::uint16_t>(u >> 16);
-}
-
-std::uint16_t float_to_f16(float f) {
-    // Inputs are small finite normals or zero: round to nearest, flush tiny values to zero.
-    std::uint32_t u;
-    std::memcpy(&u, &f, 4);
-    const std::uint32_t sign = (u >> 16) & 0x8000;
-    const int exp = static_cast<int>((u >> 23) & 0xFF) - 127 + 15;
-    if (exp <= 0) return static_cast<std::uint16_t>(sign);
-    if (exp >= 31) return static_cast<std::uint16_t>(sign | 0x7BFF);
-    std::uint32_t mant = u & 0x7FFFFF;
-    std::uint32_t h = sign | (static_cast<std::uint32_t>(exp) << 10) | (mant >> 13);
-    const std::uint32_t rest = mant & 0x1FFF;
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;
-    return static_cast<std::uint16_t>(h);
-}
+using rng = xoshiro256ss;
 
 struct tensor_spec {
     std::string name;
@@ -438,8 +391,8 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c, ll
                     if (file_dtype == llm_dtype::f32)
                         std::memcpy(&buf[k * 4], &v, 4);
                     else
-                        store_le(&buf[k * 2], file_dtype == llm_dtype::bf16 ? float_to_bf16(v)
-                                                                            : float_to_f16(v));
+                        store_le(&buf[k * 2], file_dtype == llm_dtype::bf16 ? f32_to_bf16(v)
+                                                                            : f32_to_f16(v));
                 }
                 ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
                 done += m;

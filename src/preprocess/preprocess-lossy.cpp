@@ -7,6 +7,7 @@
 #include "coder/coder-range.hpp"
 #include "common/common-error.hpp"
 #include "common/common-float.hpp"
+#include "common/common-random.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -17,18 +18,10 @@
 namespace lmgc::detail {
 namespace {
 
-__extension__ typedef unsigned __int128 uint128;
-
 std::uint64_t kept_count(std::uint64_t n, std::uint32_t ppm) {
     return (n * ppm + 500000) / 1000000;
 }
 
-std::uint64_t splitmix64(std::uint64_t& s) {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 // Knuth's selection sampling (Algorithm S): exactly k of n positions, uniformly at random.
 std::vector<std::uint8_t> random_mask(std::uint64_t n, std::uint64_t k, std::uint64_t seed,
@@ -37,8 +30,7 @@ std::vector<std::uint8_t> random_mask(std::uint64_t n, std::uint64_t k, std::uin
     std::vector<std::uint8_t> mask(n, 0);
     std::uint64_t chosen = 0;
     for (std::uint64_t i = 0; i < n && chosen < k; ++i) {
-        const uint128 r = static_cast<uint128>(splitmix64(state)) * (n - i); // uniform in [0, n-i)
-        if (static_cast<std::uint64_t>(r >> 64) < k - chosen) {
+        if (mul_high64(splitmix64(state), n - i) < k - chosen) { // uniform draw in [0, n-i)
             mask[i] = 1;
             ++chosen;
         }
@@ -105,42 +97,6 @@ std::vector<std::uint8_t> decode_mask(byte_span code, std::uint64_t n, std::uint
     }
     LMGC_CHECK(ones == k && dec.overrun() <= 8, errc::corrupt, "preprocess: damaged top-k mask");
     return mask;
-}
-
-double load_value(const std::uint8_t* p, dtype t) {
-    switch (t) {
-    case dtype::f64:
-        return load_le<double>(p);
-    case dtype::f32:
-        return load_le<float>(p);
-    case dtype::f16:
-        return f16_to_f32(load_le<std::uint16_t>(p));
-    case dtype::bf16:
-        return bf16_to_f32(load_le<std::uint16_t>(p));
-    default:
-        break;
-    }
-    LMGC_FAIL(errc::internal, "preprocess: not a float type");
-}
-
-void store_value(std::uint8_t* p, dtype t, double v) {
-    switch (t) {
-    case dtype::f64:
-        store_le<double>(p, v);
-        return;
-    case dtype::f32:
-        store_le<float>(p, static_cast<float>(v));
-        return;
-    case dtype::f16:
-        store_le<std::uint16_t>(p, f32_to_f16(static_cast<float>(v)));
-        return;
-    case dtype::bf16:
-        store_le<std::uint16_t>(p, f32_to_bf16(static_cast<float>(v)));
-        return;
-    default:
-        break;
-    }
-    LMGC_FAIL(errc::internal, "preprocess: not a float type");
 }
 
 // Uniform quantizer over [lo, hi]; 1 bit keeps the sign and the mean magnitude.
@@ -238,7 +194,7 @@ preprocessed_tensor preprocess_forward(byte_span data, dtype type,
     std::vector<std::uint64_t> kept(n);
     std::iota(kept.begin(), kept.end(), 0);
     std::vector<double> vals(n);
-    for (std::uint64_t i = 0; i < n; ++i) vals[i] = load_value(data.data() + i * es, type);
+    for (std::uint64_t i = 0; i < n; ++i) vals[i] = load_float(data.data() + i * es, type);
 
     preprocessed_tensor out;
     out.stream_type = preprocess_stream_type(type, steps);
@@ -303,7 +259,7 @@ preprocessed_tensor preprocess_forward(byte_span data, dtype type,
     out.reconstructed.assign(data.size(), 0);
     for (const auto i : kept) {
         if (quantized)
-            store_value(out.reconstructed.data() + i * es, type, recon_vals[i]);
+            store_float(out.reconstructed.data() + i * es, type, recon_vals[i]);
         else
             std::memcpy(out.reconstructed.data() + i * es, data.data() + i * es, es);
     }
@@ -338,7 +294,7 @@ bytes preprocess_inverse(byte_span stream, byte_span side_info, dtype type, std:
                     c = load_le<std::uint16_t>(stream.data() + 2 * j);
                 LMGC_CHECK(c <= q.levels() || s.bits == 1, errc::corrupt,
                            "preprocess: code out of range");
-                store_value(out.data() + kept[j] * es, type, q.value(c));
+                store_float(out.data() + kept[j] * es, type, q.value(c));
             }
             LMGC_CHECK(side.at_end(), errc::corrupt, "preprocess: unexpected side information");
             return out;

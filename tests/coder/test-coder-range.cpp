@@ -91,6 +91,11 @@ TEST(coder_range, changing_tables_per_symbol) {
     for (const auto& s : steps) ASSERT_EQ(dec.decode(cdf_view{s.cum}), s.sym);
 }
 
+TEST(coder_range, a_table_without_any_nonzero_frequency_is_refused) {
+    const std::vector<std::uint32_t> f = {0, 0, 0};
+    EXPECT_THROW(cdf_from_freqs(f), lmgc::error);
+}
+
 TEST(coder_range, zero_frequency_symbols_are_skipped) {
     const std::vector<std::uint32_t> f = {0, 5, 0, 0, 7, 0, 1, 0};
     const auto cum = cdf_from_freqs(f);

@@ -53,7 +53,8 @@ std::vector<std::uint64_t> make_table(input& in) {
     if (total == 0) freqs[0] = 1, total = 1;
     // Scale towards the 2^32 limit on the total (bits 3..7 of shape ask for up to 2^31x).
     unsigned shift = shape >> 3;
-    while (shift > 0 && (total << shift) > cdf_max_total) --shift;
+    // A lone symbol scaled to exactly 2^32 would wrap its uint32 frequency to 0.
+    while (shift > 0 && (total << shift) > cdf_max_total - 1) --shift;
     for (auto& f : freqs) f <<= shift;
     return cdf_from_freqs(freqs);
 }
@@ -83,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::size_t> nonzero;
     for (std::size_t s = 0; s < n && nonzero.size() < 4096; ++s)
         if (cdf.freq(s) > 0) nonzero.push_back(s);
+    if (nonzero.empty()) return 0;
     std::vector<op> ops;
     while (!in.done() && ops.size() < 20000) {
         const std::uint8_t k = in.u8();

@@ -177,8 +177,9 @@ int cmd_tokenize(const args_t& args) {
 }
 
 int cmd_tokens(const args_t& args) {
-    std::string in, model, tok_file;
+    std::string in, model, tok_file, dump, out;
     int context = 2048, threads = 0;
+    bool force = false;
     serial_options so;
     so.mode = "all";
     arg_parser p("tokens", "Counts characters and tokens of a tensor file's serializations under a "
@@ -187,16 +188,43 @@ int cmd_tokens(const args_t& args) {
         .option("--model", "DIR", "model folder holding tokenizer.model", &model)
         .option("--tokenizer", "FILE", "the tokenizer.model file itself", &tok_file)
         .option("--context", "N", "tokens per window, BOS included (default 2048)", &context)
-        .option("-t,--threads", "N", "worker threads (default: all cores)", &threads);
+        .option("-t,--threads", "N", "worker threads (default: all cores)", &threads)
+        .option("--dump", "SCHEME",
+                "instead of counting, write the token ids the lm codec codes (canonical or "
+                "symbol; one --mode) to -o as int32 little-endian",
+                &dump)
+        .option("-o,--output", "OUT", "output file of --dump", &out)
+        .flag("-f,--force", "overwrite the output if it exists", &force);
     so.add(p, true);
     p.epilog(
         "\nColumns: tokens are the paper's (the tokenizer on each chunk, dummy prefix dropped);\n"
         "'vs iso' is iso's token count over this mode's; symbol tokens are one per character;\n"
-        "'exact' says both token streams decoded back to the same bytes.\n");
+        "'exact' says both token streams decoded back to the same bytes.\n"
+        "--dump writes the streams' ids one after another, no BOS (e.g. to train a model):\n"
+        "  lmgc tokens grad.npy --model DIR --mode hex-space --dump symbol -o grad.ids\n");
     p.parse(args);
     if (context < 2) throw usage_error("--context must be at least 2");
     if (threads < 0) throw usage_error("--threads must be >= 0");
+    if (p.given("--dump")) {
+        if (so.mode == "all") throw usage_error("--dump needs one --mode");
+        if (out.empty()) throw usage_error("--dump needs -o OUT");
+    } else if (!out.empty()) {
+        throw usage_error("-o is the output of --dump");
+    }
     const auto tok = load_tokenizer(model, tok_file);
+    if (p.given("--dump")) {
+        const auto streams =
+            experimental::stream_tokens(read_file(in), tok, so.params(), dump, threads);
+        std::vector<std::uint8_t> b;
+        for (const auto& ids : streams)
+            for (const int id : ids)
+                for (int k = 0; k < 4; ++k)
+                    b.push_back(static_cast<std::uint8_t>(static_cast<std::uint32_t>(id) >> 8 * k));
+        write_file_atomic(out, b, force);
+        std::printf("%s: %zu stream(s), %zu tokens (%s, %s) -> %s\n", in.c_str(), streams.size(),
+                    b.size() / 4, so.mode.c_str(), dump.c_str(), out.c_str());
+        return 0;
+    }
     std::vector<std::string> modes;
     if (so.mode == "all") {
         modes = experimental::serialize_modes();

@@ -339,6 +339,15 @@ std::vector<token_count> count_tokens(std::span<const std::uint8_t> file, const 
                                       const serialize_params& params,
                                       const std::vector<std::string>& modes,
                                       std::uint32_t context = 2048, int n_threads = 0);
+/// The token ids the lm codec codes for each float stream of a tensor file (one stream per
+/// element type, as `compress` groups them): the stream serialized with params in one mode,
+/// then `scheme` "canonical" (the tokenizer per chunk, dummy "▁" dropped) or "symbol" (one
+/// token per character, hex modes only); no BOS, no windows. For training and checking
+/// models on exactly what the codec sees (`lmgc tokens --dump`). Throws lmgc::error (usage
+/// for a bad scheme or mode, unsupported when the tokenizer cannot represent the text).
+std::vector<std::vector<int>> stream_tokens(std::span<const std::uint8_t> file,
+                                            const tokenizer& tok, const serialize_params& params,
+                                            const std::string& scheme, int n_threads = 0);
 
 // ---------------------------------------------------------------------------------------
 // collect: gradient collection. Trains the paper's networks (convnet, vgg16, resnet18, vit)

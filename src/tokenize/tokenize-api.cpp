@@ -100,4 +100,25 @@ std::vector<token_count> count_tokens(std::span<const std::uint8_t> file, const 
     return out;
 }
 
+std::vector<std::vector<int>> stream_tokens(std::span<const std::uint8_t> file, const tokenizer& tk,
+                                            const serialize_params& params,
+                                            const std::string& scheme, int n_threads) {
+    LMGC_CHECK(scheme == "canonical" || scheme == "symbol", errc::usage,
+               "token scheme must be canonical or symbol, not '", scheme, "'");
+    const spm_tokenizer& tok = tk.get().tok;
+    const parsed_file pf = parse_for_serialize(file, params);
+    std::vector<std::vector<int>> out;
+    for (const auto& s : tensor_streams(file, pf)) {
+        const serial_params p = serial_params_from(params, s.type);
+        if (scheme == "canonical") {
+            out.push_back(canonical_encode(tok, s.data, p, n_threads));
+        } else {
+            LMGC_CHECK(serial_mode_is_hex(p.mode), errc::usage,
+                       "symbol tokens need a hex serialization, not ", serial_mode_name(p.mode));
+            out.push_back(symbol_encode(symbol_alphabet_of(tok, p), s.data, p));
+        }
+    }
+    return out;
+}
+
 } // namespace lmgc::experimental

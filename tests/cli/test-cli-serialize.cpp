@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -173,4 +174,96 @@ TEST(cli_serialize, tokens_table_for_every_mode) {
         << out;
     EXPECT_NE(out.find("| hex-space "), std::string::npos) << out;
     EXPECT_EQ(out.find("| iso "), std::string::npos) << out;
+}
+
+namespace {
+
+std::vector<int> read_ids(const std::string& path) {
+    const auto b = read_bytes(path);
+    EXPECT_EQ(b.size() % 4, 0u);
+    std::vector<int> ids(b.size() / 4);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        std::uint32_t v = 0;
+        for (int k = 0; k < 4; ++k) v |= static_cast<std::uint32_t>(b[4 * i + k]) << 8 * k;
+        ids[i] = static_cast<int>(v);
+    }
+    return ids;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    for (std::size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+        out.push_back(text.substr(at, nl - at));
+    return out;
+}
+
+} // namespace
+
+// The ids --dump writes are rebuilt here from the serialized text with the public tokenizer
+// (canonical: each chunk's ids with the standalone dummy "▁" dropped; symbol: one token per
+// character), across two float streams, and their counts are those of the token table.
+TEST(cli_serialize, tokens_dump_writes_the_ids_the_codec_codes) {
+    temp_dir dir;
+    write_bytes(dir.file("tokenizer.model"), build_model(llama_like_spec()));
+    const auto tok = experimental::tokenizer::load(dir.path());
+    bytes bf16(2 * 300);
+    for (std::size_t i = 0; i < bf16.size(); ++i) bf16[i] = static_cast<std::uint8_t>(i * 37 + 5);
+    const auto file = make_safetensors({{"a", "F32", {700}, float_bytes(gradient_like(700, 5))},
+                                        {"b", "BF16", {300}, bf16},
+                                        {"c", "F32", {90}, float_bytes(gradient_like(90, 6))}});
+    write_bytes(dir.file("t.safetensors"), file);
+    auto params = experimental::default_serialize_params();
+    const std::string text = experimental::serialize_tensors(file, params);
+    const auto counts = experimental::count_tokens(file, tok, params, {"hex-space"});
+    ASSERT_EQ(counts.size(), 1u);
+
+    std::string out;
+    const std::string dump = lmgc_bin() + " tokens " + sh(dir.file("t.safetensors")) + " --model " +
+                             sh(dir.path()) + " --mode hex-space -f --dump ";
+    ASSERT_EQ(run(dump + "canonical -o " + sh(dir.file("c.ids")), &out), 0) << out;
+    EXPECT_NE(out.find("2 stream(s)"), std::string::npos) << out;
+    const auto canonical = read_ids(dir.file("c.ids"));
+    std::vector<int> want;
+    for (const auto& line : lines_of(text)) {
+        auto ids = tok.encode(line);
+        if (!ids.empty() && tok.piece(ids.front()) == "▁") ids.erase(ids.begin());
+        want.insert(want.end(), ids.begin(), ids.end());
+    }
+    EXPECT_EQ(canonical, want);
+    EXPECT_EQ(canonical.size(), counts[0].tokens);
+
+    ASSERT_EQ(run(dump + "symbol -o " + sh(dir.file("s.ids")), &out), 0) << out;
+    const auto symbol = read_ids(dir.file("s.ids"));
+    EXPECT_EQ(symbol.size(), counts[0].symbol_tokens);
+    // Symbol tokens run on across a stream's chunks, one separator between any two groups:
+    // the F32 stream (a and c, 3160 bytes) is 7 chunks of 512, the BF16 one (600 bytes) 2.
+    const auto lines = lines_of(text);
+    ASSERT_EQ(lines.size(), 9u);
+    std::string chars;
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        chars += (i == 0 || i == 7 ? "" : " ") + lines[i];
+    ASSERT_EQ(symbol.size(), chars.size());
+    for (std::size_t i = 0; i < symbol.size(); ++i) {
+        const std::string piece = tok.piece(symbol[i]);
+        char byte_piece[8];
+        std::snprintf(byte_piece, sizeof byte_piece, "<0x%02X>", static_cast<unsigned>(chars[i]));
+        const bool ok = chars[i] == ' ' ? piece == "▁"
+                                        : piece == std::string(1, chars[i]) || piece == byte_piece;
+        ASSERT_TRUE(ok) << "token " << i << ": '" << piece << "' for '" << chars[i] << "'";
+    }
+
+    // Usage errors (exit 2) and an existing output kept without -f.
+    const std::string base = lmgc_bin() + " tokens " + sh(dir.file("t.safetensors")) + " --model " +
+                             sh(dir.path()) + " ";
+    EXPECT_EQ(run(base + "--mode hex-space --dump bytes -o " + sh(dir.file("x.ids")), &out), 2)
+        << out;
+    EXPECT_NE(out.find("canonical or symbol"), std::string::npos) << out;
+    EXPECT_EQ(run(base + "--dump symbol -o " + sh(dir.file("x.ids")), &out), 2) << out;
+    EXPECT_EQ(run(base + "--mode hex-space --dump symbol", &out), 2) << out;
+    EXPECT_EQ(run(base + "--mode hex-space -o " + sh(dir.file("x.ids")), &out), 2) << out;
+    EXPECT_EQ(run(base + "--mode iso --dump symbol -o " + sh(dir.file("x.ids")), &out), 2) << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("x.ids")));
+    EXPECT_NE(run(base + "--mode hex-space --dump symbol -o " + sh(dir.file("s.ids")), &out), 0);
+    EXPECT_EQ(read_ids(dir.file("s.ids")), symbol);
 }

@@ -1,6 +1,7 @@
 // The codec benchmark (experimental API): every codec, every chunking mode, the same files,
 // one run. Uses only the public API, so it measures exactly what `lmgc compress` and
 // `lmgc decompress` do, container included.
+#include "bench/bench-internal.hpp"
 #include "lmgc/experimental.hpp"
 
 #include "common/common-error.hpp"
@@ -23,11 +24,8 @@ codec_bench_params default_codec_bench_params() {
 
 namespace {
 
-using bench_clock = std::chrono::steady_clock;
-
-double seconds_since(bench_clock::time_point t0) {
-    return std::chrono::duration<double>(bench_clock::now() - t0).count();
-}
+using detail::bench_clock;
+using detail::seconds_since;
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());

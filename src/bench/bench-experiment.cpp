@@ -30,12 +30,6 @@ experiment_params default_experiment_params() {
 
 namespace {
 
-using bench_clock = std::chrono::steady_clock;
-
-double seconds_since(bench_clock::time_point t0) {
-    return std::chrono::duration<double>(bench_clock::now() - t0).count();
-}
-
 // User + system CPU seconds of this process so far.
 double cpu_seconds() {
     rusage u{};

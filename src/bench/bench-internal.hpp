@@ -3,9 +3,16 @@
 
 #include "lmgc/experimental.hpp"
 
+#include <chrono>
 #include <string>
 
 namespace lmgc::detail {
+
+using bench_clock = std::chrono::steady_clock;
+
+inline double seconds_since(bench_clock::time_point t0) {
+    return std::chrono::duration<double>(bench_clock::now() - t0).count();
+}
 
 // "cifar10" -> "CIFAR-10", "convnet" -> "ConvNet"; unknown names as they are.
 std::string bench_dataset_label(const std::string& dataset);

@@ -127,24 +127,27 @@ class table_memory {
 
 // Hashed context slots: 16 words (one cache line), word 0 a check value, words 1..15 the
 // counters of a binary tree over up to 4 bits (node 1 = root). A check mismatch means
-// another context owns the slot: it is taken over and reset. Check values are odd, so the
-// first use of every slot resets it: only the check words need clearing.
+// another context owns the slot: it is taken over and reset. A slot's first use resets it
+// too; a bitmap marks the slots used, so a new model clears 32 KiB instead of 16 MiB.
 
 class slot_table {
   public:
     explicit slot_table(unsigned bits)
-        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(words())) {
-        for (std::uint64_t s = 0; s <= mask_; ++s) data_[s * 16] = 0;
-    }
+        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(words())),
+          used_((mask_ >> 6) + 1, 0) {}
     slot_table(const slot_table&) = delete;
     slot_table& operator=(const slot_table&) = delete;
     ~slot_table() { table_memory::give(words(), std::move(data_)); }
     // Starts loading the slot of h into the cache (changes nothing).
     void prefetch(std::uint64_t h) const { __builtin_prefetch(&data_[(h & mask_) * 16], 1); }
     std::uint32_t* find(std::uint64_t h) {
-        std::uint32_t* s = &data_[(h & mask_) * 16];
+        const std::uint64_t i = h & mask_;
+        std::uint32_t* s = &data_[i * 16];
         const auto chk = static_cast<std::uint32_t>(h >> 32) | 1u;
-        if (s[0] != chk) {
+        std::uint64_t& u = used_[i >> 6];
+        const std::uint64_t bit = std::uint64_t{1} << (i & 63);
+        if (!(u & bit) || s[0] != chk) {
+            u |= bit;
             s[0] = chk;
             for (int k = 1; k < 16; ++k) s[k] = counter_init;
         }
@@ -155,6 +158,7 @@ class slot_table {
     std::size_t words() const { return (mask_ + 1) * 16; }
     std::uint64_t mask_;
     table_memory::block data_;
+    std::vector<std::uint64_t> used_;
 };
 
 // Hashed counters without check, for decisions with one or few counters per context.

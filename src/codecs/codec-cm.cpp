@@ -4,8 +4,8 @@
 //   model would expand the data, e.g. random bit patterns), 0 modelled:
 //   varint mant_modelled, varint zero_low,
 //   varint n_segments, n_segments x (varint start delta, kernel, width, phase, row),
-//   varint data_size, then data_size bytes of range-coded values, then any bytes of a partial trailing element as raw bits, then a
-//   24-bit end marker (raw bits) that the decoder checks.
+//   varint data_size, then data_size bytes of range-coded values, then any bytes of a partial
+//   trailing element as raw bits, then a 24-bit end marker (raw bits) that the decoder checks.
 #include "codecs/codec.hpp"
 
 #include "coder/coder-range.hpp"
@@ -84,6 +84,29 @@ struct decoder_io {
     int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
     std::uint32_t raw(std::uint32_t, unsigned n) { return dec.decode_bits(n); }
 };
+
+// The coding loop, compiled for AVX2 and for the baseline instruction set where GCC can
+// (x86-64 with ifunc): the loader picks the version for the CPU. Integer arithmetic only,
+// so both write and read the same bytes; the AVX2 one runs ~10% faster (wider, 3-operand
+// instructions for the same work).
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define LMGC_CM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LMGC_CM_CLONES
+#endif
+#define LMGC_CM_RUN(F, IO)                                                                         \
+    LMGC_CM_CLONES void run(float_model<F>& m, IO& io, std::size_t upto) {                         \
+        m.code_values(io, upto);                                                                   \
+    }
+LMGC_CM_RUN(fmt_f32, encoder_io)
+LMGC_CM_RUN(fmt_f32, decoder_io)
+LMGC_CM_RUN(fmt_f16, encoder_io)
+LMGC_CM_RUN(fmt_f16, decoder_io)
+LMGC_CM_RUN(fmt_bf16, encoder_io)
+LMGC_CM_RUN(fmt_bf16, decoder_io)
+LMGC_CM_RUN(fmt_f64, encoder_io)
+LMGC_CM_RUN(fmt_f64, decoder_io)
+#undef LMGC_CM_RUN
 
 std::vector<tensor_hint> hints_of(const chunk_layout& layout, std::size_t elem) {
     std::vector<tensor_hint> hints;
@@ -218,7 +241,7 @@ class codec_cm final : public codec_i {
         float_model<F> model(vals.data(), n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
-            model.code_values(io, upto);
+            run(model, io, upto);
             if (layout.advance) layout.advance((upto - done) * sizeof(U));
             done = upto;
         }
@@ -287,15 +310,15 @@ class codec_cm final : public codec_i {
         const auto data_size = r.varint();
         LMGC_CHECK(data_size <= r.rest().size(), errc::corrupt, "cm: payload truncated (",
                    r.rest().size(), " bytes of coded data, its header says ", data_size, ")");
-        LMGC_CHECK(data_size == r.rest().size(), errc::corrupt, "cm: ",
-                   r.rest().size() - data_size, " unexpected bytes after the coded data");
+        LMGC_CHECK(data_size == r.rest().size(), errc::corrupt, "cm: ", r.rest().size() - data_size,
+                   " unexpected bytes after the coded data");
         std::vector<U> vals(n);
         range_decoder dec(r.rest());
         decoder_io io{dec};
         float_model<F> model(vals.data(), n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
-            model.code_values(io, upto);
+            run(model, io, upto);
             if (layout.advance) layout.advance((upto - done) * sizeof(U));
             done = upto;
         }

@@ -10,11 +10,14 @@
 #include "common/common-dtype.hpp"
 #include "model/model-prior.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <span>
+#include <utility>
 #include <vector>
 
 // The per-decision functions are small and hot: inlined into the coding loop.
@@ -69,41 +72,82 @@ inline int stretch(int p12) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Adaptive bit counters: a 22-bit probability (the low 10 bits of the word are unused).
+// Adaptive bit counters: a 22-bit probability (P(1) * 2^22) in a 32-bit word.
 // A fixed rate of 1/16 measured better than count-based rates (1/n, floored): gradients
 // drift, and the model restarts at every chunk anyway.
 
-constexpr std::uint32_t counter_init = 1u << 31;
+constexpr std::uint32_t counter_init = 1u << 21;
 constexpr int counter_shift = 4;
 
-inline int counter_p12(std::uint32_t v) {
-    return static_cast<int>(v >> 20);
+LMGC_CM_INLINE int counter_p12(std::uint32_t v) {
+    return static_cast<int>(v >> 10);
 }
 
-inline void counter_update(std::uint32_t& v, int y) {
-    const auto p = static_cast<std::int32_t>(v >> 10);
+LMGC_CM_INLINE void counter_update(std::uint32_t& v, int y) {
+    const auto p = static_cast<std::int32_t>(v);
     const std::int32_t target = (y << 22) - y; // 2^22 - 1 or 0
-    v = static_cast<std::uint32_t>(p + ((target - p) >> counter_shift)) << 10;
+    v = static_cast<std::uint32_t>(p + ((target - p) >> counter_shift));
 }
 
 // ---------------------------------------------------------------------------------------
+// Table memory: 64-byte aligned, so that a slot is one cache line (not two), and kept by
+// the thread for its next model: fresh memory for every chunk (~20 MiB) cost page faults
+// and clearing worth ~6% of the coding time. A thread keeps at most 4 blocks.
+class table_memory {
+    struct freer {
+        void operator()(std::uint32_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
+    };
+
+  public:
+    using block = std::unique_ptr<std::uint32_t[], freer>;
+    // A block of n words, contents unspecified.
+    static block take(std::size_t n) {
+        auto& pool = spare();
+        for (auto it = pool.begin(); it != pool.end(); ++it)
+            if (it->first == n) {
+                block b = std::move(it->second);
+                pool.erase(it);
+                return b;
+            }
+        return block(static_cast<std::uint32_t*>(
+            ::operator new[](n * sizeof(std::uint32_t), std::align_val_t{64})));
+    }
+    static void give(std::size_t n, block b) {
+        auto& pool = spare();
+        if (pool.size() >= 4) pool.erase(pool.begin());
+        pool.emplace_back(n, std::move(b));
+    }
+
+  private:
+    static std::vector<std::pair<std::size_t, block>>& spare() {
+        thread_local std::vector<std::pair<std::size_t, block>> pool;
+        return pool;
+    }
+};
+
 // Hashed context slots: 16 words (one cache line), word 0 a check value, words 1..15 the
 // counters of a binary tree over up to 4 bits (node 1 = root). A check mismatch means
-// another context owns the slot: it is taken over and reset.
+// another context owns the slot: it is taken over and reset. A slot's first use resets it
+// too; a bitmap marks the slots used, so a new model clears 32 KiB instead of 16 MiB.
 
 class slot_table {
   public:
-    explicit slot_table(unsigned bits) : mask_((std::uint64_t{1} << bits) - 1) {
-        data_.reset(new std::uint32_t[(mask_ + 1) * 16]);
-        for (std::uint64_t s = 0; s <= mask_; ++s) {
-            data_[s * 16] = 0;
-            for (int k = 1; k < 16; ++k) data_[s * 16 + k] = counter_init;
-        }
-    }
+    explicit slot_table(unsigned bits)
+        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(words())),
+          used_((mask_ >> 6) + 1, 0) {}
+    slot_table(const slot_table&) = delete;
+    slot_table& operator=(const slot_table&) = delete;
+    ~slot_table() { table_memory::give(words(), std::move(data_)); }
+    // Starts loading the slot of h into the cache (changes nothing).
+    void prefetch(std::uint64_t h) const { __builtin_prefetch(&data_[(h & mask_) * 16], 1); }
     std::uint32_t* find(std::uint64_t h) {
-        std::uint32_t* s = &data_[(h & mask_) * 16];
+        const std::uint64_t i = h & mask_;
+        std::uint32_t* s = &data_[i * 16];
         const auto chk = static_cast<std::uint32_t>(h >> 32) | 1u;
-        if (s[0] != chk) {
+        std::uint64_t& u = used_[i >> 6];
+        const std::uint64_t bit = std::uint64_t{1} << (i & 63);
+        if (!(u & bit) || s[0] != chk) {
+            u |= bit;
             s[0] = chk;
             for (int k = 1; k < 16; ++k) s[k] = counter_init;
         }
@@ -111,20 +155,27 @@ class slot_table {
     }
 
   private:
+    std::size_t words() const { return (mask_ + 1) * 16; }
     std::uint64_t mask_;
-    std::unique_ptr<std::uint32_t[]> data_;
+    table_memory::block data_;
+    std::vector<std::uint64_t> used_;
 };
 
 // Hashed counters without check, for decisions with one or few counters per context.
 class counter_table {
   public:
     explicit counter_table(unsigned bits)
-        : mask_((std::uint64_t{1} << bits) - 1), data_(mask_ + 1, counter_init) {}
+        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(mask_ + 1)) {
+        std::fill(data_.get(), data_.get() + mask_ + 1, counter_init);
+    }
+    counter_table(const counter_table&) = delete;
+    counter_table& operator=(const counter_table&) = delete;
+    ~counter_table() { table_memory::give(mask_ + 1, std::move(data_)); }
     std::uint32_t* at(std::uint64_t h) { return &data_[h & mask_]; }
 
   private:
     std::uint64_t mask_;
-    std::vector<std::uint32_t> data_;
+    table_memory::block data_;
 };
 
 // Hash of a context key (small fields packed into one word): low bits pick the slot, high
@@ -147,7 +198,7 @@ template <int N> class mixer {
     mixer(int n_sets, int lr) : w_(static_cast<std::size_t>(n_sets) * N, 65536 * 3 / 10), lr_(lr) {}
     int x[N] = {};
     // Mixes the inputs in x with weight set `set`; returns a 12-bit probability.
-    int mix(int set) {
+    LMGC_CM_INLINE int mix(int set) {
         cw_ = &w_[static_cast<std::size_t>(set) * N];
         std::int64_t dot = 0;
         for (int i = 0; i < N; ++i) dot += static_cast<std::int64_t>(x[i]) * cw_[i];
@@ -157,7 +208,7 @@ template <int N> class mixer {
         return pr_;
     }
     int last_stretch() const { return st_; }
-    void update(int y) {
+    LMGC_CM_INLINE void update(int y) {
         const int e = (y << 12) - pr_;
         // A confident, right prediction teaches little: skip the update (saves time).
         if (e > -skip_below && e < skip_below) return;
@@ -192,6 +243,11 @@ class apm {
         const std::size_t base = ctx * 33 + static_cast<std::size_t>(lo);
         idx_ = base + (w >> 6);
         return (t_[base] * (128 - w) + t_[base + 1] * w) >> 7;
+    }
+    // Starts loading the buckets of context ctx into the cache (changes nothing).
+    void prefetch(std::size_t ctx) const {
+        __builtin_prefetch(&t_[ctx * 33], 1);
+        __builtin_prefetch(&t_[ctx * 33 + 32], 1);
     }
     void update(int y, int rate) {
         const int g = (y << 16) + (y << rate) - y - y;
@@ -285,7 +341,7 @@ template <typename F> class float_model {
     // P(1) = p16 / 65536 and returns it (a decoder ignores y and returns the decoded bit);
     // field names the part of the value (0 zero flag, 1 sign of a zero, 2 exponent, 3 sign,
     // 4 mantissa) for diagnostics. io.raw(v, n) codes n <= 24 raw bits and returns them.
-    template <typename IO> void code_values(IO& io, std::size_t upto) {
+    template <typename IO> LMGC_CM_INLINE void code_values(IO& io, std::size_t upto) {
         if (upto > n_) upto = n_;
         while (i_ < upto) {
             const U v = IO::decoding ? U{0} : vals_[i_];
@@ -398,27 +454,53 @@ template <typename F> class float_model {
         return b;
     }
 
-    // Log-magnitude class of a value: 0 zero, 1 + exponent otherwise.
-    static unsigned lz(U v) {
-        return (v & F::abs_mask) ? static_cast<unsigned>((v >> F::man_bits) & F::exp_mask) + 1 : 0;
-    }
-    // 0 zero, 1 positive, 2 negative.
-    static unsigned sgn3(U v) {
-        return (v & F::abs_mask) ? 1 + static_cast<unsigned>(v >> F::sign_shift) : 0;
-    }
     // A neighbour's exponent relative to the prediction, clamped: 0..16 (8 = equal),
     // 17 zero, 18 no such neighbour.
-    unsigned rel(std::uint64_t l) const {
-        if (l == none) return 18;
-        if (l == 0) return 17;
-        const int d = static_cast<int>(l) - 1 - static_cast<int>(ehat_);
-        return static_cast<unsigned>((d < -8 ? -8 : (d > 8 ? 8 : d)) + 8);
+    LMGC_CM_INLINE static unsigned rel(std::uint64_t l, unsigned eh) {
+        const int d = static_cast<int>(l) - 1 - static_cast<int>(eh);
+        const auto r = static_cast<unsigned>((d < -8 ? -8 : (d > 8 ? 8 : d)) + 8);
+        return l == none ? 18u : (l == 0 ? 17u : r);
     }
 
     // ---- per value: geometry and contexts ----------------------------------------------
-    LMGC_CM_INLINE void start_value() {
-        stage_ = stage::zero; // also after the last value: the drivers' loops must stop
-        if (i_ >= n_) return;
+    // The predicted exponent: the running mean of recent log-magnitudes, rounded.
+    LMGC_CM_INLINE static unsigned predicted_exponent(int avg) {
+        const int eh = ((avg + 8) >> 4) - 1;
+        return static_cast<unsigned>(eh < 0 ? 0
+                                            : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
+    }
+
+    // The keys of the zero flag and exponent slots of value i at kernel position pos and
+    // column col, from the magnitudes of earlier values (bits 0..11 of feat_) and the
+    // running state (avg_, run_). Zero flag and exponent share each context's slot: word 1
+    // the zero flag, words 2..15 the exponent nodes 1..14. Keys pack small fields into
+    // one word.
+    LMGC_CM_INLINE void slot_keys(std::size_t i, std::uint32_t pos, std::uint32_t col,
+                                  std::uint64_t* out) const {
+        const std::uint16_t* f = &feat_[i + 3];
+        const bool has_up = pos >= W_ && i >= W_;
+        const bool has_k = K_ > 1 && i >= K_;
+        const bool has_r = R_ > 0 && i >= R_;
+        const unsigned eh = predicted_exponent(avg_);
+        const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
+        const unsigned la = f[-1] & 4095u, lb = f[-2] & 4095u, lc = f[-3] & 4095u;
+        const std::uint64_t lup = has_up ? f[-std::ptrdiff_t(W_)] & 4095u : none;
+        const std::uint64_t lleft = col > 0 ? la : none;
+        const std::uint64_t lk = has_k ? f[-std::ptrdiff_t(K_)] & 4095u : none;
+        const std::uint64_t lr = has_r ? f[-std::ptrdiff_t(R_)] & 4095u : none;
+        const std::uint64_t ra = rel(la, eh), rb = rel(lb, eh), rc = rel(lc, eh),
+                            rup = rel(lup, eh), rleft = rel(lleft, eh), rk = rel(lk, eh),
+                            rr = rel(lr, eh);
+        const std::uint64_t pc = K_ <= 25 ? pos : 26 + 2 * has_up + (col > 0);
+        const std::uint64_t run =
+            la != 0 ? 0 : (run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024)));
+        out[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
+        out[1] = key(2 | rr << 8 | rk << 13 | frac << 18);
+        out[2] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
+        out[3] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
+    }
+
+    void next_segment() {
         while (next_seg_ < segs_.size() && segs_[next_seg_].start <= i_) {
             const segment& s = segs_[next_seg_++];
             K_ = s.kernel;
@@ -427,6 +509,13 @@ template <typename F> class float_model {
             pos_ = static_cast<std::uint32_t>((i_ - s.start + s.phase) % K_);
             col_ = pos_ % W_;
         }
+        next_start_ = next_seg_ < segs_.size() ? segs_[next_seg_].start : ~std::uint64_t{0};
+    }
+
+    LMGC_CM_INLINE void start_value() {
+        stage_ = stage::zero; // also after the last value: the drivers' loops must stop
+        if (i_ >= n_) return;
+        if (i_ >= next_start_) next_segment();
         const std::size_t i = i_;
         // Features of earlier values (feat_ has 3 zero entries in front: index i + 3).
         const std::uint16_t* f = &feat_[i + 3];
@@ -436,40 +525,30 @@ template <typename F> class float_model {
         const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : 0u;
         const bool has_k = K_ > 1 && i >= K_;
         const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : 0u;
-        const bool has_r = R_ > 0 && i >= R_;
-        const unsigned rp = has_r ? f[-std::ptrdiff_t(R_)] : 0u;
 
-        // The predicted exponent: the running mean of recent log-magnitudes, rounded.
-        const int eh = ((avg_ + 8) >> 4) - 1;
-        ehat_ =
-            static_cast<unsigned>(eh < 0 ? 0 : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
-        const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
+        ehat_ = predicted_exponent(avg_);
+        // The slot keys were computed (and their slots prefetched) one value ahead when the
+        // geometry allowed it (set_exponent()).
+        if (ahead_i_ != i) slot_keys(i, pos_, col_, ahead_);
+        for (int j = 0; j < n_ze; ++j) ze_[j] = tab_.find(ahead_[j]);
 
         const unsigned la = a & 4095, lb = b & 4095, lc = c & 4095;
         const std::uint64_t lup = has_up ? up & 4095 : none;
         const std::uint64_t lleft = has_left ? la : none;
         const std::uint64_t lk = has_k ? kp & 4095 : none;
-        const std::uint64_t lr = has_r ? rp & 4095 : none;
-        ra_ = rel(la);
-        const std::uint64_t rb = rel(lb), rc = rel(lc), rup = rel(lup), rleft = rel(lleft),
-                            rk = rel(lk), rr = rel(lr);
+        ra_ = rel(la, ehat_);
+        const std::uint64_t rleft = rel(lleft, ehat_);
         const std::uint64_t za = la == 0, zb = lb == 0, zc = lc == 0;
         // Position class: the kernel position for small kernels, else (has up, has left).
         pc_ = K_ <= 25 ? pos_ : 26 + 2 * has_up + has_left;
         const std::uint64_t pc = pc_;
-        const std::uint64_t run =
-            run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024));
-
-        // Zero flag and exponent share each context's slot: word 1 the zero flag, words
-        // 2..15 the exponent nodes 1..14. Context keys pack small fields into one word.
-        const unsigned zup = has_up ? (lup == 0) : 2u, zk = has_k ? (lk == 0) : 2u;
         const std::uint64_t ra = ra_;
-        ze_[0] = tab_.find(key(1 | rup << 8 | rleft << 13 | pc << 18));
-        ze_[1] = tab_.find(key(2 | rr << 8 | rk << 13 | frac << 18));
-        ze_[2] = tab_.find(key(3 | ra << 8 | rb << 13 | rc << 18 | (za ? run : 0) << 23));
-        ze_[3] = tab_.find(key(4 | ra << 8 | std::uint64_t{ehat_} << 13));
-        zset_ = za + 2 * zk + 6 * zup;
-        zapm_ = za | zb << 1 | zc << 2 | zup << 3 | zk << 5;
+        if (!zero_fast()) { // only the mixed zero flag reads these
+            const unsigned zup = has_up ? (lup == 0) : 2u, zk = has_k ? (lk == 0) : 2u;
+            zset_ = za + 2 * zk + 6 * zup;
+            zapm_ = za | zb << 1 | zc << 2 | zup << 3 | zk << 5;
+        }
+        eset_ = ra_ == 8 ? 0u : (ra_ < 8 ? 1u : (ra_ <= 16 ? 2u : 3u));
 
         // sign (slots found once the exponent is known)
         const std::uint64_t sa = a >> 12 & 3, sup = has_up ? up >> 12 & 3 : 3u,
@@ -478,6 +557,7 @@ template <typename F> class float_model {
             22 | sa << 8 | std::uint64_t{b >> 12 & 3} << 10 | std::uint64_t{c >> 12 & 3} << 12;
         skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | pc << 14;
         sapm_ = (pc_ < 30 ? pc_ : 30) * 64 + sa * 16 + sup * 4 + sk;
+        as_.prefetch(sapm_);
 
         // mantissa (slots found once the exponent is known)
         mkey_[0] = 31;
@@ -487,11 +567,8 @@ template <typename F> class float_model {
         cur_ = 0;
     }
 
-    LMGC_CM_INLINE void end_value() {
-        const U v = cur_;
-        vals_[i_] = v; // the decoder's output; for the encoder, its input unchanged
-        const unsigned l = lz(v);
-        feat_[i_ + 3] = static_cast<std::uint16_t>(l | sgn3(v) << 12);
+    // The running state (zero runs, mean magnitude) takes in a value's log-magnitude class.
+    LMGC_CM_INLINE void note_magnitude(unsigned l) {
         const int is_zero = l == 0;
         if (is_zero == last_zero_)
             ++run_;
@@ -501,6 +578,19 @@ template <typename F> class float_model {
             if (!seen_nonzero_) avg_ = static_cast<int>(l) * 16, seen_nonzero_ = true;
             avg_ += (static_cast<int>(l) * 16 - avg_ + 4) >> 3;
         }
+    }
+
+    LMGC_CM_INLINE void end_value() {
+        const U v = cur_;
+        vals_[i_] = v; // the decoder's output; for the encoder, its input unchanged
+        // Features: log-magnitude class l (0 zero, 1 + exponent otherwise) and sign class
+        // (0 zero, 1 positive, 2 negative). A nonzero value's magnitude was noted by
+        // set_exponent().
+        const unsigned l = noted_ ? e_ + 1 : 0;
+        const unsigned sg = l ? 1 + static_cast<unsigned>(v >> F::sign_shift) : 0u;
+        feat_[i_ + 3] = static_cast<std::uint16_t>(l | sg << 12);
+        if (!noted_) note_magnitude(0);
+        noted_ = false;
         ++i_;
         if (++col_ == W_) col_ = 0;
         if (++pos_ == K_) pos_ = 0, col_ = 0;
@@ -561,10 +651,7 @@ template <typename F> class float_model {
     LMGC_CM_INLINE int p_exp() {
         for (int j = 0; j < n_ze; ++j) me_.x[j] = stretch(counter_p12(ze_[j][node_ + 1]));
         me_.x[n_ze] = 256;
-        const int pr = me_.mix(static_cast<int>(node_ * 4 + (ra_ == 8    ? 0
-                                                             : ra_ < 8   ? 1
-                                                             : ra_ <= 16 ? 2
-                                                                         : 3)));
+        const int pr = me_.mix(static_cast<int>(node_ * 4 + eset_));
         return to_p16(pr * 16 + 8);
     }
     LMGC_CM_INLINE void u_exp(int y) {
@@ -641,9 +728,31 @@ template <typename F> class float_model {
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;
-        const std::uint64_t re = rel(e_ + 1);
+        const std::uint64_t re = rel(e_ + 1, ehat_);
         for (int j = 0; j + 1 < n_sign; ++j) ss_[j] = ctab_.at(key(skey_[j]));
         ss_[n_sign - 1] = ctab_.at(key(skey_[n_sign - 1] | re << 19));
+        if (fp_.mant_modelled > 0) {
+            const std::uint64_t le = e_ + 1;
+            for (int j = 0; j < n_mant; ++j) {
+                mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
+                __builtin_prefetch(mslots_[j], 1);
+            }
+        }
+        // The next value's zero flag and exponent contexts need only this value's
+        // magnitude: find their keys now and start loading their slots, while this value's
+        // sign and mantissa are coded. (Not across a segment start: its geometry changes.)
+        note_magnitude(e_ + 1);
+        noted_ = true;
+        feat_[i_ + 3] = static_cast<std::uint16_t>(e_ + 1); // sign bits come in end_value()
+        const std::size_t nx = i_ + 1;
+        if (nx < n_ && nx < next_start_) {
+            std::uint32_t pos = pos_ + 1, col = col_ + 1;
+            if (col == W_) col = 0;
+            if (pos == K_) pos = 0, col = 0;
+            slot_keys(nx, pos, col, ahead_);
+            ahead_i_ = nx;
+            for (int j = 0; j < n_ze; ++j) tab_.prefetch(ahead_[j]);
+        }
     }
 
     LMGC_CM_INLINE int p_sign() {
@@ -661,9 +770,6 @@ template <typename F> class float_model {
             stage_ = stage::mant;
             mant_done_ = 0;
             node_ = 1;
-            const std::uint64_t le = e_ + 1;
-            for (int j = 0; j < n_mant; ++j)
-                mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
         } else {
             start_raw();
         }
@@ -720,6 +826,7 @@ template <typename F> class float_model {
 
     std::size_t i_ = 0;
     std::size_t next_seg_ = 0;
+    std::uint64_t next_start_ = 0; // start of segs_[next_seg_], or ~0
     std::uint64_t R_ = 0;
     std::uint32_t K_ = 1, W_ = 1, pos_ = 0, col_ = 0;
     unsigned pc_ = 0;
@@ -734,11 +841,14 @@ template <typename F> class float_model {
     // current value
     stage stage_ = stage::zero;
     U cur_ = 0;
-    unsigned ehat_ = 0, ra_ = 0;
+    unsigned ehat_ = 0, ra_ = 0, eset_ = 0;
     unsigned e_ = 0, node_ = 1, mant_done_ = 0, raw_left_ = 0;
     unsigned esc_up_ = 0, esc_len_ = 0, esc_got_ = 0;
     std::uint32_t esc_acc_ = 0;
     std::uint64_t skey_[n_sign], mkey_[n_mant];
+    bool noted_ = false;                    // the current value's magnitude is in the running state
+    std::size_t ahead_i_ = ~std::size_t{0}; // the value whose slot keys ahead_ holds
+    std::uint64_t ahead_[n_ze];
     std::uint32_t *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];
     std::size_t zset_ = 0, zapm_ = 0, sapm_ = 0;
 };

@@ -46,10 +46,10 @@ std::vector<std::uint32_t> special_f32_bits(std::size_t n_random, std::uint64_t 
     return v;
 }
 
-bytes make_npy(const std::string& descr, const std::vector<std::int64_t>& shape,
-               const bytes& data, bool fortran, int major) {
-    std::string dict = "{'descr': '" + descr + "', 'fortran_order': " +
-                       (fortran ? "True" : "False") + ", 'shape': (";
+bytes make_npy(const std::string& descr, const std::vector<std::int64_t>& shape, const bytes& data,
+               bool fortran, int major) {
+    std::string dict = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': (";
     // numpy's spelling: "()", "(3,)", "(3, 4)"
     for (std::size_t i = 0; i < shape.size(); ++i)
         dict += (i ? ", " : "") + std::to_string(shape[i]);
@@ -64,7 +64,8 @@ bytes make_npy(const std::string& descr, const std::vector<std::int64_t>& shape,
         out.push_back(static_cast<std::uint8_t>(dict.size() & 0xff));
         out.push_back(static_cast<std::uint8_t>(dict.size() >> 8));
     } else {
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(dict.size() >> (8 * i)));
+        for (int i = 0; i < 4; ++i)
+            out.push_back(static_cast<std::uint8_t>(dict.size() >> (8 * i)));
     }
     out.insert(out.end(), dict.begin(), dict.end());
     out.insert(out.end(), data.begin(), data.end());
@@ -85,7 +86,8 @@ bytes make_safetensors(const std::vector<st_tensor>& tensors,
         json_value o = json_value::make_object();
         o.set("dtype", json_value::make_string(t.dtype));
         json_value shape = json_value::make_array();
-        for (const auto d : t.shape) shape.push_back(json_value::make_number(static_cast<double>(d)));
+        for (const auto d : t.shape)
+            shape.push_back(json_value::make_number(static_cast<double>(d)));
         o.set("shape", shape);
         json_value offs = json_value::make_array();
         offs.push_back(json_value::make_number(static_cast<double>(off)));

@@ -22,8 +22,8 @@ bytes float_bytes(const std::vector<float>& v);
 std::vector<std::uint32_t> special_f32_bits(std::size_t n_random, std::uint64_t seed);
 
 // A .npy file (version 1.0) holding data with the given descr ('<f4', '>f8', ...), shape.
-bytes make_npy(const std::string& descr, const std::vector<std::int64_t>& shape,
-               const bytes& data, bool fortran = false, int major = 1);
+bytes make_npy(const std::string& descr, const std::vector<std::int64_t>& shape, const bytes& data,
+               bool fortran = false, int major = 1);
 
 struct st_tensor {
     std::string name, dtype; // safetensors dtype, e.g. "F32"
@@ -80,13 +80,13 @@ bytes make_torch_file(const std::vector<torch_tensor>& tensors, std::int64_t bat
 
 // A fresh temporary folder, removed at destruction.
 class temp_dir {
-public:
+  public:
     temp_dir();
     ~temp_dir();
     const std::string& path() const { return path_; }
     std::string file(const std::string& name) const { return path_ + "/" + name; }
 
-private:
+  private:
     std::string path_;
 };
 

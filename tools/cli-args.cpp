@@ -64,8 +64,9 @@ arg_parser& arg_parser::option(std::string names, std::string metavar, std::stri
                                std::int64_t* out) {
     auto n = split_names(names);
     const std::string name = n.back();
-    opts_.push_back({std::move(n), std::move(metavar), std::move(help),
-                     [out, name](const std::string& v) { *out = parse_number<std::int64_t>(name, v); }});
+    opts_.push_back(
+        {std::move(n), std::move(metavar), std::move(help),
+         [out, name](const std::string& v) { *out = parse_number<std::int64_t>(name, v); }});
     return *this;
 }
 arg_parser& arg_parser::option(std::string names, std::string metavar, std::string help,
@@ -152,14 +153,14 @@ void arg_parser::parse(const std::vector<std::string>& args) {
                 continue;
             }
             if (!has_value) {
-                if (i + 1 >= args.size()) throw usage_error(a + " needs a value (" + o->metavar + ")");
+                if (i + 1 >= args.size())
+                    throw usage_error(a + " needs a value (" + o->metavar + ")");
                 value = args[++i];
             }
             o->set(value);
             continue;
         }
-        if (next_pos >= pos_.size())
-            throw usage_error("unexpected argument '" + a + "'");
+        if (next_pos >= pos_.size()) throw usage_error("unexpected argument '" + a + "'");
         auto& p = pos_[next_pos];
         if (p.list) {
             p.list->push_back(a);
@@ -169,16 +170,20 @@ void arg_parser::parse(const std::vector<std::string>& args) {
         }
     }
     for (std::size_t k = next_pos; k < pos_.size(); ++k)
-        if (pos_[k].required && !pos_[k].list) throw usage_error("missing argument " + pos_[k].name);
+        if (pos_[k].required && !pos_[k].list)
+            throw usage_error("missing argument " + pos_[k].name);
 }
 
 std::string arg_parser::help() const {
     std::ostringstream os;
     os << "Usage: lmgc " << command_;
     for (const auto& p : pos_) {
-        if (p.list) os << " [" << p.name << "...]";
-        else if (p.required) os << " " << p.name;
-        else os << " [" << p.name << "]";
+        if (p.list)
+            os << " [" << p.name << "...]";
+        else if (p.required)
+            os << " " << p.name;
+        else
+            os << " [" << p.name << "]";
     }
     if (!opts_.empty()) os << " [options]";
     os << "\n\n" << summary_ << "\n";
@@ -186,8 +191,10 @@ std::string arg_parser::help() const {
         os << "\nArguments:\n";
         for (const auto& p : pos_) {
             std::string left = "  " + p.name;
-            if (left.size() < 26) left.resize(26, ' ');
-            else left += "  ";
+            if (left.size() < 26)
+                left.resize(26, ' ');
+            else
+                left += "  ";
             os << left << p.help << "\n";
         }
     }
@@ -196,8 +203,10 @@ std::string arg_parser::help() const {
         std::string left = "  ";
         for (std::size_t i = 0; i < o.names.size(); ++i) left += (i ? ", " : "") + o.names[i];
         if (!o.metavar.empty()) left += " " + o.metavar;
-        if (left.size() < 26) left.resize(26, ' ');
-        else left += "\n" + std::string(26, ' ');
+        if (left.size() < 26)
+            left.resize(26, ' ');
+        else
+            left += "\n" + std::string(26, ' ');
         os << left << o.help << "\n";
     }
     os << "  -h, --help              show this help\n";

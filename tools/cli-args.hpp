@@ -18,17 +18,19 @@ struct usage_error : std::runtime_error {
 struct help_shown {};
 
 class arg_parser {
-public:
+  public:
     arg_parser(std::string command, std::string summary);
 
     // A required positional (or optional when required is false).
-    arg_parser& positional(std::string name, std::string help, std::string* out, bool required = true);
+    arg_parser& positional(std::string name, std::string help, std::string* out,
+                           bool required = true);
     // Zero or more remaining positionals.
     arg_parser& positionals(std::string name, std::string help, std::vector<std::string>* out);
     // names: "-o,--output" or "--codec". The value is parsed when seen.
     arg_parser& option(std::string names, std::string metavar, std::string help, std::string* out);
     arg_parser& option(std::string names, std::string metavar, std::string help, std::int64_t* out);
-    arg_parser& option(std::string names, std::string metavar, std::string help, std::uint64_t* out);
+    arg_parser& option(std::string names, std::string metavar, std::string help,
+                       std::uint64_t* out);
     arg_parser& option(std::string names, std::string metavar, std::string help, int* out);
     arg_parser& option(std::string names, std::string metavar, std::string help, double* out);
     // Repeatable option; every value is appended.
@@ -45,7 +47,7 @@ public:
     bool given(const std::string& long_name) const;
     std::string help() const;
 
-private:
+  private:
     struct opt {
         std::vector<std::string> names;
         std::string metavar, help;

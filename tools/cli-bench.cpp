@@ -56,8 +56,8 @@ int bench_codecs_mode(const args_t& args) {
                  "Compresses and decompresses the same files with each codec, checks every round "
                  "trip byte for byte, and prints rates and speeds as a Markdown table.");
     p.positionals("FILES", "tensor files (.npy, .safetensors, .pt, or raw with --raw)", &files)
-        .option("--codecs", "A,B,C", "codecs to run (default: every built-in codec but store and lm)",
-                &codecs)
+        .option("--codecs", "A,B,C",
+                "codecs to run (default: every built-in codec but store and lm)", &codecs)
         .option("--chunk-bytes", "N,M",
                 "chunking modes, 0 = unchunked (default 0; the paper's two: 0,512)", &chunks)
         .option("-r,--repeats", "N", "timed repeats after one warm-up (default 3)", &repeats)

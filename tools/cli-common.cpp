@@ -11,7 +11,9 @@ progress_bar::progress_bar(std::string label, std::string unit, double scale)
     : label_(std::move(label)), unit_(std::move(unit)), scale_(scale), enabled_(::isatty(2) == 1),
       start_(std::chrono::steady_clock::now()), last_(start_ - std::chrono::seconds(1)) {}
 
-progress_bar::~progress_bar() { finish(); }
+progress_bar::~progress_bar() {
+    finish();
+}
 
 progress_fn progress_bar::callback() {
     if (!enabled_) return {};
@@ -34,10 +36,12 @@ void progress_bar::update(std::uint64_t done, std::uint64_t total) {
     if (rate > 0 && done < total) {
         const double left = static_cast<double>(total - done) / rate;
         char buf[32];
-        std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+        std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(left) / 60,
+                      static_cast<int>(left) % 60);
         eta = buf;
     }
-    std::string speed = unit_ == "B" ? format_bytes(rate) + "/s" : format_fixed(rate * scale_, 0) + " " + unit_ + "/s";
+    std::string speed = unit_ == "B" ? format_bytes(rate) + "/s"
+                                     : format_fixed(rate * scale_, 0) + " " + unit_ + "/s";
     std::fprintf(stderr, "\r%s [%s] %5.1f%% %s ETA %s   ", label_.c_str(), bar.c_str(),
                  100.0 * frac, speed.c_str(), eta.c_str());
     std::fflush(stderr);
@@ -75,7 +79,8 @@ std::string markdown_table(const std::vector<std::vector<std::string>>& rows) {
     if (rows.empty()) return {};
     std::vector<std::size_t> w(rows[0].size(), 3);
     for (const auto& r : rows)
-        for (std::size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+        for (std::size_t i = 0; i < r.size() && i < w.size(); ++i)
+            w[i] = std::max(w[i], r[i].size());
     std::string out;
     auto line = [&](const std::vector<std::string>& r) {
         out += "|";

@@ -16,7 +16,7 @@ using args_t = std::vector<std::string>;
 
 // A progress bar on stderr, drawn only when stderr is a terminal, at most 10 times a second.
 class progress_bar {
-public:
+  public:
     // With a unit other than "B", the speed shown is bytes/s times scale in that unit (the
     // lm codec shows tokens/s: bytes times tokens per byte).
     explicit progress_bar(std::string label, std::string unit = "B", double scale = 1.0);
@@ -25,7 +25,7 @@ public:
     void update(std::uint64_t done, std::uint64_t total);
     void finish();
 
-private:
+  private:
     std::string label_, unit_;
     double scale_;
     bool enabled_;
@@ -34,7 +34,7 @@ private:
     std::mutex mu_;
 };
 
-std::string format_bytes(double n);   // "1.27 MB"
+std::string format_bytes(double n); // "1.27 MB"
 std::string format_fixed(double v, int decimals);
 
 // Prints rows as an aligned Markdown table (first row is the header).

@@ -22,7 +22,10 @@ const command commands[] = {
     {"decompress", "restore the original file from a .lmgc file", cmd_decompress},
     {"info", "show the header, tensors and chunks of a .lmgc file", cmd_info},
     {"codecs", "list the codecs built into this lmgc", cmd_codecs},
-    {"bench", "the paper's tables: 'lmgc bench --data DIR' or '--preset table3'; 'lmgc bench codecs FILES...' compares codecs", cmd_bench},
+    {"bench",
+     "the paper's tables: 'lmgc bench --data DIR' or '--preset table3'; 'lmgc bench codecs "
+     "FILES...' compares codecs",
+     cmd_bench},
     {"serialize", "write a tensor file as the paper's text (hex, iso)", cmd_serialize},
     {"deserialize", "parse that text back into the tensor file", cmd_deserialize},
     {"tokenize", "token ids of a text under a model's tokenizer", cmd_tokenize},
@@ -30,11 +33,13 @@ const command commands[] = {
     {"collect", "train a network of the paper (LibTorch) and save its gradients", cmd_collect},
     {"predict", "log2 probability the LLM gives each next token (--model DIR)", cmd_predict},
     {"analyze", "LLM ideal code length vs real coded size of a tensor file", cmd_analyze},
-    {"random-model", "write a random-weight Llama checkpoint (tests, benchmarks)", cmd_random_model},
+    {"random-model", "write a random-weight Llama checkpoint (tests, benchmarks)",
+     cmd_random_model},
 };
 
 void print_usage(std::FILE* f) {
-    std::fprintf(f, "lmgc %s: lossless compression of neural-network gradients\n\n", lmgc::version());
+    std::fprintf(f, "lmgc %s: lossless compression of neural-network gradients\n\n",
+                 lmgc::version());
     std::fprintf(f, "Usage: lmgc <command> [arguments] [options]\n\nCommands:\n");
     for (const auto& c : commands) std::fprintf(f, "  %-12s %s\n", c.name, c.summary);
     std::fprintf(f, "\nRun 'lmgc <command> --help' for a command's options.\n");
@@ -69,7 +74,8 @@ int main(int argc, char** argv) {
     } catch (const help_shown&) {
         return 0;
     } catch (const usage_error& e) {
-        std::fprintf(stderr, "lmgc %s: %s (see 'lmgc %s --help')\n", cmd->name, e.what(), cmd->name);
+        std::fprintf(stderr, "lmgc %s: %s (see 'lmgc %s --help')\n", cmd->name, e.what(),
+                     cmd->name);
         return 2;
     } catch (const lmgc::error& e) {
         std::fprintf(stderr, "lmgc %s: %s\n", cmd->name, e.what());

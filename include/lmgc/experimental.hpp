@@ -9,7 +9,6 @@
 #include <functional>
 #include <memory>
 #include <span>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +23,7 @@ namespace lmgc::experimental {
 // ---------------------------------------------------------------------------------------
 
 struct codec_bench_params {
-    std::vector<std::string> codecs;        ///< names; empty = every built-in codec but "store" and "lm"
+    std::vector<std::string> codecs; ///< names; empty = every built-in codec but "store" and "lm"
     std::vector<std::uint64_t> chunk_bytes; ///< one run per entry, 0 = unchunked; empty = {0}
     int repeats;                            ///< timed repeats after one untimed warm-up, >= 1
     int n_threads;                          ///< threads of each compress/decompress; 0 = all cores
@@ -37,12 +36,12 @@ codec_bench_params default_codec_bench_params();
 
 /// One codec in one chunking mode, summed over all the files.
 struct codec_bench_result {
-    std::string codec;              ///< the codec asked for
-    std::uint64_t chunk_bytes = 0;  ///< 0 = unchunked
-    std::string codecs_used;        ///< codec of each stream, "+"-joined and deduplicated,
-                                    ///< e.g. "fpzip+zstd" when integer tensors fell back
-    std::uint64_t tensor_bytes = 0; ///< tensor data of the files (what rates refer to)
-    std::uint64_t output_bytes = 0; ///< the .lmgc files
+    std::string codec;               ///< the codec asked for
+    std::uint64_t chunk_bytes = 0;   ///< 0 = unchunked
+    std::string codecs_used;         ///< codec of each stream, "+"-joined and deduplicated,
+                                     ///< e.g. "fpzip+zstd" when integer tensors fell back
+    std::uint64_t tensor_bytes = 0;  ///< tensor data of the files (what rates refer to)
+    std::uint64_t output_bytes = 0;  ///< the .lmgc files
     std::uint64_t payload_bytes = 0; ///< the coded chunks alone, without container overhead
     double rate_percent = 0;         ///< 100 * output_bytes / tensor_bytes
     double payload_rate_percent = 0; ///< 100 * payload_bytes / tensor_bytes
@@ -118,8 +117,8 @@ struct bench_preset_slot {
     std::string standin_command;      ///< how to make a stand-in without the dataset
 };
 struct bench_preset {
-    std::string name;                           ///< "table1", "table2", "table3"
-    std::string title;                          ///< what the paper's table shows
+    std::string name;  ///< "table1", "table2", "table3"
+    std::string title; ///< what the paper's table shows
     std::vector<bench_preset_slot> slots;
     std::vector<std::string> codecs;            ///< classical codecs (and cm) it runs
     std::vector<std::uint64_t> chunk_bytes;     ///< their modes
@@ -131,11 +130,11 @@ bench_preset find_bench_preset(const std::string& name);
 
 /// What a preset finds under a data root.
 struct bench_preset_sets {
-    std::vector<gradient_set> sets;    ///< one per slot found, labelled from the files'
-                                       ///< metadata; a stand-in says what it stands in for
-    std::vector<std::string> missing;  ///< per slot not found: the folders looked for and the
-                                       ///< commands that make them
-    std::vector<std::string> notes;    ///< substitutions and metadata disagreements
+    std::vector<gradient_set> sets;   ///< one per slot found, labelled from the files'
+                                      ///< metadata; a stand-in says what it stands in for
+    std::vector<std::string> missing; ///< per slot not found: the folders looked for and the
+                                      ///< commands that make them
+    std::vector<std::string> notes;   ///< substitutions and metadata disagreements
 };
 bench_preset_sets resolve_bench_preset(const bench_preset& preset, const std::string& root,
                                        const std::vector<std::string>& prefer = {"npy",
@@ -164,7 +163,7 @@ struct experiment_params {
     int n_threads;                          ///< threads of each compress/decompress; 0 = all
     input_format format;
     bool u2_as_bf16;
-    progress_fn progress;                   ///< (file runs done, file runs in all)
+    progress_fn progress; ///< (file runs done, file runs in all)
     bench_test_hooks test_hooks;
 };
 /// Defaults: codecs {} (the paper's five and cm), chunk_bytes {} (0 and 512), sample 10,
@@ -175,7 +174,7 @@ experiment_params default_experiment_params();
 struct experiment_run {
     std::string set;
     int repeat = 0;
-    std::uint64_t seed = 0;          ///< of the draw and of sparsification
+    std::uint64_t seed = 0; ///< of the draw and of sparsification
     std::string file;
     std::string codec;               ///< bench_codec::label
     std::string variant;             ///< ablation settings, e.g. "bytes-per-group=2"; "" if none
@@ -189,7 +188,7 @@ struct experiment_run {
     std::uint64_t preprocessed_bytes = 0; ///< lossy representation + side information
     std::uint64_t side_info_bytes = 0;
     double relative_l2_error = 0;
-    double ideal_bits = -1;          ///< -sum(log2 p) for model priors; -1 for others
+    double ideal_bits = -1; ///< -sum(log2 p) for model priors; -1 for others
     double compress_seconds = 0, decompress_seconds = 0; ///< wall time of the calls
     /// CPU time of the process during the calls (user + system, all threads): speeds that a
     /// busy machine does not distort.
@@ -210,22 +209,22 @@ struct experiment_row {
     bool own_chunking = false;
     bool is_model = false;
     std::string streams;
-    int repeats = 0, files = 0;  ///< files per repeat
-    mean_std rate;               ///< % of the tensor bytes
-    mean_std payload_rate;       ///< the same without the container
+    int repeats = 0, files = 0;    ///< files per repeat
+    mean_std rate;                 ///< % of the tensor bytes
+    mean_std payload_rate;         ///< the same without the container
     mean_std rate_vs_preprocessed; ///< % of the lossy representation + side information
-    mean_std relative_l2_error;  ///< mean over the repeat's files
-    mean_std ideal_rate;         ///< model priors: -sum(log2 p) / 8 as % of the tensor bytes
+    mean_std relative_l2_error;    ///< mean over the repeat's files
+    mean_std ideal_rate;           ///< model priors: -sum(log2 p) / 8 as % of the tensor bytes
     bool has_ideal = false;
-    mean_std compress_mbps, decompress_mbps; ///< tensor MB (10^6 B) per second (wall)
+    mean_std compress_mbps, decompress_mbps;         ///< tensor MB (10^6 B) per second (wall)
     mean_std compress_cpu_mbps, decompress_cpu_mbps; ///< tensor MB per CPU second
 };
 
 struct experiment_result {
-    std::vector<gradient_set> sets;     ///< the sets run (those with files)
-    std::vector<experiment_row> rows;   ///< by set, codec, variant, preprocessing, mode
-    std::vector<experiment_run> runs;   ///< every measurement
-    std::vector<std::string> notes;     ///< skipped codecs and sets, small samples, ...
+    std::vector<gradient_set> sets;   ///< the sets run (those with files)
+    std::vector<experiment_row> rows; ///< by set, codec, variant, preprocessing, mode
+    std::vector<experiment_run> runs; ///< every measurement
+    std::vector<std::string> notes;   ///< skipped codecs and sets, small samples, ...
     int sample = 0, repeats = 0;
     std::uint64_t seed = 0;
     int n_threads = 0;
@@ -468,7 +467,8 @@ std::vector<collect_bench_result> collect_benchmark(const collect_params& params
 /// Settings of the "lm" codec, as the CLI's --model, --serialization, ... options. Zero or
 /// empty means the codec's default (docs/llm.md).
 struct llm_settings {
-    std::string model;         ///< Hugging Face checkpoint folder (config.json, safetensors, tokenizer.model)
+    std::string
+        model; ///< Hugging Face checkpoint folder (config.json, safetensors, tokenizer.model)
     std::string serialization; ///< "hex-space" (default), "hex-none", "hex-comma", ..., "iso"
     int bytes_per_group = 0;   ///< 4 by default
     std::string tokens;        ///< "canonical" (default) or "symbol"
@@ -486,31 +486,33 @@ std::vector<codec_option> llm_codec_options(const llm_settings& s);
 
 /// The model's view of a token sequence.
 struct llm_prediction {
-    std::vector<int> ids;        ///< the sequence evaluated (BOS first when made from text)
+    std::vector<int> ids; ///< the sequence evaluated (BOS first when made from text)
     std::vector<std::string> pieces;
-    std::vector<double> log2p;   ///< log2p[i] = log2 P(ids[i+1] | ids[0..i]), float softmax
-    std::vector<double> log2q;   ///< the same from the integer table the coder would use
+    std::vector<double> log2p; ///< log2p[i] = log2 P(ids[i+1] | ids[0..i]), float softmax
+    std::vector<double> log2q; ///< the same from the integer table the coder would use
 };
 /// Runs the model step by step over ids, or over text tokenized with the model's tokenizer
 /// (BOS first) when ids is empty.
-llm_prediction llm_predict(const llm_settings& s, const std::vector<int>& ids, const std::string& text);
+llm_prediction llm_predict(const llm_settings& s, const std::vector<int>& ids,
+                           const std::string& text);
 
 /// What `lmgc analyze` reports: the model's ideal code length next to the real coded size.
 struct llm_analysis {
     std::uint64_t tensor_bytes = 0; ///< float tensor bytes coded
     std::uint64_t n_values = 0;     ///< float values
     std::uint64_t n_tokens = 0, n_coded = 0, n_windows = 0;
-    double model_bits = 0;          ///< -sum log2 p with the model's float probabilities
-    double coded_bits = 0;          ///< -sum log2 p with the integer tables (what the coder pays)
+    double model_bits = 0;           ///< -sum log2 p with the model's float probabilities
+    double coded_bits = 0;           ///< -sum log2 p with the integer tables (what the coder pays)
     std::uint64_t payload_bytes = 0; ///< the lm codec's payload (range-coded windows + index)
-    bool verified = false;          ///< the payload was decoded back bit-exactly
+    bool verified = false;           ///< the payload was decoded back bit-exactly
     double encode_seconds = 0, decode_seconds = 0, tokenize_seconds = 0;
     std::vector<codec_option> params; ///< what the codec records
 };
 /// Compresses the float tensors of a file with the lm codec in memory (and, with verify,
 /// decompresses and compares). Throws lmgc::error.
 llm_analysis llm_analyze(const std::string& path, const llm_settings& s, bool verify,
-                         input_format format = input_format::auto_detect, progress_fn progress = {});
+                         input_format format = input_format::auto_detect,
+                         progress_fn progress = {});
 
 /// Writes a random-weight LlamaForCausalLM checkpoint with a small synthetic tokenizer into
 /// dir: shape "tiny" (hidden 64, 2 layers, GQA) or "tinyllama" (TinyLlama-1.1B's exact

@@ -27,11 +27,11 @@ enum class errc : int {
 
 /// Every failure inside the library is reported as this exception.
 class error : public std::runtime_error {
-public:
+  public:
     error(errc code, const std::string& what) : std::runtime_error(what), code_(code) {}
     errc code() const noexcept { return code_; }
 
-private:
+  private:
     errc code_;
 };
 
@@ -49,16 +49,16 @@ const char* input_format_name(input_format f) noexcept;
 using codec_option = std::pair<std::string, std::string>;
 
 struct compress_params {
-    std::string codec;           ///< codec name for float tensors; "" = the default codec
-    std::uint64_t chunk_bytes;   ///< bytes per independently coded chunk; 0 = codec default
-    bool unchunked;              ///< one chunk per stream (the paper's "unchunked" baselines)
-    int n_threads;               ///< worker threads; 0 = all cores
-    input_format format;         ///< how to read the input
-    bool u2_as_bf16;             ///< .npy "<u2" arrays hold bfloat16 values
+    std::string codec;         ///< codec name for float tensors; "" = the default codec
+    std::uint64_t chunk_bytes; ///< bytes per independently coded chunk; 0 = codec default
+    bool unchunked;            ///< one chunk per stream (the paper's "unchunked" baselines)
+    int n_threads;             ///< worker threads; 0 = all cores
+    input_format format;       ///< how to read the input
+    bool u2_as_bf16;           ///< .npy "<u2" arrays hold bfloat16 values
     std::vector<codec_option> codec_options; ///< codec-specific settings
-    std::string preprocess;      ///< lossy preprocessing, e.g. "sparsify:10+quantize:8" ("" = lossless)
-    std::uint64_t seed;          ///< seed of randomized preprocessing (sparsify)
-    progress_fn progress;        ///< optional progress callback
+    std::string preprocess; ///< lossy preprocessing, e.g. "sparsify:10+quantize:8" ("" = lossless)
+    std::uint64_t seed;     ///< seed of randomized preprocessing (sparsify)
+    progress_fn progress;   ///< optional progress callback
 };
 compress_params default_compress_params();
 
@@ -71,15 +71,15 @@ decompress_params default_decompress_params();
 
 /// Sizes of one compression, all in bytes.
 struct compress_stats {
-    std::uint64_t input_bytes = 0;      ///< size of the input file
-    std::uint64_t tensor_bytes = 0;     ///< tensor payload of the input (what rates refer to)
-    std::uint64_t output_bytes = 0;     ///< size of the .lmgc file
-    std::uint64_t payload_bytes = 0;    ///< sum of the coded chunks, without container overhead
-    double seconds = 0;                 ///< wall time
+    std::uint64_t input_bytes = 0;   ///< size of the input file
+    std::uint64_t tensor_bytes = 0;  ///< tensor payload of the input (what rates refer to)
+    std::uint64_t output_bytes = 0;  ///< size of the .lmgc file
+    std::uint64_t payload_bytes = 0; ///< sum of the coded chunks, without container overhead
+    double seconds = 0;              ///< wall time
     /// With --preprocess: bytes of the lossy representation (kept values or codes) plus its
     /// side information (seed, masks, ranges); equal to tensor_bytes when lossless.
     std::uint64_t preprocessed_bytes = 0;
-    std::uint64_t side_info_bytes = 0;  ///< the side information alone
+    std::uint64_t side_info_bytes = 0; ///< the side information alone
     /// ||x - x'|| / ||x|| over the float tensors (0 when lossless).
     double relative_l2_error = 0;
     /// For model-driven codecs (cm, lm): the ideal code length -sum(log2 p) of everything
@@ -92,8 +92,8 @@ struct compress_stats {
 };
 
 /// Compresses a tensor file into a .lmgc image in memory. Throws lmgc::error.
-std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input, const compress_params& params,
-                                   compress_stats* stats = nullptr);
+std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
+                                   const compress_params& params, compress_stats* stats = nullptr);
 
 /// The file that decompressing compress(input, params) gives back: the input itself when
 /// lossless, else the input with its float tensors replaced by their lossy reconstruction.
@@ -135,7 +135,7 @@ struct stream_info {
     std::string codec;
     std::string dtype;
     std::uint64_t raw_bytes = 0;
-    std::uint64_t chunk_bytes = 0; ///< 0 = unchunked
+    std::uint64_t chunk_bytes = 0;          ///< 0 = unchunked
     std::vector<codec_option> codec_params; ///< what the codec recorded, printable
 };
 
@@ -173,7 +173,6 @@ const char* version() noexcept;
 /// Reads a whole file. Throws lmgc::error(errc::io) naming the path.
 std::vector<std::uint8_t> read_file(const std::string& path);
 /// Writes a whole file atomically (temporary file + rename). Throws lmgc::error.
-void write_file_atomic(const std::string& path, std::span<const std::uint8_t> data,
-                       bool overwrite);
+void write_file_atomic(const std::string& path, std::span<const std::uint8_t> data, bool overwrite);
 
 } // namespace lmgc

@@ -9,7 +9,7 @@ namespace lmgc::detail {
 namespace {
 
 class codec_brotli final : public codec_i {
-public:
+  public:
     codec_brotli(int quality, int lgwin) : quality_(quality), lgwin_(lgwin) {}
     std::vector<codec_option> params() const override {
         return {{"quality", std::to_string(quality_)}, {"lgwin", std::to_string(lgwin_)}};
@@ -43,7 +43,7 @@ public:
         LMGC_CHECK(why == nullptr, errc::corrupt, "brotli: chunk does not decompress (", why, ")");
     }
 
-private:
+  private:
     int quality_, lgwin_;
 };
 

@@ -96,7 +96,7 @@ void on_error(const FLAC__StreamDecoder*, FLAC__StreamDecoderErrorStatus status,
 }
 
 class codec_flac final : public codec_i {
-public:
+  public:
     explicit codec_flac(unsigned level) : level_(level) {}
     std::vector<codec_option> params() const override {
         return {{"level", std::to_string(level_)}};
@@ -151,7 +151,7 @@ public:
         LMGC_CHECK(!src.problem, errc::corrupt, "flac: chunk does not decode (", src.problem, ")");
     }
 
-private:
+  private:
     unsigned level_;
 };
 

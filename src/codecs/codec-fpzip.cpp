@@ -28,7 +28,7 @@ const char* fpzip_message() {
 }
 
 class codec_fpzip final : public codec_i {
-public:
+  public:
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
         const auto [type, elem] = type_of(layout.type, errc::usage);
         LMGC_CHECK(raw.size() % elem == 0, errc::internal, "fpzip: chunk of ", raw.size(),
@@ -91,7 +91,7 @@ public:
                    ok ? "wrong size" : "bad header", ")");
     }
 
-private:
+  private:
     struct fpzip_type {
         int type;
         std::size_t elem;

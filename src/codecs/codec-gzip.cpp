@@ -10,7 +10,7 @@ namespace lmgc::detail {
 namespace {
 
 class codec_gzip final : public codec_i {
-public:
+  public:
     explicit codec_gzip(int level) : level_(level) {}
     std::vector<codec_option> params() const override {
         return {{"level", std::to_string(level_)}};
@@ -38,7 +38,7 @@ public:
                    " bytes after the stream");
     }
 
-private:
+  private:
     int level_;
 };
 

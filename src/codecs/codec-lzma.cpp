@@ -18,7 +18,7 @@ std::uint32_t dict_size_for(std::uint64_t n, std::uint32_t preset_dict) {
 }
 
 class codec_lzma final : public codec_i {
-public:
+  public:
     explicit codec_lzma(std::uint32_t preset) : preset_(preset) {}
     std::vector<codec_option> params() const override {
         return {{"preset", std::to_string(preset_)}};
@@ -53,7 +53,7 @@ public:
                    rc == LZMA_OK ? "wrong size" : error_name(rc), ")");
     }
 
-private:
+  private:
     static const char* error_name(lzma_ret rc) {
         switch (rc) {
         case LZMA_FORMAT_ERROR:

@@ -120,7 +120,7 @@ bool read_png(png_context& ctx, std::uint8_t* pixels, png_uint_32 w, png_uint_32
 }
 
 class codec_png final : public codec_i {
-public:
+  public:
     explicit codec_png(int level) : level_(level) {}
     std::vector<codec_option> params() const override {
         return {{"level", std::to_string(level_)}};
@@ -153,7 +153,7 @@ public:
                    " bytes after the image");
     }
 
-private:
+  private:
     int level_;
 };
 

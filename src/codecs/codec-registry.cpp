@@ -106,14 +106,22 @@ const codec_entry table[] = {
 
 } // namespace
 
-bool supports_any(dtype) { return true; }
-bool supports_float32_64(dtype t) { return t == dtype::f32 || t == dtype::f64; }
-bool supports_floats(dtype t) { return dtype_is_float(t); }
+bool supports_any(dtype) {
+    return true;
+}
+bool supports_float32_64(dtype t) {
+    return t == dtype::f32 || t == dtype::f64;
+}
+bool supports_floats(dtype t) {
+    return dtype_is_float(t);
+}
 bool supports_zfp_types(dtype t) {
     return t == dtype::f32 || t == dtype::f64 || t == dtype::i32 || t == dtype::i64;
 }
 
-std::span<const codec_entry> codec_table() { return table; }
+std::span<const codec_entry> codec_table() {
+    return table;
+}
 
 const codec_entry& find_codec(std::string_view name) {
     for (const auto& e : table) {
@@ -135,9 +143,13 @@ std::string_view first_built(std::initializer_list<std::string_view> names) {
 }
 } // namespace
 
-std::string_view default_codec_name() { return first_built({"cm"}); }
+std::string_view default_codec_name() {
+    return first_built({"cm"});
+}
 
-std::string_view byte_codec_name() { return first_built({"zstd", "gzip"}); }
+std::string_view byte_codec_name() {
+    return first_built({"zstd", "gzip"});
+}
 
 std::optional<std::string> codec_config::get(std::string_view key) const {
     if (decoding)
@@ -162,8 +174,8 @@ long long codec_config::get_int(std::string_view key, long long fallback, long l
     LMGC_CHECK(r.ec == std::errc() && r.ptr == v->data() + v->size(),
                decoding ? errc::corrupt : errc::usage, "option ", key, "=", *v,
                " is not an integer");
-    LMGC_CHECK(x >= min && x <= max, decoding ? errc::corrupt : errc::usage, "option ", key, "=",
-               x, " is outside [", min, ", ", max, "]");
+    LMGC_CHECK(x >= min && x <= max, decoding ? errc::corrupt : errc::usage, "option ", key, "=", x,
+               " is outside [", min, ", ", max, "]");
     return x;
 }
 

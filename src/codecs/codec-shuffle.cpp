@@ -23,7 +23,7 @@ void unshuffle(byte_span in, std::size_t elem, std::span<std::uint8_t> out) {
 }
 
 class codec_shuffle final : public codec_i {
-public:
+  public:
     explicit codec_shuffle(std::unique_ptr<codec_i> inner) : inner_(std::move(inner)) {}
     std::vector<codec_option> params() const override { return inner_->params(); }
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
@@ -39,7 +39,7 @@ public:
     }
     bool parallel() const override { return inner_->parallel(); }
 
-private:
+  private:
     std::unique_ptr<codec_i> inner_;
 };
 

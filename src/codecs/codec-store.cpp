@@ -7,7 +7,7 @@ namespace lmgc::detail {
 namespace {
 
 class codec_store final : public codec_i {
-public:
+  public:
     void encode(byte_span raw, const chunk_layout&, bytes& out) const override {
         out.insert(out.end(), raw.begin(), raw.end());
     }

@@ -109,7 +109,7 @@ template <typename T> void decode_as(byte_span coded, std::span<std::uint8_t> ou
 }
 
 class codec_zfp final : public codec_i {
-public:
+  public:
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
         check_elements(layout.type, raw.size(), errc::internal);
         if (raw.empty()) return;
@@ -143,7 +143,7 @@ public:
         }
     }
 
-private:
+  private:
     static void check_elements(dtype t, std::size_t size, errc code) {
         LMGC_CHECK(supports_zfp_types(t), code, "zfp: codes only f32, f64, i32 and i64, not ",
                    dtype_name(t));

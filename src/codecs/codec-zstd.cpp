@@ -7,7 +7,7 @@ namespace lmgc::detail {
 namespace {
 
 class codec_zstd final : public codec_i {
-public:
+  public:
     explicit codec_zstd(int level) : level_(level) {}
     std::vector<codec_option> params() const override {
         return {{"level", std::to_string(level_)}};
@@ -31,7 +31,7 @@ public:
                    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size", ")");
     }
 
-private:
+  private:
     int level_;
 };
 

@@ -19,11 +19,11 @@ namespace lmgc::detail {
 // What a codec may know about the bytes of one chunk besides the bytes themselves. The
 // decoder is given the same layout, rebuilt from the .lmgc manifest.
 struct chunk_layout {
-    dtype type = dtype::u8;      // element type of the stream (all tensors in it share it)
+    dtype type = dtype::u8;          // element type of the stream (all tensors in it share it)
     std::uint64_t stream_offset = 0; // where the chunk starts in its stream, in bytes
     struct tensor_part {
-        std::int64_t offset;     // start of the tensor relative to the chunk (may be < 0)
-        std::uint64_t nbytes;    // whole tensor size
+        std::int64_t offset;  // start of the tensor relative to the chunk (may be < 0)
+        std::uint64_t nbytes; // whole tensor size
         std::span<const std::int64_t> shape;
     };
     std::vector<tensor_part> tensors; // the tensors that overlap this chunk, in order
@@ -49,7 +49,7 @@ struct codec_config {
 };
 
 class codec_i {
-public:
+  public:
     virtual ~codec_i() = default;
     // Key/value settings the decoder needs; stored in the header and shown by `lmgc info`.
     virtual std::vector<codec_option> params() const { return {}; }
@@ -59,7 +59,8 @@ public:
     // Decodes coded into out, whose size is the chunk's raw size. Corrupt input may throw
     // lmgc::error(corrupt) or produce wrong bytes (the chunk checksum catches those); it must
     // never read or write out of bounds.
-    virtual void decode(byte_span coded, const chunk_layout& layout, std::span<std::uint8_t> out) const = 0;
+    virtual void decode(byte_span coded, const chunk_layout& layout,
+                        std::span<std::uint8_t> out) const = 0;
     // False for codecs that use their own threads or a device for one chunk at a time.
     virtual bool parallel() const { return true; }
 };

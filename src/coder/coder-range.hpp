@@ -14,7 +14,7 @@ namespace lmgc::detail {
 constexpr unsigned range_prob_bits = 16;
 
 class range_encoder {
-public:
+  public:
     explicit range_encoder(bytes& out) : out_(out) {}
 
     // Codes a symbol occupying [low, low + freq) of total. Requires freq >= 1,
@@ -49,7 +49,7 @@ public:
     // Writes the final bytes. The encoder must not be used afterwards.
     void finish();
 
-private:
+  private:
     static constexpr std::uint64_t top = std::uint64_t{1} << 56;
     static constexpr std::uint64_t bottom = std::uint64_t{1} << 48;
 
@@ -71,7 +71,7 @@ private:
 };
 
 class range_decoder {
-public:
+  public:
     // Input past the end reads as zero bytes (the encoder trims trailing zeros).
     explicit range_decoder(byte_span in);
 
@@ -118,7 +118,7 @@ public:
     // never needs more than 7; more means the input was truncated or is not a range code.
     std::size_t overrun() const { return pos_ > in_.size() ? pos_ - in_.size() : 0; }
 
-private:
+  private:
     static constexpr std::uint64_t top = std::uint64_t{1} << 56;
     static constexpr std::uint64_t bottom = std::uint64_t{1} << 48;
 

@@ -24,14 +24,16 @@ template <typename T> T load_le(const std::uint8_t* p) {
     std::memcpy(&v, p, sizeof(T));
     return v;
 }
-template <typename T> void store_le(std::uint8_t* p, T v) { std::memcpy(p, &v, sizeof(T)); }
+template <typename T> void store_le(std::uint8_t* p, T v) {
+    std::memcpy(p, &v, sizeof(T));
+}
 
 // Reverses the bytes of each element of size elem_size in place.
 void swap_bytes_inplace(std::span<std::uint8_t> data, std::size_t elem_size);
 
 // Appends values to a growing buffer.
 class byte_writer {
-public:
+  public:
     explicit byte_writer(bytes& out) : out_(out) {}
     void u8(std::uint8_t v) { out_.push_back(v); }
     template <typename T> void le(T v) {
@@ -65,13 +67,13 @@ public:
     }
     std::size_t size() const { return out_.size(); }
 
-private:
+  private:
     bytes& out_;
 };
 
 // Reads values from untrusted bytes; every overrun throws lmgc::error(code, "<what>: ...").
 class byte_reader {
-public:
+  public:
     byte_reader(byte_span in, errc code = errc::corrupt, std::string what = "truncated data")
         : in_(in), code_(code), what_(std::move(what)) {}
     std::size_t pos() const { return pos_; }
@@ -97,7 +99,8 @@ public:
             const std::uint8_t b = u8();
             v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
             if ((b & 0x80) == 0) {
-                LMGC_CHECK(shift < 63 || b <= 1, code_, what_, " (varint overflow at offset ", pos_, ")");
+                LMGC_CHECK(shift < 63 || b <= 1, code_, what_, " (varint overflow at offset ", pos_,
+                           ")");
                 return v;
             }
         }
@@ -126,7 +129,7 @@ public:
     }
     byte_span blob() { return raw(varint_max(remaining(), "blob length")); }
 
-private:
+  private:
     byte_span in_;
     std::size_t pos_ = 0;
     errc code_;

@@ -14,10 +14,18 @@ struct dtype_row {
 };
 
 constexpr std::array<dtype_row, 13> dtype_table{{
-    {dtype::f64, "f64", 8, true},   {dtype::f32, "f32", 4, true},   {dtype::f16, "f16", 2, true},
-    {dtype::bf16, "bf16", 2, true}, {dtype::i8, "i8", 1, false},    {dtype::u8, "u8", 1, false},
-    {dtype::i16, "i16", 2, false},  {dtype::u16, "u16", 2, false},  {dtype::i32, "i32", 4, false},
-    {dtype::u32, "u32", 4, false},  {dtype::i64, "i64", 8, false},  {dtype::u64, "u64", 8, false},
+    {dtype::f64, "f64", 8, true},
+    {dtype::f32, "f32", 4, true},
+    {dtype::f16, "f16", 2, true},
+    {dtype::bf16, "bf16", 2, true},
+    {dtype::i8, "i8", 1, false},
+    {dtype::u8, "u8", 1, false},
+    {dtype::i16, "i16", 2, false},
+    {dtype::u16, "u16", 2, false},
+    {dtype::i32, "i32", 4, false},
+    {dtype::u32, "u32", 4, false},
+    {dtype::i64, "i64", 8, false},
+    {dtype::u64, "u64", 8, false},
     {dtype::boolean, "bool", 1, false},
 }};
 

@@ -7,14 +7,22 @@ namespace lmgc {
 
 const char* errc_name(errc code) noexcept {
     switch (code) {
-    case errc::ok: return "ok";
-    case errc::io: return "i/o error";
-    case errc::bad_input: return "bad input";
-    case errc::corrupt: return "corrupt file";
-    case errc::unsupported: return "unsupported";
-    case errc::usage: return "usage";
-    case errc::mismatch: return "mismatch";
-    case errc::internal: return "internal error";
+    case errc::ok:
+        return "ok";
+    case errc::io:
+        return "i/o error";
+    case errc::bad_input:
+        return "bad input";
+    case errc::corrupt:
+        return "corrupt file";
+    case errc::unsupported:
+        return "unsupported";
+    case errc::usage:
+        return "usage";
+    case errc::mismatch:
+        return "mismatch";
+    case errc::internal:
+        return "internal error";
     }
     return "unknown error";
 }

@@ -32,14 +32,14 @@ template <typename Fn> decltype(auto) with_context(const std::string& stage, Fn&
 
 // Throws lmgc::error(code, message) when cond is false. The message arguments are only
 // evaluated on failure and are joined with operator<<.
-#define LMGC_CHECK(cond, code, ...)                                                            \
-    do {                                                                                       \
-        if (!(cond)) [[unlikely]]                                                              \
-            ::lmgc::detail::throw_error((code), ::lmgc::detail::concat(__VA_ARGS__), __FILE__, \
-                                        __LINE__);                                             \
+#define LMGC_CHECK(cond, code, ...)                                                                \
+    do {                                                                                           \
+        if (!(cond)) [[unlikely]]                                                                  \
+            ::lmgc::detail::throw_error((code), ::lmgc::detail::concat(__VA_ARGS__), __FILE__,     \
+                                        __LINE__);                                                 \
     } while (0)
 
-#define LMGC_FAIL(code, ...)                                                                   \
+#define LMGC_FAIL(code, ...)                                                                       \
     ::lmgc::detail::throw_error((code), ::lmgc::detail::concat(__VA_ARGS__), __FILE__, __LINE__)
 
 // Internal invariants; compiled out in release builds (NDEBUG).

@@ -52,7 +52,8 @@ void write_file_atomic(const std::string& path, std::span<const std::uint8_t> da
     const auto slash = path.find_last_of('/');
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
     const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    std::string tmp = (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp.XXXXXX";
+    std::string tmp =
+        (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp.XXXXXX";
     const int fd = ::mkstemp(tmp.data());
     LMGC_CHECK(fd >= 0, errc::io, "cannot create a file in '", dir, "': ", std::strerror(errno));
     auto fail = [&](const char* what) {

@@ -75,21 +75,35 @@ inline std::uint16_t f32_to_f16(float f) {
 // (rounded to nearest even). Other dtypes read as 0 and are not written.
 inline double load_float(const std::uint8_t* p, dtype t) {
     switch (t) {
-    case dtype::f64: return load_le<double>(p);
-    case dtype::f32: return load_le<float>(p);
-    case dtype::f16: return f16_to_f32(load_le<std::uint16_t>(p));
-    case dtype::bf16: return bf16_to_f32(load_le<std::uint16_t>(p));
-    default: return 0.0;
+    case dtype::f64:
+        return load_le<double>(p);
+    case dtype::f32:
+        return load_le<float>(p);
+    case dtype::f16:
+        return f16_to_f32(load_le<std::uint16_t>(p));
+    case dtype::bf16:
+        return bf16_to_f32(load_le<std::uint16_t>(p));
+    default:
+        return 0.0;
     }
 }
 
 inline void store_float(std::uint8_t* p, dtype t, double v) {
     switch (t) {
-    case dtype::f64: store_le<double>(p, v); return;
-    case dtype::f32: store_le<float>(p, static_cast<float>(v)); return;
-    case dtype::f16: store_le<std::uint16_t>(p, f32_to_f16(static_cast<float>(v))); return;
-    case dtype::bf16: store_le<std::uint16_t>(p, f32_to_bf16(static_cast<float>(v))); return;
-    default: return;
+    case dtype::f64:
+        store_le<double>(p, v);
+        return;
+    case dtype::f32:
+        store_le<float>(p, static_cast<float>(v));
+        return;
+    case dtype::f16:
+        store_le<std::uint16_t>(p, f32_to_f16(static_cast<float>(v)));
+        return;
+    case dtype::bf16:
+        store_le<std::uint16_t>(p, f32_to_bf16(static_cast<float>(v)));
+        return;
+    default:
+        return;
     }
 }
 

@@ -123,13 +123,27 @@ std::string json_quote(std::string_view s) {
     for (const char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
         default:
             if (c < 0x20) {
                 char buf[8];
@@ -146,10 +160,14 @@ std::string json_quote(std::string_view s) {
 
 std::string json_value::dump() const {
     switch (kind_) {
-    case kind::null: return "null";
-    case kind::boolean: return bool_ ? "true" : "false";
-    case kind::number: return str_;
-    case kind::string: return json_quote(str_);
+    case kind::null:
+        return "null";
+    case kind::boolean:
+        return bool_ ? "true" : "false";
+    case kind::number:
+        return str_;
+    case kind::string:
+        return json_quote(str_);
     case kind::array: {
         std::string s = "[";
         for (std::size_t i = 0; i < arr_->size(); ++i) {
@@ -173,7 +191,7 @@ std::string json_value::dump() const {
 namespace {
 
 class parser {
-public:
+  public:
     parser(std::string_view text, std::string_view what) : s_(text), what_(what) {}
 
     json_value parse_document() {
@@ -184,7 +202,7 @@ public:
         return v;
     }
 
-private:
+  private:
     std::string_view s_;
     std::string_view what_;
     std::size_t pos_ = 0;
@@ -283,10 +301,14 @@ private:
         for (int i = 0; i < 4; ++i) {
             const char c = s_[pos_++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-            else fail("bad \\u escape");
+            if (c >= '0' && c <= '9')
+                v |= static_cast<unsigned>(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= static_cast<unsigned>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= static_cast<unsigned>(c - 'A' + 10);
+            else
+                fail("bad \\u escape");
         }
         return v;
     }
@@ -324,14 +346,30 @@ private:
             if (pos_ >= s_.size()) fail("unterminated string");
             const char e = s_[pos_++];
             switch (e) {
-            case '"': out.push_back('"'); break;
-            case '\\': out.push_back('\\'); break;
-            case '/': out.push_back('/'); break;
-            case 'b': out.push_back('\b'); break;
-            case 'f': out.push_back('\f'); break;
-            case 'n': out.push_back('\n'); break;
-            case 'r': out.push_back('\r'); break;
-            case 't': out.push_back('\t'); break;
+            case '"':
+                out.push_back('"');
+                break;
+            case '\\':
+                out.push_back('\\');
+                break;
+            case '/':
+                out.push_back('/');
+                break;
+            case 'b':
+                out.push_back('\b');
+                break;
+            case 'f':
+                out.push_back('\f');
+                break;
+            case 'n':
+                out.push_back('\n');
+                break;
+            case 'r':
+                out.push_back('\r');
+                break;
+            case 't':
+                out.push_back('\t');
+                break;
             case 'u': {
                 unsigned cp = parse_hex4();
                 if (cp >= 0xD800 && cp < 0xDC00) {
@@ -345,7 +383,8 @@ private:
                 append_utf8(out, cp);
                 break;
             }
-            default: fail("bad escape");
+            default:
+                fail("bad escape");
             }
         }
     }

@@ -16,7 +16,7 @@
 namespace lmgc::detail {
 
 class json_value {
-public:
+  public:
     using array = std::vector<json_value>;
     using object = std::vector<std::pair<std::string, json_value>>;
     enum class kind { null, boolean, number, string, array, object };
@@ -60,7 +60,7 @@ public:
     // Compact serialization (no spaces); numbers keep their text when parsed.
     std::string dump() const;
 
-private:
+  private:
     kind kind_ = kind::null;
     bool bool_ = false;
     double num_ = 0;

@@ -24,7 +24,7 @@ inline std::uint64_t mul_high64(std::uint64_t a, std::uint64_t b) {
 }
 
 class xoshiro256ss {
-public:
+  public:
     explicit xoshiro256ss(std::uint64_t seed) {
         for (auto& s : s_) s = splitmix64(seed);
     }
@@ -56,7 +56,7 @@ public:
     // Uniform in [0, 1) with 53 bits.
     double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-private:
+  private:
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     std::array<std::uint64_t, 4> s_{};
 };

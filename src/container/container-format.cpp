@@ -107,7 +107,8 @@ container_header decode_header(byte_span data) {
         t.fortran_order = flags & 2;
         t.file_offset = r.varint();
         t.nbytes = r.varint();
-        t.stream = static_cast<std::uint32_t>(r.varint_max(n_streams ? n_streams - 1 : 0, "stream index"));
+        t.stream =
+            static_cast<std::uint32_t>(r.varint_max(n_streams ? n_streams - 1 : 0, "stream index"));
         LMGC_CHECK(n_streams > 0, errc::corrupt, "tensor '", t.name, "' but no streams");
         t.stream_bytes = r.varint();
         h.tensors.push_back(std::move(t));
@@ -141,8 +142,8 @@ void validate_header(container_header& h) {
                    errc::corrupt, "tensor '", t.name, "' has a bad offset or size");
         std::uint64_t elems = 1;
         for (const auto d : t.shape) {
-            LMGC_CHECK(d == 0 || elems <= max_bytes / static_cast<std::uint64_t>(d),
-                       errc::corrupt, "tensor '", t.name, "' shape too large");
+            LMGC_CHECK(d == 0 || elems <= max_bytes / static_cast<std::uint64_t>(d), errc::corrupt,
+                       "tensor '", t.name, "' shape too large");
             elems *= static_cast<std::uint64_t>(d);
         }
         LMGC_CHECK(elems * dtype_size(t.type) == t.nbytes, errc::corrupt, "tensor '", t.name,
@@ -180,8 +181,8 @@ void validate_header(container_header& h) {
                    " is not covered by its chunks");
         LMGC_CHECK(s.chunk_bytes != 0 || chunk_count[i] <= 1, errc::corrupt, "stream ", i,
                    " is unchunked but has ", chunk_count[i], " chunks");
-        LMGC_CHECK(dtype_size(s.type) != 0 && s.raw_bytes % dtype_size(s.type) == 0,
-                   errc::corrupt, "stream ", i, " size is not a whole number of elements");
+        LMGC_CHECK(dtype_size(s.type) != 0 && s.raw_bytes % dtype_size(s.type) == 0, errc::corrupt,
+                   "stream ", i, " size is not a whole number of elements");
     }
 }
 
@@ -190,8 +191,8 @@ void validate_header(container_header& h) {
 bytes write_container(const container_header& header, std::span<const bytes> payloads) {
     LMGC_ASSERT(payloads.size() == header.chunks.size());
     const bytes hdr = encode_header(header);
-    LMGC_CHECK(hdr.size() <= 0xFFFFFFFFu, errc::unsupported, "header too large (",
-               hdr.size(), " bytes)");
+    LMGC_CHECK(hdr.size() <= 0xFFFFFFFFu, errc::unsupported, "header too large (", hdr.size(),
+               " bytes)");
     std::uint64_t total = fixed_prefix + hdr.size() + 4 + 4 + sizeof(container_end_marker);
     for (const auto& p : payloads) total += p.size();
     bytes out;
@@ -221,8 +222,8 @@ container_view read_container(byte_span image) {
     LMGC_CHECK(image.size() >= sizeof(container_magic) &&
                    std::memcmp(image.data(), container_magic, sizeof(container_magic)) == 0,
                errc::corrupt, "not a .lmgc file (bad magic)");
-    LMGC_CHECK(image.size() >= fixed_prefix, errc::corrupt, "truncated .lmgc file (",
-               image.size(), " bytes)");
+    LMGC_CHECK(image.size() >= fixed_prefix, errc::corrupt, "truncated .lmgc file (", image.size(),
+               " bytes)");
     const unsigned major = load_le<std::uint16_t>(image.data() + 8);
     const unsigned minor = load_le<std::uint16_t>(image.data() + 10);
     LMGC_CHECK(major < container_major || (major == container_major && minor <= container_minor),
@@ -260,9 +261,9 @@ container_view read_container(byte_span image) {
     LMGC_CHECK(crc32c(image.subspan(payload_start, pos - payload_start)) == payload_crc,
                errc::corrupt, "payload checksum mismatch (file damaged)");
     pos += 4;
-    LMGC_CHECK(std::memcmp(image.data() + pos, container_end_marker,
-                           sizeof(container_end_marker)) == 0,
-               errc::corrupt, "bad end marker (file damaged)");
+    LMGC_CHECK(
+        std::memcmp(image.data() + pos, container_end_marker, sizeof(container_end_marker)) == 0,
+        errc::corrupt, "bad end marker (file damaged)");
     LMGC_CHECK(image.size() - pos == sizeof(container_end_marker), errc::corrupt,
                image.size() - pos - sizeof(container_end_marker),
                " unexpected bytes after the end marker");

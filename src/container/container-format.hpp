@@ -34,9 +34,9 @@ struct container_tensor {
     bool big_endian = false;
     bool fortran_order = false;
     std::uint64_t file_offset = 0;
-    std::uint64_t nbytes = 0;       // in the original file
+    std::uint64_t nbytes = 0; // in the original file
     std::uint32_t stream = 0;
-    std::uint64_t stream_bytes = 0; // its share of the stream (== nbytes when lossless)
+    std::uint64_t stream_bytes = 0;  // its share of the stream (== nbytes when lossless)
     std::uint64_t stream_offset = 0; // derived on read: where it starts in its stream
 };
 

@@ -12,7 +12,7 @@ namespace {
 // A tiny reader for the dict literal numpy writes: {'descr': '<f4', 'fortran_order': False,
 // 'shape': (3, 4), }
 class py_literal_reader {
-public:
+  public:
     explicit py_literal_reader(std::string_view s) : s_(s) {}
 
     struct header {
@@ -62,7 +62,7 @@ public:
         return h;
     }
 
-private:
+  private:
     std::string_view s_;
     std::size_t pos_ = 0;
 
@@ -71,8 +71,8 @@ private:
     }
     char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
     void ws() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' ||
-                                    s_[pos_] == '\r'))
+        while (pos_ < s_.size() &&
+               (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' || s_[pos_] == '\r'))
             ++pos_;
     }
     void expect(char c) {
@@ -152,11 +152,11 @@ npy_dtype parse_descr(const std::string& descr, const read_options& opt) {
         std::int64_t extra;
     };
     static constexpr row rows[] = {
-        {"f8", dtype::f64, 0},  {"f4", dtype::f32, 0},     {"f2", dtype::f16, 0},
-        {"V2", dtype::bf16, 0}, {"i1", dtype::i8, 0},      {"u1", dtype::u8, 0},
-        {"i2", dtype::i16, 0},  {"u2", dtype::u16, 0},     {"i4", dtype::i32, 0},
-        {"u4", dtype::u32, 0},  {"i8", dtype::i64, 0},     {"u8", dtype::u64, 0},
-        {"b1", dtype::boolean, 0}, {"c8", dtype::f32, 2},  {"c16", dtype::f64, 2},
+        {"f8", dtype::f64, 0},     {"f4", dtype::f32, 0}, {"f2", dtype::f16, 0},
+        {"V2", dtype::bf16, 0},    {"i1", dtype::i8, 0},  {"u1", dtype::u8, 0},
+        {"i2", dtype::i16, 0},     {"u2", dtype::u16, 0}, {"i4", dtype::i32, 0},
+        {"u4", dtype::u32, 0},     {"i8", dtype::i64, 0}, {"u8", dtype::u64, 0},
+        {"b1", dtype::boolean, 0}, {"c8", dtype::f32, 2}, {"c16", dtype::f64, 2},
     };
     for (const auto& r : rows) {
         if (code != r.code) continue;
@@ -187,8 +187,8 @@ parsed_file parse_npy(byte_span file, const read_options& opt) {
         header_len = load_le<std::uint32_t>(file.data() + 8);
         header_start = 12;
     }
-    LMGC_CHECK(header_len <= file.size() - header_start, errc::bad_input,
-               "npy: header length ", header_len, " runs past the end of the file");
+    LMGC_CHECK(header_len <= file.size() - header_start, errc::bad_input, "npy: header length ",
+               header_len, " runs past the end of the file");
     const std::string_view text(reinterpret_cast<const char*>(file.data() + header_start),
                                 header_len);
     const auto h = py_literal_reader(text).parse();

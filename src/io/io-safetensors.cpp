@@ -16,9 +16,10 @@ dtype safetensors_dtype(const std::string& s, const std::string& name) {
         dtype type;
     };
     static constexpr row rows[] = {
-        {"F64", dtype::f64},  {"F32", dtype::f32},  {"F16", dtype::f16},  {"BF16", dtype::bf16},
-        {"I8", dtype::i8},    {"U8", dtype::u8},    {"I16", dtype::i16},  {"U16", dtype::u16},
-        {"I32", dtype::i32},  {"U32", dtype::u32},  {"I64", dtype::i64},  {"U64", dtype::u64},
+        {"F64", dtype::f64},      {"F32", dtype::f32},    {"F16", dtype::f16},
+        {"BF16", dtype::bf16},    {"I8", dtype::i8},      {"U8", dtype::u8},
+        {"I16", dtype::i16},      {"U16", dtype::u16},    {"I32", dtype::i32},
+        {"U32", dtype::u32},      {"I64", dtype::i64},    {"U64", dtype::u64},
         {"BOOL", dtype::boolean}, {"F8_E4M3", dtype::u8}, {"F8_E5M2", dtype::u8},
     };
     for (const auto& r : rows)
@@ -34,8 +35,8 @@ parsed_file parse_safetensors(byte_span file) {
     const auto n = load_le<std::uint64_t>(file.data());
     LMGC_CHECK(n <= file.size() - 8, errc::bad_input, "safetensors: header length ", n,
                " runs past the end of the file (", file.size(), " bytes)");
-    LMGC_CHECK(n <= (std::uint64_t{100} << 20), errc::bad_input, "safetensors: header length ",
-               n, " is over the 100 MB limit");
+    LMGC_CHECK(n <= (std::uint64_t{100} << 20), errc::bad_input, "safetensors: header length ", n,
+               " is over the 100 MB limit");
     const std::string_view text(reinterpret_cast<const char*>(file.data() + 8), n);
     const auto doc = json_parse(text, "safetensors header");
     const auto& obj = doc.as_object("safetensors header");
@@ -68,8 +69,8 @@ parsed_file parse_safetensors(byte_span file) {
         t.offset = data_start + begin;
         t.nbytes = end - begin;
         const auto elems = shape_elements(t.shape, what);
-        LMGC_CHECK(elems * dtype_size(t.type) == t.nbytes, errc::bad_input, what, " has ",
-                   t.nbytes, " bytes but shape and dtype need ", elems * dtype_size(t.type));
+        LMGC_CHECK(elems * dtype_size(t.type) == t.nbytes, errc::bad_input, what, " has ", t.nbytes,
+                   " bytes but shape and dtype need ", elems * dtype_size(t.type));
         pf.tensors.push_back(std::move(t));
     }
     std::stable_sort(pf.tensors.begin(), pf.tensors.end(),

@@ -8,10 +8,14 @@ namespace lmgc::detail {
 
 std::string_view source_format_name(source_format f) noexcept {
     switch (f) {
-    case source_format::npy: return "npy";
-    case source_format::safetensors: return "safetensors";
-    case source_format::torch: return "torch";
-    case source_format::raw: return "raw";
+    case source_format::npy:
+        return "npy";
+    case source_format::safetensors:
+        return "safetensors";
+    case source_format::torch:
+        return "torch";
+    case source_format::raw:
+        return "raw";
     }
     return "?";
 }
@@ -34,8 +38,8 @@ void validate_regions(const parsed_file& pf, std::uint64_t file_size) {
         const auto fmt = source_format_name(pf.format);
         LMGC_CHECK(t.offset >= end, errc::bad_input, fmt, ": tensor '", t.name,
                    "' overlaps the previous tensor");
-        LMGC_CHECK(t.offset <= file_size && t.nbytes <= file_size - t.offset, errc::bad_input,
-                   fmt, ": tensor '", t.name, "' extends past the end of the file");
+        LMGC_CHECK(t.offset <= file_size && t.nbytes <= file_size - t.offset, errc::bad_input, fmt,
+                   ": tensor '", t.name, "' extends past the end of the file");
         const auto elems = shape_elements(t.shape, t.name);
         LMGC_CHECK(elems * dtype_size(t.type) == t.nbytes, errc::bad_input, fmt, ": tensor '",
                    t.name, "' has ", t.nbytes, " bytes but its shape needs ",
@@ -78,11 +82,16 @@ parsed_file parse_raw_f32(byte_span file) {
 
 parsed_file parse_tensor_file(byte_span file, input_format format, const read_options& opt) {
     switch (format) {
-    case input_format::npy: return parse_npy(file, opt);
-    case input_format::safetensors: return parse_safetensors(file);
-    case input_format::torch: return parse_torch(file);
-    case input_format::raw: return parse_raw_f32(file);
-    case input_format::auto_detect: break;
+    case input_format::npy:
+        return parse_npy(file, opt);
+    case input_format::safetensors:
+        return parse_safetensors(file);
+    case input_format::torch:
+        return parse_torch(file);
+    case input_format::raw:
+        return parse_raw_f32(file);
+    case input_format::auto_detect:
+        break;
     }
     LMGC_CHECK(!file.empty(), errc::bad_input, "empty file (use --raw for raw float32 data)");
     static constexpr std::uint8_t npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};

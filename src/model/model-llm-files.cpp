@@ -391,8 +391,8 @@ void llm_write_random_checkpoint(const std::string& dir, const llm_config& c, ll
                     if (file_dtype == llm_dtype::f32)
                         std::memcpy(&buf[k * 4], &v, 4);
                     else
-                        store_le(&buf[k * 2], file_dtype == llm_dtype::bf16 ? f32_to_bf16(v)
-                                                                            : f32_to_f16(v));
+                        store_le(&buf[k * 2],
+                                 file_dtype == llm_dtype::bf16 ? f32_to_bf16(v) : f32_to_f16(v));
                 }
                 ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
                 done += m;

@@ -22,7 +22,6 @@ std::uint64_t kept_count(std::uint64_t n, std::uint32_t ppm) {
     return (n * ppm + 500000) / 1000000;
 }
 
-
 // Knuth's selection sampling (Algorithm S): exactly k of n positions, uniformly at random.
 std::vector<std::uint8_t> random_mask(std::uint64_t n, std::uint64_t k, std::uint64_t seed,
                                       std::uint64_t tensor_index, std::size_t step_index) {

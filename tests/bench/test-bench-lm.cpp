@@ -65,16 +65,14 @@ TEST(bench_lm, rows_ablations_and_ideal_code_length) {
         auto cp = default_compress_params();
         cp.codec = "lm";
         cp.codec_options = {{"model", model}};
-        cp.codec_options.emplace_back("serialization",
-                                      r.codec.find(":Hs") != std::string::npos ? "hex-space"
-                                                                               : "hex-none");
+        cp.codec_options.emplace_back(
+            "serialization", r.codec.find(":Hs") != std::string::npos ? "hex-space" : "hex-none");
         if (r.codec.find("symbol") != std::string::npos)
             cp.codec_options.emplace_back("tokens", "symbol");
         cp.codec_options.emplace_back("bytes-per-group",
                                       r.variant.find("group=2") != std::string::npos ? "2" : "4");
-        cp.codec_options.emplace_back("context",
-                                      r.variant.find("context=64") != std::string::npos ? "64"
-                                                                                        : "128");
+        cp.codec_options.emplace_back(
+            "context", r.variant.find("context=64") != std::string::npos ? "64" : "128");
         cp.n_threads = 1;
         EXPECT_EQ(compress(read_bytes(r.file), cp).size(), r.output_bytes) << r.variant;
     }

@@ -59,7 +59,8 @@ TEST(coder_range, round_trip_alphabets_and_distributions) {
                 enc.finish();
                 range_decoder dec(out);
                 for (std::size_t i = 0; i < count; ++i)
-                    ASSERT_EQ(dec.decode(cdf), syms[i]) << "n=" << n << " total=" << tmax << " kind=" << kind << " i=" << i;
+                    ASSERT_EQ(dec.decode(cdf), syms[i])
+                        << "n=" << n << " total=" << tmax << " kind=" << kind << " i=" << i;
                 EXPECT_LE(dec.overrun(), 7u);
                 symbols_total += count;
             }
@@ -129,14 +130,18 @@ TEST(coder_range, bits_and_raw_bits) {
     bytes out;
     range_encoder enc(out);
     for (const auto& it : items) {
-        if (it.kind == 0) enc.encode_bit(it.p_or_n, static_cast<int>(it.value));
-        else enc.encode_bits(it.value, it.p_or_n);
+        if (it.kind == 0)
+            enc.encode_bit(it.p_or_n, static_cast<int>(it.value));
+        else
+            enc.encode_bits(it.value, it.p_or_n);
     }
     enc.finish();
     range_decoder dec(out);
     for (const auto& it : items) {
-        if (it.kind == 0) ASSERT_EQ(static_cast<std::uint32_t>(dec.decode_bit(it.p_or_n)), it.value);
-        else ASSERT_EQ(dec.decode_bits(it.p_or_n), it.value);
+        if (it.kind == 0)
+            ASSERT_EQ(static_cast<std::uint32_t>(dec.decode_bit(it.p_or_n)), it.value);
+        else
+            ASSERT_EQ(dec.decode_bits(it.p_or_n), it.value);
     }
 }
 
@@ -152,7 +157,8 @@ TEST(coder_range, close_to_ideal_code_length) {
         range_encoder enc(out);
         for (int i = 0; i < 2'000'000; ++i) {
             const auto s = sample(cum, rng);
-            ideal_bits -= std::log2(static_cast<double>(cdf.freq(s)) / static_cast<double>(cdf.total()));
+            ideal_bits -=
+                std::log2(static_cast<double>(cdf.freq(s)) / static_cast<double>(cdf.total()));
             enc.encode(cdf, s);
         }
         enc.finish();

@@ -6,7 +6,8 @@
 using namespace lmgc::detail;
 
 TEST(common_json, parses_documents_and_keeps_key_order) {
-    const auto v = json_parse(R"({"b": [1, 2.5, -3e2, true, null], "a": {"x": "y\u00e9\n"}, "c": 18446744073709551615})");
+    const auto v = json_parse(
+        R"({"b": [1, 2.5, -3e2, true, null], "a": {"x": "y\u00e9\n"}, "c": 18446744073709551615})");
     const auto& o = v.as_object();
     ASSERT_EQ(o.size(), 3u);
     EXPECT_EQ(o[0].first, "b");
@@ -25,9 +26,9 @@ TEST(common_json, parses_documents_and_keeps_key_order) {
 }
 
 TEST(common_json, rejects_malformed_text) {
-    for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "01", "1.", "\"abc",
-                            "{\"a\":1}x", "[\"\\x\"]", "{\"a\":1,\"a\":2}", "nul", "\"\\ud800\"",
-                            "[1 2]", "\"a\tb\""}) {
+    for (const char* bad :
+         {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "01", "1.", "\"abc", "{\"a\":1}x",
+          "[\"\\x\"]", "{\"a\":1,\"a\":2}", "nul", "\"\\ud800\"", "[1 2]", "\"a\tb\""}) {
         EXPECT_THROW(json_parse(bad), lmgc::error) << bad;
     }
     std::string deep(100, '[');

@@ -13,9 +13,12 @@ using namespace lmgc::test;
 
 namespace {
 
-bytes sample_npy() { return make_npy("<f4", {5000}, float_bytes(gradient_like(5000, 7))); }
+bytes sample_npy() {
+    return make_npy("<f4", {5000}, float_bytes(gradient_like(5000, 7)));
+}
 
-bytes compress_with(const bytes& in, const std::string& codec = "store", std::uint64_t chunk = 4096) {
+bytes compress_with(const bytes& in, const std::string& codec = "store",
+                    std::uint64_t chunk = 4096) {
     auto p = default_compress_params();
     p.codec = codec;
     p.chunk_bytes = chunk;
@@ -101,7 +104,8 @@ TEST(container, every_single_bit_flip_is_detected) {
             for (int b = 0; b < 8; b += 3) {
                 auto bad = image;
                 bad[i] ^= static_cast<std::uint8_t>(1u << b);
-                ASSERT_NE(error_of(bad), errc::ok) << codec << ": flip at byte " << i << " bit " << b;
+                ASSERT_NE(error_of(bad), errc::ok)
+                    << codec << ": flip at byte " << i << " bit " << b;
             }
     }
 }
@@ -112,7 +116,8 @@ TEST(container, foreign_files_are_refused) {
         bytes junk(rng() % 300);
         for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
         if (t % 2) // valid magic, junk after
-            for (std::size_t i = 0; i < 8 && i < junk.size(); ++i) junk[i] = detail::container_magic[i];
+            for (std::size_t i = 0; i < 8 && i < junk.size(); ++i)
+                junk[i] = detail::container_magic[i];
         EXPECT_NE(error_of(junk), errc::ok);
     }
 }

@@ -46,7 +46,8 @@ TEST(io_npy, all_dtypes_orders_versions_round_trip) {
             for (const int major : {1, 2, 3})
                 for (const bool fortran : {false, true}) {
                     const std::string descr = std::string(1, order) + d.code;
-                    const auto file = make_npy(descr, {3, 7}, random_bytes(21 * d.size, ++seed), fortran, major);
+                    const auto file =
+                        make_npy(descr, {3, 7}, random_bytes(21 * d.size, ++seed), fortran, major);
                     SCOPED_TRACE(descr + " v" + std::to_string(major));
                     const auto pf = detail::parse_npy(file);
                     ASSERT_EQ(pf.tensors.size(), 1u);

@@ -21,17 +21,16 @@ bytes rnd(std::size_t n, std::uint64_t seed) {
 }
 
 bytes sample_file() {
-    return make_safetensors(
-        {{"z.weight", "F32", {10, 20}, float_bytes(gradient_like(200, 1))},
-         {"a.bias", "F16", {7}, rnd(14, 2)},
-         {"m.bf", "BF16", {3, 3}, rnd(18, 3)},
-         {"idx", "I64", {5}, rnd(40, 4)},
-         {"d", "F64", {4}, rnd(32, 5)},
-         {"flags", "BOOL", {3}, rnd(3, 6)},
-         {"empty", "F32", {0, 4}, {}},
-         {"u", "U8", {9}, rnd(9, 7)},
-         {"i32", "I32", {2}, rnd(8, 8)}},
-        {{"step", "400"}, {"arch", "convnet"}});
+    return make_safetensors({{"z.weight", "F32", {10, 20}, float_bytes(gradient_like(200, 1))},
+                             {"a.bias", "F16", {7}, rnd(14, 2)},
+                             {"m.bf", "BF16", {3, 3}, rnd(18, 3)},
+                             {"idx", "I64", {5}, rnd(40, 4)},
+                             {"d", "F64", {4}, rnd(32, 5)},
+                             {"flags", "BOOL", {3}, rnd(3, 6)},
+                             {"empty", "F32", {0, 4}, {}},
+                             {"u", "U8", {9}, rnd(9, 7)},
+                             {"i32", "I32", {2}, rnd(8, 8)}},
+                            {{"step", "400"}, {"arch", "convnet"}});
 }
 
 } // namespace
@@ -79,11 +78,23 @@ TEST(io_safetensors, malformed_headers_fail_cleanly) {
         f.resize(f.size() + data, 0);
         return f;
     };
-    expect_bad(with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}", 4), "offsets past end");
-    expect_bad(with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 8]}", 8), "size mismatch");
-    expect_bad(with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}", 8), "negative shape");
-    expect_bad(with_header("{\"a\": {\"dtype\": \"Q7\", \"shape\": [2], \"data_offsets\": [0, 8]}", 8), "bad dtype");
-    expect_bad(with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}", 12), "overlap");
+    expect_bad(
+        with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}", 4),
+        "offsets past end");
+    expect_bad(
+        with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 8]}", 8),
+        "size mismatch");
+    expect_bad(
+        with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}", 8),
+        "negative shape");
+    expect_bad(
+        with_header("{\"a\": {\"dtype\": \"Q7\", \"shape\": [2], \"data_offsets\": [0, 8]}", 8),
+        "bad dtype");
+    expect_bad(
+        with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
+                    "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}",
+                    12),
+        "overlap");
     expect_bad(with_header("{\"a\": junk}", 8), "junk json");
     expect_bad(with_header("[1,2]", 8), "not an object");
     expect_bad(with_header("{\"a\": {\"dtype\": \"F32\", \"shape\": [2]}}", 8), "missing offsets");

@@ -2,6 +2,7 @@
 // element type round-tripping every 16-bit float pattern and a sweep of float32 patterns
 // (every sign/exponent/top-mantissa combination, NaN payloads, +-0, +-Inf, denormals),
 // chunking and padding, and malformed text failing with its offset.
+#include "expect-error.hpp"
 #include "serialize/serialize-text.hpp"
 #include "testutil.hpp"
 
@@ -50,16 +51,6 @@ bytes all_patterns(dtype t) {
     b.resize(u.size() * 4);
     std::memcpy(b.data(), u.data(), b.size());
     return b;
-}
-
-void expect_error(const std::function<void()>& fn, errc code, const std::string& needle) {
-    try {
-        fn();
-        ADD_FAILURE() << "no error; wanted one mentioning '" << needle << "'";
-    } catch (const error& e) {
-        EXPECT_EQ(e.code(), code) << e.what();
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
 }
 
 } // namespace

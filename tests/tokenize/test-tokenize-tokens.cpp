@@ -3,6 +3,7 @@
 // tokenizers that would not decode exactly, and corrupt token streams failing cleanly. Runs
 // on a hand-built Llama-like tokenizer.model everywhere, and on a Llama-like model trained
 // by spm_train (checked against spm_encode) where the sentencepiece tools are installed.
+#include "expect-error.hpp"
 #include "tokenize-testutil.hpp"
 #include "tokenize/tokenize-tokens.hpp"
 
@@ -57,16 +58,6 @@ std::vector<int> paper_tokens(const spm_tokenizer& tok, const std::vector<std::s
         out.insert(out.end(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end());
     }
     return out;
-}
-
-void expect_error(const std::function<void()>& fn, errc code, const std::string& needle) {
-    try {
-        fn();
-        ADD_FAILURE() << "no error; wanted one mentioning '" << needle << "'";
-    } catch (const error& e) {
-        EXPECT_EQ(e.code(), code) << e.what();
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
 }
 
 void check_all_modes(const spm_tokenizer& tok, const bytes& data) {

@@ -6,38 +6,20 @@
 #include "codecs/codec.hpp"
 #include "common/common-error.hpp"
 #include "io/io-tensor-file.hpp"
+#include "testutil.hpp"
 
 #include <benchmark/benchmark.h>
 
-#include <cmath>
 #include <cstdlib>
-#include <cstring>
-#include <random>
 
 using namespace lmgc;
 using namespace lmgc::detail;
 
 namespace {
 
-// ~35% zeros, the rest Gaussian with a scale that changes every 1024 values.
-bytes synthetic_gradients(std::size_t n) {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::uniform_real_distribution<float> uni(0.0f, 1.0f);
-    std::vector<float> v(n);
-    float scale = 1e-3f;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i % 1024 == 0) scale = std::pow(10.0f, -2.0f - 3.0f * uni(rng));
-        v[i] = uni(rng) < 0.35f ? 0.0f : normal(rng) * scale;
-    }
-    bytes b(n * 4);
-    std::memcpy(b.data(), v.data(), b.size());
-    return b;
-}
-
 bytes load_data() {
     const char* path = std::getenv("LMGC_BENCH_DATA");
-    if (!path) return synthetic_gradients(1 << 18);
+    if (!path) return test::float_bytes(test::gradient_like(1 << 18, 1));
     const auto file = read_file(path);
     const auto pf = parse_tensor_file(file, input_format::auto_detect);
     bytes out;

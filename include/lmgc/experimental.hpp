@@ -467,8 +467,8 @@ std::vector<collect_bench_result> collect_benchmark(const collect_params& params
 /// Settings of the "lm" codec, as the CLI's --model, --serialization, ... options. Zero or
 /// empty means the codec's default (docs/llm.md).
 struct llm_settings {
-    std::string
-        model; ///< Hugging Face checkpoint folder (config.json, safetensors, tokenizer.model)
+    /// Hugging Face checkpoint folder (config.json, safetensors, tokenizer.model)
+    std::string model;
     std::string serialization; ///< "hex-space" (default), "hex-none", "hex-comma", ..., "iso"
     int bytes_per_group = 0;   ///< 4 by default
     std::string tokens;        ///< "canonical" (default) or "symbol"

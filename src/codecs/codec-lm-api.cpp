@@ -87,17 +87,23 @@ codec_config config_of(const llm_settings& s) {
     return cfg;
 }
 
-} // namespace
-
-llm_prediction llm_predict(const llm_settings& s, const std::vector<int>& ids,
-                           const std::string& text) {
-    LMGC_CHECK(!s.model.empty(), errc::usage, "predict needs --model DIR");
+// What predict and the prefill benchmark load: the model as the settings ask, no fingerprint
+// (nothing is written that a decoder would check).
+llm_load_params load_params_of(const llm_settings& s) {
     llm_load_params lp;
     lp.device = s.device.empty() ? "cpu" : s.device;
     lp.dtype = s.dtype;
     lp.n_threads = s.n_threads;
     lp.fingerprint = false;
-    const auto model = llm_model::load(s.model, lp);
+    return lp;
+}
+
+} // namespace
+
+llm_prediction llm_predict(const llm_settings& s, const std::vector<int>& ids,
+                           const std::string& text) {
+    LMGC_CHECK(!s.model.empty(), errc::usage, "predict needs --model DIR");
+    const auto model = llm_model::load(s.model, load_params_of(s));
     const auto tok = spm_tokenizer::load(model->files().tokenizer);
     llm_prediction r;
     if (!ids.empty()) {
@@ -186,12 +192,7 @@ llm_analysis llm_analyze(const std::string& path, const llm_settings& s, bool ve
 }
 
 double llm_prefill_tokens_per_second(const llm_settings& s, int batch, int length, int repeats) {
-    llm_load_params lp;
-    lp.device = s.device.empty() ? "cpu" : s.device;
-    lp.dtype = s.dtype;
-    lp.n_threads = s.n_threads;
-    lp.fingerprint = false;
-    const auto model = llm_model::load(s.model, lp);
+    const auto model = llm_model::load(s.model, load_params_of(s));
     std::mt19937 rng(1);
     std::vector<std::int32_t> tokens(static_cast<std::size_t>(batch) *
                                      static_cast<std::size_t>(length));

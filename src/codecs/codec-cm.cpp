@@ -197,7 +197,9 @@ class codec_cm final : public codec_i {
         if (fp.zero_low == F::man_bits) fp.zero_low = F::man_bits; // mantissas all zero
         fp.mant_modelled = std::min(mant_bits_, F::man_bits - fp.zero_low);
         const auto hints = hints_of(layout, sizeof(U));
-        const auto segs = find_segments<U>(vals, F::exp_bits, F::man_bits, hints);
+        auto segs = find_segments<U>(vals, F::exp_bits, F::man_bits, hints);
+        // Never write what the decoder would refuse: a plain geometry codes any chunk.
+        if (segments_invalid(segs, n)) segs.assign(1, segment{});
 
         const std::size_t base = out.size();
         byte_writer w(out);
@@ -289,23 +291,20 @@ class codec_cm final : public codec_i {
         std::uint64_t at = 0;
         for (std::size_t k = 0; k < n_segs; ++k) {
             const auto delta = r.varint();
-            LMGC_CHECK((k == 0 ? delta == 0 : delta > 0) && delta <= n, errc::corrupt,
-                       "cm: bad segment start");
+            LMGC_CHECK(delta <= n - at, errc::corrupt, "cm: segment starts past the chunk");
             at += delta;
-            LMGC_CHECK(at <= n, errc::corrupt, "cm: segment starts past the chunk");
             segment& s = segs[k];
             s.start = at;
             const auto kernel = r.varint(), width = r.varint(), phase = r.varint(),
                        row = r.varint();
-            LMGC_CHECK(kernel >= 1 && kernel <= segment_kernel_max && width >= 1 &&
-                           width <= kernel && kernel % width == 0 && phase < kernel && row <= n &&
-                           (row == 0 || row % kernel == 0),
+            LMGC_CHECK(kernel <= segment_kernel_max && width <= kernel && phase < kernel,
                        errc::corrupt, "cm: bad segment geometry");
             s.kernel = static_cast<std::uint32_t>(kernel);
             s.width = static_cast<std::uint32_t>(width);
             s.phase = static_cast<std::uint32_t>(phase);
             s.row = row;
         }
+        if (const char* why = segments_invalid(segs, n)) LMGC_FAIL(errc::corrupt, "cm: ", why);
 
         const auto data_size = r.varint();
         LMGC_CHECK(data_size <= r.rest().size(), errc::corrupt, "cm: payload truncated (",

@@ -121,6 +121,20 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
 
 } // namespace
 
+const char* segments_invalid(std::span<const segment> segs, std::uint64_t n) {
+    if (segs.empty()) return "no segments";
+    if (segs.size() > n + 1) return "more segments than values";
+    for (std::size_t k = 0; k < segs.size(); ++k) {
+        const segment& s = segs[k];
+        if (k == 0 ? s.start != 0 : s.start <= segs[k - 1].start) return "bad segment start";
+        if (s.start > n) return "segment starts past the chunk";
+        if (s.kernel < 1 || s.kernel > segment_kernel_max || s.width < 1 || s.width > s.kernel ||
+            s.kernel % s.width != 0 || s.phase >= s.kernel || (s.row != 0 && s.row % s.kernel != 0))
+            return "bad segment geometry";
+    }
+    return nullptr;
+}
+
 template <typename U>
 std::vector<segment> find_segments(std::span<const U> values, unsigned exp_bits, unsigned man_bits,
                                    std::span<const tensor_hint> hints) {

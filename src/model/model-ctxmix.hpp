@@ -274,6 +274,14 @@ struct segment {
 };
 constexpr std::uint32_t segment_kernel_max = 1u << 16;
 
+// Why a segment list cannot be coded for a chunk of n values, or nullptr when it can. The
+// one rule for both sides: the encoder falls back to a plain geometry rather than write a
+// list this refuses, and the decoder refuses what this refuses. Starts increase from 0 and
+// stay at or below n; 1 <= kernel <= segment_kernel_max, width divides
+// kernel, phase < kernel, row is 0 or a multiple of kernel. The row may exceed n (a chunk
+// shorter than one row of its tensor): the model then never finds a value one row back.
+const char* segments_invalid(std::span<const segment> segs, std::uint64_t n);
+
 // What the encoder knows about tensors in a chunk (from the file's shapes).
 struct tensor_hint {
     std::int64_t start = 0; // first value, chunk-relative (may be < 0)

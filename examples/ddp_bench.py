@@ -14,8 +14,9 @@ gradients are hashed and the hashes compared across ranks.
 Per step it reports the bytes a rank sends, with the hook ((n-1) x the largest coded
 bucket, plus the sizes), with a ring allreduce of the raw buckets (2 (n-1)/n x the bytes:
 reduce-scatter then all-gather), and with the raw all-gather ((n-1) x the bytes); the
-coding time (encode own bucket + decode the n-1 others; the slowest rank); and the link
-bandwidth below which the hook makes a step faster than a ring allreduce:
+coding time (encode own bucket + decode the n-1 others; the slowest rank), in wall time and
+in CPU time of the process (the work itself, steadier on a shared machine); and, from the
+CPU time, the link bandwidth below which the hook makes a step faster than a ring allreduce:
     coding_time + hook_bytes / bw < allreduce_bytes / bw
     <=>  bw < (allreduce_bytes - hook_bytes) / coding_time
 (communication only; the allreduce's own summing and the hook's are left out). Exits 1 if
@@ -65,7 +66,8 @@ def worker(a):
         return m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
 
     ref_hook = lmgc.torch.ddp_allgather_hook()
-    lm_hook = lmgc.torch.ddp_comm_hook(codec=a.codec or None, threads=a.threads)
+    lm_hook = lmgc.torch.ddp_comm_hook(codec=a.codec or None, threads=a.threads,
+                                       level=a.level or None)
     ref, ref_opt = make(ref_hook)
     lm, lm_opt = make(lm_hook)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -98,6 +100,8 @@ def worker(a):
             "n_buckets": len(lm_stats),
             "encode_s": sum(b["encode_s"] for b in lm_stats),
             "decode_s": sum(b["decode_s"] for b in lm_stats),
+            "encode_cpu_s": sum(b["encode_cpu_s"] for b in lm_stats),
+            "decode_cpu_s": sum(b["decode_cpu_s"] for b in lm_stats),
             "comm_s": sum(b["comm_s"] for b in lm_stats),
             "ref_comm_s": sum(b["comm_s"] for b in ref_stats),
         })
@@ -115,7 +119,7 @@ def worker(a):
     dist.destroy_process_group()
 
 
-def run(world, steps, width, batch, codec, threads, timeout):
+def run(world, steps, width, batch, codec, level, threads, timeout):
     """Starts the ranks, waits (killing them after timeout seconds), returns their results."""
     port = free_port()
     env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
@@ -127,6 +131,7 @@ def run(world, steps, width, batch, codec, threads, timeout):
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--rank", str(r),
                    "--port", str(port), "--world", str(world), "--steps", str(steps),
                    "--width", str(width), "--batch", str(batch), "--codec", codec or "",
+                   "--level", str(level or 0),
                    "--threads", str(threads), "--timeout", str(timeout), "--out", out]
             log = open(os.path.join(tmp, f"rank{r}.log"), "w")
             procs.append((subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT),
@@ -177,14 +182,15 @@ def summarize(results):
         allreduce = 2 * (world - 1) / world * raw
         allgather = (world - 1) * raw
         code_s = max(x["encode_s"] for x in st) + max(x["decode_s"] for x in st)
+        code_cpu = max(x["encode_cpu_s"] for x in st) + max(x["decode_cpu_s"] for x in st)
         coded_mean = statistics.mean(x["coded_bytes"] for x in st)
         saved = allreduce - hook
         rows.append({
             "step": s, "raw_bytes": raw, "coded_bytes_mean": coded_mean,
             "rate_percent": 100.0 * coded_mean / raw, "hook_wire": hook,
             "allreduce_wire": allreduce, "allgather_wire": allgather, "coding_s": code_s,
-            "coding_MBps": world * raw / code_s / 1e6,
-            "breakeven_MBps": saved / code_s / 1e6 if saved > 0 else 0.0,
+            "coding_cpu_s": code_cpu, "coding_MBps": world * raw / code_cpu / 1e6,
+            "breakeven_MBps": saved / code_cpu / 1e6 if saved > 0 else 0.0,
         })
     return checks, rows
 
@@ -193,15 +199,20 @@ def markdown(rows, world, label):
     def mb(x):
         return f"{x / 1e6:.3f}"
     out = [f"| {label} step | bucket MB | coded % | hook MB | allreduce MB | all-gather MB | "
-           "coding ms | coding MB/s | hook faster below |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "coding ms (wall) | coding ms (CPU) | coding MB/s (CPU) | hook faster below |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        be = (f"{r['breakeven_MBps']:.1f} MB/s ({r['breakeven_MBps'] * 8 / 1e3:.2f} Gbit/s)"
-              if r["breakeven_MBps"] > 0 else "never")
         out.append(f"| {r['step']} | {mb(r['raw_bytes'])} | {r['rate_percent']:.2f} | "
                    f"{mb(r['hook_wire'])} | {mb(r['allreduce_wire'])} | {mb(r['allgather_wire'])} | "
-                   f"{1e3 * r['coding_s']:.1f} | {r['coding_MBps']:.1f} | {be} |")
+                   f"{1e3 * r['coding_s']:.1f} | {1e3 * r['coding_cpu_s']:.1f} | "
+                   f"{r['coding_MBps']:.1f} | {breakeven(r['breakeven_MBps'])} |")
     return "\n".join(out)
+
+
+def breakeven(mbps):
+    if mbps <= 0:
+        return "never"
+    return f"{mbps:.2f} MB/s ({mbps * 8:.1f} Mbit/s)"
 
 
 def main():
@@ -211,6 +222,7 @@ def main():
     ap.add_argument("--width", type=int, default=128, help="ConvNet channels (paper: 128)")
     ap.add_argument("--batch", type=int, default=32, help="batch per rank")
     ap.add_argument("--codec", default="", help="lmgc codec (default: the library default)")
+    ap.add_argument("--level", type=int, default=0, help="codec level 1..9 (default: the codec's)")
     ap.add_argument("--threads", type=int, default=1, help="coding threads per rank")
     ap.add_argument("--timeout", type=int, default=600, help="seconds before giving up")
     ap.add_argument("--json", help="write the checks and rows here")
@@ -224,22 +236,31 @@ def main():
         worker(a)
         return 0
     t0 = time.monotonic()
-    results = run(a.world, a.steps, a.width, a.batch, a.codec, a.threads, a.timeout)
+    results = run(a.world, a.steps, a.width, a.batch, a.codec, a.level, a.threads, a.timeout)
     checks, rows = summarize(results)
     label = f"n={a.world}"
     print(f"DDP, {a.world} processes, ConvNet width {a.width} "
           f"({results[0]['n_params']} parameters), batch {a.batch}/rank, {a.steps} steps, "
-          f"codec {a.codec or 'default'}, {a.threads} coding thread(s)/rank, "
+          f"codec {a.codec or 'default'}{f' level {a.level}' if a.level else ''}, "
+          f"{a.threads} coding thread(s)/rank, "
           f"{time.monotonic() - t0:.0f} s")
     for k, v in checks.items():
         print(f"  {k}: {'yes' if v else 'NO'}")
     shown = rows if a.all_steps else [rows[0], rows[len(rows) // 2], rows[-1]]
     print(markdown(shown, a.world, label))
     med = {k: statistics.median(r[k] for r in rows)
-           for k in ("rate_percent", "coding_s", "coding_MBps", "breakeven_MBps")}
-    print(f"median over steps: coded {med['rate_percent']:.2f}%, coding "
-          f"{1e3 * med['coding_s']:.1f} ms ({med['coding_MBps']:.1f} MB/s), hook faster below "
-          f"{med['breakeven_MBps']:.1f} MB/s")
+           for k in ("rate_percent", "coding_s", "coding_cpu_s", "coding_MBps", "breakeven_MBps")}
+    r0 = rows[0]
+    print("summary (medians over the steps):")
+    print("| n | codec | bucket MB | coded % | hook MB | ring allreduce MB | raw all-gather MB | "
+          "coding ms, wall / CPU | coding MB/s (CPU) | hook faster below |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    codec = (a.codec or "default") + (f" level {a.level}" if a.level else "")
+    print(f"| {a.world} | {codec} | {r0['raw_bytes'] / 1e6:.3f} | {med['rate_percent']:.2f} | "
+          f"{statistics.median(r['hook_wire'] for r in rows) / 1e6:.3f} | "
+          f"{r0['allreduce_wire'] / 1e6:.3f} | {r0['allgather_wire'] / 1e6:.3f} | "
+          f"{1e3 * med['coding_s']:.0f} / {1e3 * med['coding_cpu_s']:.0f} | "
+          f"{med['coding_MBps']:.1f} | {breakeven(med['breakeven_MBps'])} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"checks": checks, "rows": rows, "world": a.world, "width": a.width,

@@ -6,7 +6,8 @@
 Trains the paper's ConvNet (width 128) on Fashion-MNIST with SGD (batch 32, lr 0.01,
 momentum 0.9) and, at a few steps, saves the gradient state dict the way the paper's
 collector does ({'state_dict': {name: grad}, 'batch_step': step}): torch.save to a file,
-that file through `zstd -19`, and lmgc.torch.save (default codec) of the same object.
+that file through `zstd -19`, and lmgc.torch.save (default codec) of the same object
+(which codes the same torch.save image).
 Checks that lmgc.torch.load gives byte-for-byte equal tensors, and that `lmgc decompress`
 of the .lmgc file gives the identical torch.save file.
 """
@@ -52,8 +53,13 @@ def main():
             if s in steps:
                 obj = {"state_dict": {k: p.grad.clone() for k, p in model.named_parameters()},
                        "batch_step": s}
+                # The torch.save image lmgc.torch.save codes (torch.save into a buffer: the
+                # zip's folder is "archive", where a path would give the file's name).
+                buf = io.BytesIO()
+                torch.save(obj, buf)
                 pt = os.path.join(tmp, f"g{s}.pt")
-                torch.save(obj, pt)
+                with open(pt, "wb") as f:
+                    f.write(buf.getvalue())
                 subprocess.run(["zstd", "-q", "-19", "-f", pt, "-o", pt + ".zst"], check=True)
                 t0 = time.perf_counter()
                 lmgc.torch.save(obj, pt + ".lmgc", codec=a.codec)

@@ -176,11 +176,11 @@ def load(f, map_location=None, *, device=None, threads=0, options=None, progress
 # ---------------------------------------------------------------------------------------
 # DDP communication hook
 
-def _make_hook(name, encode, decode, process_group):
+def _make_hook(name, encode, decode, process_group, max_stats):
     """A DDP hook that all-gathers each rank's encoded bucket (sizes first, then the bytes
     padded to the largest) and sums the decoded buckets in rank order, so every rank holds
     the same bits; the result is divided by the world size (the mean, like the default
-    allreduce hook). hook.stats gets one dict per bucket and step."""
+    allreduce hook). hook.stats gets one dict per bucket and step (the last max_stats)."""
     import torch.distributed as dist
 
     def hook(state, bucket):
@@ -193,9 +193,9 @@ def _make_hook(name, encode, decode, process_group):
         flat = grad.detach()
         if flat.device.type != "cpu":
             flat = flat.cpu()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         payload = encode(flat)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         n = len(payload)
         sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world)]
         dist.all_gather(sizes, torch.tensor([n], dtype=torch.int64), group=group)
@@ -205,19 +205,24 @@ def _make_hook(name, encode, decode, process_group):
         send.numpy()[:n] = np.frombuffer(payload, dtype=np.uint8)
         recv = [torch.empty(m, dtype=torch.uint8) for _ in range(world)]
         dist.all_gather(recv, send, group=group)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         total = None
         for r in range(world):
             x = flat if r == rank else decode(recv[r].numpy()[: sizes[r]], flat)
             total = x.clone() if total is None else total.add_(x)
         total.div_(world)
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         grad.copy_(total)
         hook.stats.append({
             "bucket": bucket.index(), "world": world, "raw_bytes": flat.numel() * flat.element_size(),
             "coded_bytes": n, "sizes": sizes, "max_coded_bytes": m,
             "encode_s": t1 - t0, "decode_s": t3 - t2, "comm_s": t2 - t1,
+            # CPU seconds of the process (all its threads) while coding: the work itself,
+            # whatever else the machine runs
+            "encode_cpu_s": c1 - c0, "decode_cpu_s": c3 - c2,
         })
+        if len(hook.stats) > max_stats:
+            del hook.stats[: len(hook.stats) - max_stats]
         fut = torch.futures.Future()
         fut.set_result(grad)
         return fut
@@ -227,7 +232,7 @@ def _make_hook(name, encode, decode, process_group):
     return hook
 
 
-def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None):
+def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None, max_stats=10000):
     """A LOSSLESS DDP communication hook: model.register_comm_hook(None, hook).
 
     Each rank codes its gradient bucket with lmgc (codec: None = the library default; see
@@ -238,7 +243,8 @@ def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None):
 
     Wire bytes per rank and bucket: (n-1) x the largest coded bucket, against
     2 (n-1)/n x the bucket for a ring allreduce (docs/python.md has measured numbers).
-    ``hook.stats`` collects one dict per bucket and step (sizes, coding and comm seconds)."""
+    ``hook.stats`` keeps one dict per bucket and step (sizes, coding and comm seconds), the
+    last max_stats of them."""
     args = _core.coding_args(codec, level, threads, 0, None, None)
 
     def encode(flat):
@@ -253,10 +259,10 @@ def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None):
                                 f"this rank has {like.dtype} {tuple(like.shape)}")
         return t
 
-    return _make_hook("lmgc_lossless_hook", encode, decode, process_group)
+    return _make_hook("lmgc_lossless_hook", encode, decode, process_group, max_stats)
 
 
-def ddp_allgather_hook(process_group=None):
+def ddp_allgather_hook(process_group=None, max_stats=10000):
     """The reference for ddp_comm_hook: the same all-gather and rank-order sum of the raw
     buckets, without coding. Both give identical bits."""
 
@@ -268,4 +274,4 @@ def ddp_allgather_hook(process_group=None):
         out.view(torch.uint8).numpy()[:] = data
         return out
 
-    return _make_hook("lmgc_allgather_hook", encode, decode, process_group)
+    return _make_hook("lmgc_allgather_hook", encode, decode, process_group, max_stats)

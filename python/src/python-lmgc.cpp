@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -125,6 +126,22 @@ std::uint64_t shape_bytes(const std::vector<std::int64_t>& shape, dtype t, const
     return n;
 }
 
+// Wall seconds the last call on this thread spent inside lmgc::compress / lmgc::decompress
+// (inspect included): examples/bench_overhead.py subtracts it from the Python call's time.
+thread_local double last_library_seconds = 0;
+
+template <typename Fn> auto timed_library_call(Fn&& fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    struct record {
+        std::chrono::steady_clock::time_point t0;
+        ~record() {
+            last_library_seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        }
+    } r{t0};
+    return fn();
+}
+
 namespace interim {
 
 // The tensor API over lmgc::compress / lmgc::decompress: a safetensors image in memory.
@@ -174,7 +191,8 @@ std::vector<std::uint8_t> compress_tensors(std::span<const tensor_ref> tensors,
     const auto image = safetensors_image(tensors, metadata);
     compress_params p = params;
     p.format = input_format::safetensors;
-    return compress(image, p, stats);
+    last_library_seconds = 0;
+    return timed_library_call([&] { return compress(image, p, stats); });
 }
 
 // Each parser fills the header and the byte range of every tensor in `file`.
@@ -305,11 +323,12 @@ tensors_header decompress_tensors(std::span<const std::uint8_t> image,
                                   const decompress_params& params,
                                   const tensor_allocator& allocate) {
     tensors_header h;
-    h.source_format = inspect(image).source_format;
+    last_library_seconds = 0;
+    h.source_format = timed_library_call([&] { return inspect(image).source_format; });
     if (h.source_format == "torch")
         throw error(errc::unsupported, "this .lmgc file holds a torch.save file, not named "
                                        "tensors: load it with lmgc.torch.load");
-    const auto file = decompress(image, params);
+    const auto file = timed_library_call([&] { return decompress(image, params); });
     std::vector<located> ts;
     if (h.source_format == "safetensors") {
         ts = parse_safetensors(file, h);
@@ -636,6 +655,11 @@ PYBIND11_MODULE(_lmgc, m) {
         .def("__len__", &owned_buffer::size);
 
     m.def("version", [] { return std::string(lmgc::version()); });
+
+    m.def(
+        "_last_library_seconds", [] { return last_library_seconds; },
+        "Wall seconds the last tensor call on this thread spent inside lmgc::compress / "
+        "decompress.");
 
     m.def("dtype_names", [] {
         py::list out;

@@ -311,17 +311,25 @@ class codec_cm final : public codec_i {
                    r.rest().size(), " bytes of coded data, its header says ", data_size, ")");
         LMGC_CHECK(data_size == r.rest().size(), errc::corrupt, "cm: ", r.rest().size() - data_size,
                    " unexpected bytes after the coded data");
-        std::vector<U> vals(n);
+        // Values are decoded straight into `out` (whose memory the driver takes only as it
+        // is written), unless it is not aligned for them.
+        const bool aligned = reinterpret_cast<std::uintptr_t>(out.data()) % alignof(U) == 0;
+        std::vector<U> copy(aligned ? 0 : n);
+        U* const vals = aligned ? reinterpret_cast<U*>(out.data()) : copy.data();
         range_decoder dec(r.rest());
         decoder_io io{dec};
-        float_model<F> model(vals.data(), n, segs, fp);
+        float_model<F> model(vals, n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
             run(model, io, upto);
             if (layout.advance) layout.advance((upto - done) * sizeof(U));
             done = upto;
+            // A payload that ends early (or a chunk size that claims more values than it
+            // holds) is refused as soon as the decoder runs past its end.
+            LMGC_CHECK(dec.overrun() <= 7, errc::corrupt, "cm: payload exhausted after ", done,
+                       " of ", n, " values (truncated or damaged)");
         }
-        if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
+        if (!aligned && n) std::memcpy(out.data(), vals, n * sizeof(U));
         for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
             out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
         LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,

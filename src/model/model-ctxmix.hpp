@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -339,6 +340,7 @@ template <typename F> class float_model {
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
           ctab_(table_bits(n) + 2), mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256),
           as_(4096) {
+        if (!feat_) throw std::bad_alloc();
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -819,7 +821,13 @@ template <typename F> class float_model {
     U* vals_;
     std::size_t n_;
     // Per coded value: log-magnitude class (bits 0..11), sign class (bits 12..13).
-    std::vector<std::uint16_t> feat_ = std::vector<std::uint16_t>(n_ + 3, 0);
+    // calloc: a large block comes zeroed from the kernel and takes memory only as values are
+    // coded (a hostile chunk size costs address space, not memory).
+    struct free_deleter {
+        void operator()(std::uint16_t* p) const { std::free(p); }
+    };
+    std::unique_ptr<std::uint16_t[], free_deleter> feat_{
+        static_cast<std::uint16_t*>(std::calloc(n_ + 3, sizeof(std::uint16_t)))};
     std::vector<segment> segs_;
     float_params fp_;
     slot_table tab_;

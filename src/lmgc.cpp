@@ -95,9 +95,16 @@ decompress_params default_decompress_params() {
     return p;
 }
 
+namespace {
+// The codec compress uses when params name none: the default level's.
+std::string_view default_params_codec() {
+    return codec_for(default_compress_params()).entry->name;
+}
+} // namespace
+
 std::vector<codec_description> list_codecs() {
     std::vector<codec_description> out;
-    const auto def = default_codec_name();
+    const auto def = default_params_codec();
     for (const auto& e : codec_table()) {
         codec_description d;
         d.name = std::string(e.name);
@@ -105,6 +112,25 @@ std::vector<codec_description> list_codecs() {
         d.available = e.available();
         if (!d.available) d.why_missing = "built without " + std::string(e.library);
         d.is_default = e.name == def;
+        d.needs_model = e.needs_model;
+        d.settings = std::string(e.options);
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+std::vector<level_description> list_levels() {
+    std::vector<level_description> out;
+    for (const auto& row : level_ladder()) {
+        auto p = default_compress_params();
+        p.level = row.level;
+        const auto choice = codec_for(p);
+        level_description d;
+        d.level = row.level;
+        d.codec = std::string(choice.entry->name);
+        d.codec_params = choice.options;
+        d.summary = std::string(row.why);
+        d.is_default = row.level == default_level;
         out.push_back(std::move(d));
     }
     return out;
@@ -280,6 +306,27 @@ file_info info_from(const container_view& v) {
     return fi;
 }
 
+// For input from a pipe or device: refuse bytes of no known format before reading on.
+file_source::prefix_check_fn format_check(const compress_params& params) {
+    if (params.format != input_format::auto_detect) return {};
+    return [](byte_span prefix) {
+        LMGC_CHECK(!prefix.empty(), errc::bad_input,
+                   "empty input (use --raw for raw float32 data)");
+        LMGC_CHECK(sniff_format(prefix).has_value(), errc::bad_input,
+                   "unrecognized file format in the first ", prefix.size(),
+                   " bytes (expected .npy, .safetensors or a torch.save zip; use --raw for raw "
+                   "little-endian float32)");
+    };
+}
+
+// For .lmgc input from a pipe or device: refuse a foreign stream before reading on.
+void lmgc_magic_check(byte_span prefix) {
+    LMGC_CHECK(prefix.size() >= sizeof container_magic &&
+                   std::memcmp(prefix.data(), container_magic, sizeof container_magic) == 0,
+               errc::corrupt,
+               prefix.empty() ? "empty file, not a .lmgc file" : "not a .lmgc file (bad magic)");
+}
+
 const write_fn& appender(bytes& out, write_fn& fn) {
     fn = [&out](std::span<const std::uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); };
     return fn;
@@ -320,7 +367,7 @@ std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
 compress_stats compress_file(const std::string& in_path, const std::string& out_path,
                              const compress_params& params, bool overwrite) {
     return with_context(in_path, [&] {
-        const file_source src(in_path);
+        const file_source src(in_path, file_source::default_stream_limit, format_check(params));
         const compress_input in = parse_input(src, src.map(), params);
         output_file out(out_path, overwrite);
         const write_fn fn = [&](std::span<const std::uint8_t> b) { out.write(b); };
@@ -330,10 +377,19 @@ compress_stats compress_file(const std::string& in_path, const std::string& out_
     });
 }
 
+compress_stats compress_file_to(const std::string& in_path, const compress_params& params,
+                                const write_fn& write) {
+    return with_context(in_path, [&] {
+        const file_source src(in_path, file_source::default_stream_limit, format_check(params));
+        const compress_input in = parse_input(src, src.map(), params);
+        return compress_stream(in, params, write);
+    });
+}
+
 void decompress_file(const std::string& in_path, const std::string& out_path,
                      const decompress_params& params, bool overwrite) {
     with_context(in_path, [&] {
-        const file_source src(in_path);
+        const file_source src(in_path, file_source::default_stream_limit, lmgc_magic_check);
         output_file out(out_path, overwrite);
         file_sink sink(out);
         decompress_stream(src, params, sink);

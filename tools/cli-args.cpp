@@ -123,6 +123,11 @@ bool arg_parser::given(const std::string& long_name) const {
     return false;
 }
 
+arg_parser& arg_parser::digit_option(std::string long_name) {
+    digit_opt_ = std::move(long_name);
+    return *this;
+}
+
 void arg_parser::parse(const std::vector<std::string>& args) {
     std::size_t next_pos = 0;
     bool only_positionals = false;
@@ -142,6 +147,12 @@ void arg_parser::parse(const std::vector<std::string>& args) {
             if (const auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
                 value = a.substr(eq + 1);
                 a = a.substr(0, eq);
+                has_value = true;
+            }
+            // zstd-style "-N" (a digit): the option registered with digit_option().
+            if (digit_opt_ && !has_value && a.size() == 2 && a[1] >= '1' && a[1] <= '9') {
+                a = *digit_opt_;
+                value = args[i].substr(1);
                 has_value = true;
             }
             opt* o = find(a);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ class arg_parser {
     arg_parser& option_list(std::string names, std::string metavar, std::string help,
                             std::vector<std::string>* out);
     arg_parser& flag(std::string names, std::string help, bool* out);
+    // "-1" .. "-9" where an option may stand set the (already added) option long_name to
+    // that digit, as zstd's levels do; a value after an option (--threads -1) stays a value.
+    arg_parser& digit_option(std::string long_name);
     // Free text appended to --help (examples, notes).
     arg_parser& epilog(std::string text);
 
@@ -65,6 +69,7 @@ class arg_parser {
     std::string command_, summary_, epilog_;
     std::vector<opt> opts_;
     std::vector<pos> pos_;
+    std::optional<std::string> digit_opt_;
 };
 
 } // namespace lmgc::cli

@@ -61,35 +61,25 @@ int bench_codecs_mode(const args_t& args) {
         .option("--chunk-bytes", "N,M",
                 "chunking modes, 0 = unchunked (default 0; the paper's two: 0,512)", &chunks)
         .option("-r,--repeats", "N", "timed repeats after one warm-up (default 3)", &repeats)
-        .option("-t,--threads", "N", "threads per compress/decompress (default 1; 0 = all cores)",
-                &threads)
+        .option("-t,--threads", "N",
+                "threads per compress/decompress (default 1); " + threads_help(), &threads)
         .flag("--raw", "inputs are raw little-endian float32", &raw)
-        .option("--format", "F", "input format: auto, npy, safetensors, torch, raw", &format)
+        .option("--format", "F", "input format: " + input_format_names() + " (default auto)",
+                &format)
         .epilog("Rates: 100 * .lmgc bytes / tensor bytes; 'payload' leaves out the container.\n"
                 "Speeds: tensor MB (10^6 B) per second, best / median of the repeats.\n"
                 "Example: lmgc bench codecs grad_000400.npy grad_000800.npy --chunk-bytes 0,512");
     p.parse(args);
     if (files.empty()) throw usage_error("no input files");
     if (repeats < 1) throw usage_error("--repeats must be at least 1");
-    if (threads < 0) throw usage_error("--threads must be >= 0");
+    check_threads_option(threads);
 
     auto params = experimental::default_codec_bench_params();
     params.codecs = split_commas(codecs);
     params.chunk_bytes = parse_chunk_list(chunks);
     params.repeats = repeats;
     params.n_threads = threads;
-    if (raw)
-        params.format = input_format::raw;
-    else if (format == "npy")
-        params.format = input_format::npy;
-    else if (format == "safetensors")
-        params.format = input_format::safetensors;
-    else if (format == "torch" || format == "pt")
-        params.format = input_format::torch;
-    else if (format == "raw")
-        params.format = input_format::raw;
-    else if (format != "auto")
-        throw usage_error("--format must be auto, npy, safetensors, torch or raw");
+    params.format = raw ? input_format::raw : parse_format_option(format);
 
     progress_bar bar("bench", "runs");
     params.progress = bar.callback();
@@ -198,8 +188,8 @@ int bench_experiment(const args_t& args) {
         .option("--bytes-per-group", "1,2,4,8", "ablation: one lm row per value", &bpg)
         .option("--context", "256,512,...", "ablation: one lm row per window size (tokens)",
                 &context)
-        .option("-t,--threads", "N", "threads per compress/decompress (default 1; 0 = all cores)",
-                &threads)
+        .option("-t,--threads", "N",
+                "threads per compress/decompress (default 1); " + threads_help(), &threads)
         .option("--prefer", "EXT",
                 "npy (default, the paper's flat vector) or safetensors: which file of a step "
                 "`lmgc collect --flat-npy` wrote twice",
@@ -233,7 +223,7 @@ int bench_experiment(const args_t& args) {
     const std::vector<std::string> prefer_list =
         prefer == "npy" ? std::vector<std::string>{"npy", "safetensors"}
                         : std::vector<std::string>{"safetensors", "npy"};
-    if (threads < 0) throw usage_error("--threads must be >= 0");
+    check_threads_option(threads);
     if (repeats < 1) throw usage_error("--repeats must be at least 1");
     if (sample < 0) throw usage_error("--sample must be >= 0");
     if (force && out.empty()) throw usage_error("--force needs --out");

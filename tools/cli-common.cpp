@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <thread>
 #include <unistd.h>
 
 namespace lmgc::cli {
@@ -55,6 +56,31 @@ void progress_bar::finish() {
         std::fflush(stderr);
         drawn_ = false;
     }
+}
+
+input_format parse_format_option(const std::string& value) {
+    if (const auto f = input_format_from_name(value)) return *f;
+    throw usage_error("--format must be " + input_format_names() + ", not '" + value + "'");
+}
+
+codec_option parse_set_option(const std::string& kv) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw usage_error("--set expects KEY=VALUE, got '" + kv + "'");
+    return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+int check_threads_option(int n) {
+    if (n < 0 || n > max_threads)
+        throw usage_error("--threads must be between 0 (all cores) and " +
+                          std::to_string(max_threads) + ", not " + std::to_string(n));
+    return n;
+}
+
+std::string threads_help(const char* zero_means) {
+    const unsigned hw = std::thread::hardware_concurrency();
+    return std::string("worker threads (0 = ") + zero_means + ": " + std::to_string(hw ? hw : 1) +
+           " here; more than the cores is allowed but gains nothing)";
 }
 
 std::string format_bytes(double n) {

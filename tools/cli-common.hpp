@@ -2,6 +2,7 @@
 // subcommand table. Only the public lmgc headers are used by the CLI.
 #pragma once
 
+#include "cli-args.hpp"
 #include "lmgc/lmgc.hpp"
 
 #include <chrono>
@@ -39,6 +40,16 @@ std::string format_fixed(double v, int decimals);
 
 // Prints rows as an aligned Markdown table (first row is the header).
 std::string markdown_table(const std::vector<std::vector<std::string>>& rows);
+
+// The value of a --format option (the library's table of input formats).
+input_format parse_format_option(const std::string& value);
+// A --set KEY=VALUE option.
+codec_option parse_set_option(const std::string& kv);
+// A --threads value: 0 (all cores) to max_threads; more than the cores is allowed.
+constexpr int max_threads = 1024;
+int check_threads_option(int n);
+// The --threads help text, naming this machine's core count.
+std::string threads_help(const char* zero_means = "all cores");
 
 // Output path for a command: explicit, or in + suffix, or in with suffix stripped.
 std::string default_output(const std::string& in, const std::string& add_suffix,

@@ -69,11 +69,6 @@ std::vector<int> parse_ids(const std::string& s) {
     return ids;
 }
 
-void require_llm() {
-    if (!experimental::llm_available())
-        throw lmgc::error(errc::unsupported, "this lmgc is built without LibTorch: no LLM prior");
-}
-
 } // namespace
 
 int cmd_predict(const args_t& args) {
@@ -95,7 +90,6 @@ int cmd_predict(const args_t& args) {
     p.parse(args);
     if (s.model.empty()) throw usage_error("--model DIR is required");
     if (ids_text.empty() == text.empty()) throw usage_error("give exactly one of --ids and --text");
-    require_llm();
     const auto r = experimental::llm_predict(
         s, ids_text.empty() ? std::vector<int>{} : parse_ids(ids_text), text);
     if (verbose) {
@@ -127,7 +121,6 @@ int cmd_analyze(const args_t& args) {
         .flag("-q,--quiet", "no progress bar", &quiet);
     p.parse(args);
     if (s.model.empty()) throw usage_error("--model DIR is required");
-    require_llm();
     progress_bar bar("analyze", "tok", llm_tokens_per_byte(s));
     const auto a = experimental::llm_analyze(in, s, !no_verify,
                                              raw ? input_format::raw : input_format::auto_detect,

@@ -35,7 +35,8 @@ struct serial_options {
             .option("--chunk-bytes", "N", "bytes per chunk, each serialized alone (default 512)",
                     &chunk_bytes)
             .flag("--unchunked", "one chunk per stream", &unchunked)
-            .option("--format", "F", "input format: auto, npy, safetensors, torch, raw", &format);
+            .option("--format", "F", "input format: " + input_format_names() + " (default auto)",
+                    &format);
     }
     serialize_params params() const {
         auto p = experimental::default_serialize_params();
@@ -46,19 +47,7 @@ struct serial_options {
             throw usage_error("--byte-order must be little or big, not '" + byte_order + "'");
         p.big_endian = byte_order == "big";
         p.chunk_bytes = unchunked ? 0 : chunk_bytes;
-        if (format == "auto")
-            p.format = input_format::auto_detect;
-        else if (format == "npy")
-            p.format = input_format::npy;
-        else if (format == "safetensors")
-            p.format = input_format::safetensors;
-        else if (format == "torch" || format == "pt")
-            p.format = input_format::torch;
-        else if (format == "raw")
-            p.format = input_format::raw;
-        else
-            throw usage_error("--format must be auto, npy, safetensors, torch or raw, not '" +
-                              format + "'");
+        p.format = parse_format_option(format);
         return p;
     }
 };
@@ -188,7 +177,7 @@ int cmd_tokens(const args_t& args) {
         .option("--model", "DIR", "model folder holding tokenizer.model", &model)
         .option("--tokenizer", "FILE", "the tokenizer.model file itself", &tok_file)
         .option("--context", "N", "tokens per window, BOS included (default 2048)", &context)
-        .option("-t,--threads", "N", "worker threads (default: all cores)", &threads)
+        .option("-t,--threads", "N", threads_help(), &threads)
         .option("--dump", "SCHEME",
                 "instead of counting, write the token ids the lm codec codes (canonical or "
                 "symbol; one --mode) to -o as int32 little-endian",
@@ -204,7 +193,7 @@ int cmd_tokens(const args_t& args) {
         "  lmgc tokens grad.npy --model DIR --mode hex-space --dump symbol -o grad.ids\n");
     p.parse(args);
     if (context < 2) throw usage_error("--context must be at least 2");
-    if (threads < 0) throw usage_error("--threads must be >= 0");
+    check_threads_option(threads);
     if (p.given("--dump")) {
         if (so.mode == "all") throw usage_error("--dump needs one --mode");
         if (out.empty()) throw usage_error("--dump needs -o OUT");

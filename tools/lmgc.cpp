@@ -3,6 +3,7 @@
 #include "cli-args.hpp"
 #include "cli-commands.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -45,9 +46,25 @@ void print_usage(std::FILE* f) {
     std::fprintf(f, "\nRun 'lmgc <command> --help' for a command's options.\n");
 }
 
+// SIGINT, SIGTERM, SIGHUP: remove the temporary output being written, then die of the
+// signal as if unhandled (the shell sees the usual status). Async-signal-safe throughout.
+extern "C" void on_fatal_signal(int sig) {
+    lmgc::remove_temporary_files();
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    install_signal_handlers();
     if (argc < 2) {
         print_usage(stderr);
         return 2;

@@ -158,6 +158,11 @@ std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
 compress_stats compress_to(std::span<const std::uint8_t> input, const compress_params& params,
                            const write_fn& write);
 
+/// Compresses a tensor file (path; "-" is standard input, read into memory up to 1 GiB) into
+/// a .lmgc stream passed to `write` piece by piece (e.g. standard output).
+compress_stats compress_file_to(const std::string& in_path, const compress_params& params,
+                                const write_fn& write);
+
 /// File versions of the above: they stream, so memory is bounded by the chunks in flight
 /// (threads x chunk size) plus the tensor index, whatever the file size. The output is
 /// written to a temporary file in the same folder and renamed into place, so a failure (or
@@ -275,9 +280,22 @@ struct codec_description {
     std::string summary;
     bool available = false;  ///< built in
     std::string why_missing; ///< when not available: which library was missing at build time
-    bool is_default = false;
+    bool is_default = false; ///< the codec of the default level
+    bool needs_model = false; ///< needs a model folder (the `model` setting: the lm codec)
+    std::string settings;    ///< the settings a user may give (--set KEY=VALUE), space-separated
 };
 std::vector<codec_description> list_codecs();
+
+/// One compression level: what `-N` / compress_params::level picks.
+struct level_description {
+    int level = 0;
+    std::string codec;                      ///< the codec it uses in this build
+    std::vector<codec_option> codec_params; ///< the settings it gives that codec
+    std::string summary;
+    bool is_default = false;
+};
+/// Levels 1 (fastest) to 9 (smallest), as this build maps them.
+std::vector<level_description> list_levels();
 
 /// The library's version string, e.g. "0.1.0".
 const char* version() noexcept;

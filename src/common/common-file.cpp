@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -70,7 +72,9 @@ void memory_source::read_at(std::uint64_t offset, std::span<std::uint8_t> out) c
     if (!out.empty()) std::memcpy(out.data(), data_.data() + offset, out.size());
 }
 
-file_source::file_source(const std::string& path, std::uint64_t stream_limit) : path_(path) {
+file_source::file_source(const std::string& path, std::uint64_t stream_limit,
+                         const prefix_check_fn& prefix_check)
+    : path_(path) {
     fd_ = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     LMGC_CHECK(fd_ >= 0, errc::io, "cannot open '", path, "': ", errno_text(errno));
     struct stat st {};
@@ -87,11 +91,13 @@ file_source::file_source(const std::string& path, std::uint64_t stream_limit) : 
         size_ = static_cast<std::uint64_t>(st.st_size);
         return;
     }
-    // A pipe or device: into memory, with a bound.
+    // A pipe or device: into memory, with a bound; the prefix is checked first.
+    constexpr std::size_t prefix_bytes = 4096;
     std::uint8_t buf[1 << 16];
+    bool checked = !prefix_check;
     for (;;) {
-        const ssize_t n = ::read(fd_, buf, sizeof buf);
-        if (n == 0) break;
+        const std::size_t want = checked ? sizeof buf : prefix_bytes - buffer_.size();
+        const ssize_t n = ::read(fd_, buf, want);
         if (n < 0) {
             if (errno == EINTR) continue;
             const int e = errno;
@@ -106,6 +112,16 @@ file_source::file_source(const std::string& path, std::uint64_t stream_limit) : 
                       "file first)");
         }
         buffer_.insert(buffer_.end(), buf, buf + n);
+        if (!checked && (n == 0 || buffer_.size() >= prefix_bytes)) {
+            checked = true;
+            try {
+                prefix_check(buffer_);
+            } catch (...) {
+                ::close(fd_);
+                throw;
+            }
+        }
+        if (n == 0) break;
     }
     size_ = buffer_.size();
     ::close(fd_);
@@ -156,6 +172,16 @@ output_file::output_file(const std::string& path, bool overwrite)
     const auto slash = path.find_last_of('/');
     const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
     tmp_ = dir + "." + (slash == std::string::npos ? path : path.substr(slash + 1)) + ".lmgc-tmp";
+    // Until the temporary is registered, a SIGINT/SIGTERM handler could not remove it: hold
+    // those signals back (in this thread) while it is made.
+    sigset_t hold, old_mask;
+    sigemptyset(&hold);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&hold, sig);
+    ::pthread_sigmask(SIG_BLOCK, &hold, &old_mask);
+    struct restore_mask {
+        sigset_t mask;
+        ~restore_mask() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+    } restore{old_mask};
     // The temporary is locked while written; one whose lock is free was left by a run that
     // died (locks die with their process): take it over.
     for (int attempt = 0; attempt < 3; ++attempt) {

@@ -6,6 +6,7 @@
 #include "common/common-bytes.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -42,8 +43,11 @@ class memory_source final : public byte_source {
 class file_source final : public byte_source {
   public:
     static constexpr std::uint64_t default_stream_limit = std::uint64_t{1} << 30;
-    explicit file_source(const std::string& path,
-                         std::uint64_t stream_limit = default_stream_limit);
+    // prefix_check, if given, sees the first bytes of a non-regular file (up to 4 KiB, fewer
+    // at its end) before the rest is read, and may throw to stop there (an unknown format).
+    using prefix_check_fn = std::function<void(byte_span prefix)>;
+    explicit file_source(const std::string& path, std::uint64_t stream_limit = default_stream_limit,
+                         const prefix_check_fn& prefix_check = {});
     ~file_source() override;
     file_source(const file_source&) = delete;
     file_source& operator=(const file_source&) = delete;

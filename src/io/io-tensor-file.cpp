@@ -94,21 +94,28 @@ parsed_file parse_tensor_file(byte_span file, input_format format, const read_op
         break;
     }
     LMGC_CHECK(!file.empty(), errc::bad_input, "empty file (use --raw for raw float32 data)");
+    const auto f = sniff_format(file);
+    LMGC_CHECK(f.has_value(), errc::bad_input,
+               "unrecognized file format (expected .npy, .safetensors or a torch.save zip; "
+               "use --raw for raw little-endian float32)");
+    return parse_tensor_file(file, *f, opt);
+}
+
+std::optional<input_format> sniff_format(byte_span prefix) {
     static constexpr std::uint8_t npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
     static constexpr std::uint8_t zip_magic[4] = {'P', 'K', 3, 4};
-    if (file.size() >= 6 && std::memcmp(file.data(), npy_magic, 6) == 0)
-        return parse_npy(file, opt);
-    if ((file.size() >= 4 && std::memcmp(file.data(), zip_magic, 4) == 0) ||
-        looks_like_legacy_torch(file))
-        return parse_torch(file);
-    // safetensors: u64 header length, then a JSON object starting with '{'.
-    if (file.size() >= 9) {
-        const auto n = load_le<std::uint64_t>(file.data());
-        if (n >= 2 && n <= file.size() - 8 && file[8] == '{') return parse_safetensors(file);
+    if (prefix.size() >= 6 && std::memcmp(prefix.data(), npy_magic, 6) == 0)
+        return input_format::npy;
+    if ((prefix.size() >= 4 && std::memcmp(prefix.data(), zip_magic, 4) == 0) ||
+        looks_like_legacy_torch(prefix))
+        return input_format::torch;
+    // safetensors: u64 header length (at most the readers' 100 MB), then a JSON object.
+    if (prefix.size() >= 9) {
+        const auto n = load_le<std::uint64_t>(prefix.data());
+        if (n >= 2 && n <= (std::uint64_t{100} << 20) && prefix[8] == '{')
+            return input_format::safetensors;
     }
-    LMGC_FAIL(errc::bad_input,
-              "unrecognized file format (expected .npy, .safetensors or a torch.save zip; "
-              "use --raw for raw little-endian float32)");
+    return std::nullopt;
 }
 
 } // namespace lmgc::detail

@@ -8,6 +8,7 @@
 #include "common/common-dtype.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,13 @@ parsed_file parse_raw_f32(byte_span file);
 // a message saying so.
 bool looks_like_legacy_torch(byte_span file);
 
-// Picks the parser from the file's first bytes (npy magic, zip magic, safetensors header).
+// The format a file's first bytes announce (npy magic, zip magic or the legacy torch
+// magic, a safetensors header length followed by '{'), or nullopt. Needs at most
+// sniff_prefix_bytes; raw float32 is never guessed.
+constexpr std::size_t sniff_prefix_bytes = 16;
+std::optional<input_format> sniff_format(byte_span prefix);
+
+// Picks the parser from the file's first bytes (sniff_format).
 // Raw float32 is never guessed: ask for it with input_format::raw.
 parsed_file parse_tensor_file(byte_span file, input_format format, const read_options& opt = {});
 

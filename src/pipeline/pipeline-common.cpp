@@ -70,6 +70,20 @@ std::uint32_t crc_pieces::combine(std::uint64_t total) {
 
 std::vector<std::unique_ptr<codec_i>> make_decoders(const container_header& h,
                                                     const std::vector<codec_option>& options) {
+    // A setting must mean something to one of the file's codecs (never silently ignored).
+    for (const auto& [key, value] : options) {
+        bool known = false;
+        std::string names;
+        for (const auto& s : h.streams)
+            for (const auto& row : codec_table())
+                if (row.name == s.codec) {
+                    known = known || row.knows_option(key);
+                    if (names.find(s.codec) == std::string::npos)
+                        names += (names.empty() ? "" : ", ") + s.codec;
+                }
+        LMGC_CHECK(known, errc::usage, "no codec of this file (", names.empty() ? "none" : names,
+                   ") has a setting '", key, "'");
+    }
     std::vector<std::unique_ptr<codec_i>> out;
     for (const auto& s : h.streams) {
         const codec_entry* e = nullptr;

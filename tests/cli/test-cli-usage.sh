@@ -22,7 +22,17 @@ fails "unknown option" 2 "unknown option '--bogus'" -- "$LMGC" compress --bogus 
 fails "missing argument" 2 'missing argument IN' -- "$LMGC" compress
 fails "option without value" 2 '--codec needs a value' -- "$LMGC" compress x --codec
 fails "bad number" 2 "expects a number" -- "$LMGC" compress x --threads many
-fails "negative threads" 2 'threads must be >= 0' -- "$LMGC" compress x --threads -1
+fails "negative threads" 2 'threads must be between 0' -- "$LMGC" compress x --threads -1
+# Every invalid value is refused with exit 2 (issue 10), never silently changed or ignored.
+fails "too many threads" 2 'threads must be between 0 .* and 1024' -- "$LMGC" compress x --threads 100000
+check "--help says more threads than cores is allowed" 0 'more than the cores is allowed' '' -- "$LMGC" compress --help
+fails "empty codec name" 2 'codec needs a codec name' -- "$LMGC" compress x -c ''
+fails "empty codec name, before reading" 2 'codec needs a codec name' -- "$LMGC" compress none.npy --codec=
+fails "level out of range" 2 'level must be 1 to 9' -- "$LMGC" compress x --level 10
+fails "level and codec" 2 'exclude each other' -- "$LMGC" compress x -3 -c zstd
+fails "lm setting without a model" 2 '--device is a setting of the lm codec' -- "$LMGC" compress x --device tpu
+fails "--batch 0" 2 'batch must be at least 1' -- "$LMGC" compress x --model /nonexistent --batch 0
+fails "decompress to standard output" 2 'give -o FILE' -- "$LMGC" decompress x.lmgc -o -
 fails "bad --format" 2 'format must be' -- "$LMGC" compress x --format zip
 fails "extra argument" 2 "unexpected argument 'b'" -- "$LMGC" info a b
 fails "flag with value" 2 'takes no value' -- "$LMGC" compress x --force=yes
@@ -67,6 +77,33 @@ check "info shows tensors" 0 '\| array +\| f32 +\| \[5000\]' '' -- "$LMGC" info 
 check "info --all" 0 'chunks \(' '' -- "$LMGC" info --all "$TMP/w/g.npy.lmgc"
 check "codecs lists store" 0 '\| store ' '^$' -- "$LMGC" codecs
 check "codecs marks the default" 0 '\(default\)' '' -- "$LMGC" codecs
+check "codecs lists the levels" 0 'levels \(lmgc compress -N\)' '' -- "$LMGC" codecs
+check "codecs lists settings" 0 '\| cm .*mantissa_bits' '' -- "$LMGC" codecs
+
+# Levels: -1 .. -9 and --level N round trip, and info shows the level.
+for l in 1 2 3 4 5 6 7 8 9; do
+  check "compress -$l" 0 '' '' -- "$LMGC" compress -q -f -$l "$TMP/w/g.orig" --format npy -o "$TMP/w/l.lmgc"
+  check "info shows level $l" 0 "level: +$l" '' -- "$LMGC" info "$TMP/w/l.lmgc"
+  check "decompress level $l" 0 '' '' -- "$LMGC" decompress -q -f "$TMP/w/l.lmgc" -o "$TMP/w/l.npy"
+  expect_true "level $l round trip is exact" cmp -s "$TMP/w/l.npy" "$TMP/w/g.orig"
+done
+check "--level 9" 0 '' '' -- "$LMGC" compress -q -f --level 9 "$TMP/w/g.orig" --format npy -o "$TMP/w/l.lmgc"
+check "compress --help lists the levels" 0 '^  -9 ' '' -- "$LMGC" compress --help
+
+# --verify: decodes every chunk again before reporting success.
+check "--verify" 0 'verified' '^$' -- "$LMGC" compress -f --verify "$TMP/w/g.orig" --format npy -o "$TMP/w/v.lmgc"
+# --chunk-bytes 0 means one chunk per stream, as in bench; sizes below 8 are refused.
+check "--chunk-bytes 0 is unchunked" 0 '' '' -- "$LMGC" compress -q -f --chunk-bytes 0 "$TMP/w/g.orig" --format npy -o "$TMP/w/u.lmgc"
+check "info: unchunked" 0 'unchunked' '' -- "$LMGC" info "$TMP/w/u.lmgc"
+fails "--chunk-bytes 3" 2 'chunk size 3 is out of range' -- "$LMGC" compress "$TMP/w/g.orig" --chunk-bytes 3 -o "$TMP/w/x.lmgc"
+fails "unknown codec setting" 2 "codec 'zstd' has no setting 'bogus'" -- "$LMGC" compress "$TMP/w/g.orig" -c zstd --set bogus=1 -o "$TMP/w/x.lmgc"
+fails "decompress: a setting no codec of the file has" 2 "has a setting 'bogus'" -- "$LMGC" decompress "$TMP/w/v.lmgc" --set bogus=1 -o "$TMP/w/x.npy"
+
+# Standard input and output (compress): a pipe in, a pipe out.
+expect_true "compress - -o - round trip" bash -c "cat '$TMP/w/g.orig' | '$LMGC' compress -q - -o - >'$TMP/w/p.lmgc' && '$LMGC' decompress -q -f '$TMP/w/p.lmgc' -o '$TMP/w/p.npy' && cmp -s '$TMP/w/p.npy' '$TMP/w/g.orig'"
+fails "standard input needs -o" 2 'needs -o' -- "$LMGC" compress -
+rm -f "$TMP/w/l.lmgc" "$TMP/w/l.npy" "$TMP/w/v.lmgc" "$TMP/w/u.lmgc" "$TMP/w/p.lmgc" "$TMP/w/p.npy"
+
 # (lm needs a model folder: tests/model covers it.)
 for codec in $("$LMGC" codecs | awk -F'|' 'NR > 2 && $3 ~ /built in/ {gsub(/ |\(default\)/, "", $2); if ($2 != "lm") print $2}'); do
   check "round trip with --codec $codec" 0 '' '' -- "$LMGC" compress -q -f "$TMP/w/g.orig" --format npy --codec "$codec" -o "$TMP/w/c.lmgc"

@@ -1,10 +1,10 @@
-// "fast": a lossless coder of float tensors (f32, f16, bf16, f64) built for speed, about a
-// gigabyte per second and core. Each value splits into a magnitude class (+0, -0, the leading
-// bit of a denormal, or the exponent) and raw bits (the sign and the mantissa below the
-// class's leading bit). The classes go through tANS tables, one per state of a running level
-// of the recent exponents (a zero resets it), built once per chunk and stored in the payload;
-// the raw bits are stored as they are. Integer arithmetic only: the same bytes on every CPU
-// and compiler. Payload: docs/format.md ("fast" payload); design and measurements: docs/fast.md.
+// "fast": a lossless coder of float tensors (f32, f16, bf16, f64) built for speed, near a
+// gigabyte per second and core. Each value splits into a symbol (its sign and magnitude class:
+// zero, the leading bit of a denormal, or the exponent) and raw bits (the mantissa below the
+// class's leading bit). Symbols go through tANS tables, one per state of a running level of
+// the recent exponents, built once per chunk and stored in the payload; raw bits are stored as
+// they are. Integer arithmetic only: the same bytes on every CPU and compiler.
+// Payload: docs/format.md ("fast" payload); design and measurements: docs/fast.md.
 #include "codecs/codec.hpp"
 
 #include <algorithm>
@@ -18,13 +18,17 @@ namespace {
 constexpr std::uint8_t payload_version = 1;
 constexpr std::uint8_t mode_coded = 0, mode_stored = 1;
 
-// Element formats: total bits, exponent bits, mantissa bits.
+// Element formats: exponent and mantissa bits.
 template <typename T, unsigned E, unsigned M> struct float_format {
     using uint = T;
     static constexpr unsigned bits = sizeof(T) * 8, exp_bits = E, man_bits = M;
-    // Classes: 0 is +0, 1 is -0, 2 + p a denormal whose leading mantissa bit is p (0..M-1),
-    // M + 1 + e a value with exponent field e (1..2^E - 1, infinities and NaNs included).
-    static constexpr unsigned n_symbols = M + (1u << E) + 1;
+    // Magnitude classes: 0 zero, 1 + p a denormal whose leading mantissa bit is p (0..M-1),
+    // M + e a value with exponent field e (1..2^E - 1, infinities and NaNs included).
+    static constexpr unsigned n_classes = M + (1u << E);
+    // Symbols: 2 * class + sign.
+    static constexpr unsigned n_symbols = 2 * n_classes;
+    // Symbols and contexts fit a u16 key, except for f64.
+    using key = std::conditional_t<(n_symbols * 31 <= 65536), std::uint16_t, std::uint32_t>;
 };
 using fmt_f32 = float_format<std::uint32_t, 8, 23>;
 using fmt_f16 = float_format<std::uint16_t, 5, 10>;
@@ -33,13 +37,13 @@ using fmt_f64 = float_format<std::uint64_t, 11, 52>;
 
 // --- Context: a running level of the exponents -------------------------------------------
 //
-// A class maps to a bucket: 0 for +-0, else its distance to the chunk's `center` class,
+// A class maps to a bucket: 0 for zero, else its distance to the chunk's `center` class,
 // clamped to 1..15 (8 = the center). The level state q is 0 at the start of a lane and after
 // a zero, else the bucket in half steps, smoothed over about 8 values:
 //   q' = 0 if b = 0;  2b if q = 0;  (7q + 2b + 4) >> 3 otherwise   (q' in 2..30).
-// Each state has its own table. Measured on ConvNet gradients, this level beats the previous
-// value's exponent as a context (docs/fast.md) and costs the decoder nothing: a table entry
-// holds the next state, precomputed when the table is built.
+// Each state has its own table. On gradients this level predicts the next exponent better
+// than the previous exponent does (docs/fast.md), and costs the decoder nothing: each table
+// entry holds the next state, computed when the table is built.
 constexpr unsigned n_contexts = 31;
 constexpr unsigned n_buckets = 16;
 
@@ -55,19 +59,43 @@ struct level_table {
 };
 constexpr level_table levels;
 
-unsigned bucket_of(unsigned sym, unsigned center) {
-    if (sym < 2) return 0;
-    const int d = static_cast<int>(sym) - static_cast<int>(center) + 8;
-    return static_cast<unsigned>(std::clamp(d, 1, 15));
+template <typename F> std::array<std::uint8_t, F::n_classes> buckets_for(unsigned center) {
+    std::array<std::uint8_t, F::n_classes> b{};
+    for (unsigned c = 1; c < F::n_classes; ++c)
+        b[c] = static_cast<std::uint8_t>(
+            std::clamp(static_cast<int>(c) - static_cast<int>(center) + 8, 1, 15));
+    return b;
 }
 
 // --- tANS (FSE-style tables) ---------------------------------------------------------------
 
-constexpr unsigned table_log_min = 5, table_log_max = 11, table_log_big = 11;
+// Table sizes 2^table_log: 2^10 slots for large chunks (2^11 gains < 0.03% and doubles the
+// decoder's tables), fewer for small ones.
+constexpr unsigned table_log_min = 5, table_log_max = 10;
+// A chunk's values are cut into 4 lanes, each coded with its own tANS state; the decoder
+// follows the 4 chains at once.
 constexpr unsigned n_lanes = 4;
-// A decode table entry: bits 0-11 the class, 12-15 bits to read, 16-31 the next state's index
-// (next context << table_log) + base. A context without a table decodes to `sym_trap`.
-constexpr std::uint32_t sym_trap = 0xFFF;
+// A decode table entry (u32): bits 0-12 the symbol, 13-16 the bits to read, 17-31 the next
+// state's index, (next context << table_log) + base.
+constexpr unsigned entry_nb_shift = 13, entry_next_shift = 17;
+
+// The coding loops must inline their small steps so that coder states stay in registers.
+#if defined(__GNUC__)
+#define LMGC_FAST_INLINE [[gnu::always_inline]] inline
+#define LMGC_FAST_LAMBDA __attribute__((always_inline))
+#else
+#define LMGC_FAST_INLINE inline
+#define LMGC_FAST_LAMBDA
+#endif
+
+// The hot loops compiled twice where GCC can (x86-64 with ifunc): for CPUs with BMI2 (whose
+// shifts by a register take one instruction) and for the baseline; the loader picks. Integer
+// code: both write and read the same bytes.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define LMGC_FAST_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define LMGC_FAST_CLONES
+#endif
 
 unsigned highbit(std::uint32_t v) { // v > 0
     return static_cast<unsigned>(std::bit_width(v)) - 1;
@@ -89,7 +117,7 @@ void spread_symbols(const std::uint16_t* norm, const std::uint16_t* present, uns
 }
 
 // Scales counts (sum `total` > 0) to a distribution that sums to 2^table_log and gives every
-// present class at least 1. Returns false if there are more classes than table slots.
+// present symbol at least 1. Returns false if there are more symbols than table slots.
 bool normalize(const std::uint32_t* count, const std::uint16_t* present, unsigned n_present,
                std::uint64_t total, unsigned table_log, std::uint16_t* norm) {
     const std::uint64_t size = 1u << table_log;
@@ -102,23 +130,23 @@ bool normalize(const std::uint32_t* count, const std::uint16_t* present, unsigne
         sum += static_cast<std::int64_t>(f);
     }
     std::int64_t diff = static_cast<std::int64_t>(size) - sum;
-    while (diff != 0) { // rounding: the largest class absorbs the difference
+    while (diff != 0) { // rounding: the largest share absorbs the difference
         unsigned best = present[0];
         for (unsigned i = 1; i < n_present; ++i)
             if (norm[present[i]] > norm[best]) best = present[i];
         const std::int64_t take = diff > 0 ? diff : -std::min<std::int64_t>(-diff, norm[best] - 1);
-        LMGC_ASSERT(take != 0);
         norm[best] = static_cast<std::uint16_t>(norm[best] + take);
         diff -= take;
     }
     return true;
 }
 
-// Forward bit writer (LSB first) for the table descriptions and the raw bits.
+// Forward bit writer (LSB first) of the table descriptions and the raw bits. It stores 8 bytes
+// at a time: its buffer needs 8 bytes of slack.
 class bit_writer {
   public:
     explicit bit_writer(std::uint8_t* p) : p_(p) {}
-    void put(std::uint64_t v, unsigned n) { // v < 2^n, n <= 56
+    LMGC_FAST_INLINE void put(std::uint64_t v, unsigned n) { // v < 2^n, n <= 56
         acc_ |= v << n_;
         n_ += n;
         store_le(p_, acc_);
@@ -126,14 +154,13 @@ class bit_writer {
         acc_ >>= n_ & ~7u;
         n_ &= 7;
     }
-    // Exp-Golomb order 0: v + 1 in w bits is sent as w - 1 zeros, a one, then its w - 1 low bits.
+    // Exp-Golomb order 0: v + 1 in w bits goes as w - 1 zeros, a one, then its w - 1 low bits.
     void put_eg(std::uint32_t v) {
         const unsigned w = static_cast<unsigned>(std::bit_width(v + 1));
         put(std::uint64_t{1} << (w - 1), w);
         put((v + 1) & ((1u << (w - 1)) - 1), w - 1);
     }
-    // Bytes written, the partial last byte included. The writer stores 8 bytes at a time:
-    // its buffer needs 8 bytes of slack.
+    // Bytes written, the partial last byte included.
     std::uint8_t* end() const { return p_ + (n_ ? 1 : 0); }
 
   private:
@@ -142,11 +169,11 @@ class bit_writer {
     unsigned n_ = 0;
 };
 
-// Forward bit reader over untrusted bytes: every overrun is an error.
+// Forward bit reader of the table descriptions: every overrun is an error.
 class bit_reader {
   public:
     explicit bit_reader(byte_span in) : in_(in) {}
-    std::uint32_t get(unsigned n) { // n <= 32
+    std::uint32_t get(unsigned n) { // n <= 31
         std::uint32_t v = 0;
         for (unsigned k = 0; k < n; ++k, ++pos_) {
             LMGC_CHECK(pos_ < in_.size() * 8, errc::corrupt, "fast: table description truncated");
@@ -156,7 +183,7 @@ class bit_reader {
     }
     std::uint32_t get_eg() {
         unsigned zeros = 0;
-        while (get(1) == 0) LMGC_CHECK(++zeros < 32, errc::corrupt, "fast: bad table description");
+        while (get(1) == 0) LMGC_CHECK(++zeros < 24, errc::corrupt, "fast: bad table description");
         return ((1u << zeros) | get(zeros)) - 1;
     }
     std::size_t bytes_used() const { return (pos_ + 7) / 8; }
@@ -166,42 +193,53 @@ class bit_reader {
     std::size_t pos_ = 0;
 };
 
-// Backward bit reader of the tANS stream (read from its end, like zstd's): reads from a copy
+// Backward bit reader of the tANS stream (read from its end, like zstd's). Works on a copy
 // with 8 zero bytes in front, so its 8-byte loads stay in bounds whatever the stream says.
 class tans_reader {
   public:
-    explicit tans_reader(byte_span stream) : buf_(stream.size() + 8, 0) {
+    tans_reader(byte_span stream, bytes& buf) {
         LMGC_CHECK(!stream.empty() && stream.back() != 0, errc::corrupt,
-                   "fast: coded classes lack their end mark");
-        std::memcpy(buf_.data() + 8, stream.data(), stream.size());
-        pos_ = static_cast<std::ptrdiff_t>(stream.size());
-        acc_ = load_le<std::uint64_t>(buf_.data() + pos_);
+                   "fast: coded symbols lack their end mark");
+        buf.assign(stream.size() + 8, 0);
+        std::memcpy(buf.data() + 8, stream.data(), stream.size());
+        base_ = buf.data();
+        p_ = base_ + stream.size();
+        acc_ = load_le<std::uint64_t>(p_);
         used_ = 8 - highbit(stream.back()); // the end mark and the zeros above it
     }
-    std::uint32_t get(unsigned n) { // n <= 11; at most 56 bits between two refills
+    // n <= 10, at most 56 bits between two refills.
+    LMGC_FAST_INLINE std::uint32_t get(unsigned n) {
         const auto v = static_cast<std::uint32_t>(((acc_ << used_) >> 1) >> (63 - n));
         used_ += n;
         return v;
     }
-    void refill() {
-        pos_ -= used_ >> 3;
+    // False, and nothing moves, when the stream is used up (the caller reports it: the cloned
+    // loops below must not throw).
+    LMGC_FAST_INLINE bool refill() {
+        const std::size_t back = used_ >> 3;
+        if (back > static_cast<std::size_t>(p_ - base_)) [[unlikely]]
+            return !(exhausted_ = true);
+        p_ -= back;
         used_ &= 7;
-        LMGC_CHECK(pos_ >= 0, errc::corrupt, "fast: coded classes truncated");
-        acc_ = load_le<std::uint64_t>(buf_.data() + pos_);
+        acc_ = load_le<std::uint64_t>(p_);
+        return true;
     }
+    bool exhausted() const { return exhausted_; }
     // Bits of the stream not read yet (negative once it read into the zeros in front).
-    std::int64_t left() const { return (pos_ - 8) * 8 + 64 - static_cast<std::int64_t>(used_); }
+    std::int64_t left() const {
+        return (p_ - base_ - 8) * 8 + 64 - static_cast<std::int64_t>(used_);
+    }
 
   private:
-    bytes buf_;
-    std::ptrdiff_t pos_;
+    const std::uint8_t* base_;
+    const std::uint8_t* p_;
     std::uint64_t acc_;
     unsigned used_;
+    bool exhausted_ = false;
 };
 
 // The chunk's lanes: n values cut into 4 runs of q = ceil(n / 4) (the last ones shorter or
-// empty), coded with one tANS state each, interleaved in one stream so that a decoder follows
-// four independent chains.
+// empty).
 struct lanes {
     std::size_t q, len[n_lanes];
     explicit lanes(std::size_t n) : q((n + n_lanes - 1) / n_lanes) {
@@ -209,30 +247,62 @@ struct lanes {
     }
 };
 
-// Scratch memory kept by each thread between chunks (fresh pages cost more than the coding).
-struct sym_tt {
-    std::int32_t delta_find_state;
+struct sym_tt {                    // an encoder table entry (FSE's symbolTT)
+    std::int32_t delta_find_state; // includes the context's offset in the state tables
     std::uint32_t delta_nb_bits;
 };
 
+// Scratch memory kept by each thread between chunks (fresh pages cost more than coding them).
 struct scratch {
-    std::vector<std::uint16_t> sym;
+    std::vector<std::uint16_t> keys16;
+    std::vector<std::uint32_t> keys32, hist, dtable;
     std::vector<sym_tt> tt;
-    std::vector<std::uint8_t> ctx;
-    std::vector<std::uint32_t> hist, dtable;
-    std::vector<std::uint16_t> norm, spread, state_table;
-    bytes raw_bits, tans;
+    std::vector<std::uint16_t> norm, spread, state_table, present;
+    bytes raw_bits, tans, desc, stream;
 };
 scratch& thread_scratch() {
     thread_local scratch s;
     return s;
 }
 
-template <typename T> void grow(std::vector<T>& v, std::size_t n) {
+template <typename T> T* grow(std::vector<T>& v, std::size_t n) {
     if (v.size() < n) v.resize(n);
+    return v.data();
+}
+
+// Per-thread memory of one type (the decoder's per-symbol table).
+template <typename T> std::vector<T>& thread_vector() {
+    thread_local std::vector<T> v;
+    return v;
 }
 
 // --- Encoder ------------------------------------------------------------------------------
+
+// tANS encoder of the 4 lanes into one stream (LSB first, read back from its end).
+struct tans_writer {
+    std::uint8_t* p;
+    std::uint64_t acc = 0;
+    unsigned n = 0;
+    std::uint32_t x[n_lanes];
+    tans_writer(std::uint8_t* out, std::uint32_t size) : p(out), x{size, size, size, size} {}
+    LMGC_FAST_INLINE void put(std::uint64_t v, unsigned nb) {
+        acc |= v << n;
+        n += nb;
+    }
+    LMGC_FAST_INLINE void encode(unsigned k, sym_tt t, const std::uint16_t* state_table) {
+        const unsigned nb = (x[k] + t.delta_nb_bits) >> 16;
+        put(x[k] & ((1u << nb) - 1), nb);
+        x[k] = state_table[static_cast<std::int32_t>(x[k] >> nb) + t.delta_find_state];
+    }
+    // At most 56 bits between two flushes.
+    LMGC_FAST_INLINE void flush() {
+        store_le(p, acc);
+        p += n >> 3;
+        acc >>= n & ~7u;
+        n &= 7;
+    }
+    std::uint8_t* end() const { return p + (n ? 1 : 0); }
+};
 
 void encode_stored(byte_span raw, dtype type, bytes& out) {
     byte_writer w(out);
@@ -242,107 +312,192 @@ void encode_stored(byte_span raw, dtype type, bytes& out) {
     w.raw(raw);
 }
 
+// Class of a nonzero magnitude a, and its raw bits (below the leading bit) and their count.
+template <typename F> struct classified {
+    unsigned cls, nbits;
+    std::uint64_t bits;
+};
+template <typename F> classified<F> classify(typename F::uint a, unsigned zero_low) {
+    using U = typename F::uint;
+    constexpr unsigned M = F::man_bits;
+    constexpr U man_mask = (U(1) << M) - 1;
+    if (a > man_mask)
+        return {M + static_cast<unsigned>(a >> M), M - zero_low,
+                static_cast<std::uint64_t>(a & man_mask) >> zero_low};
+    const unsigned p = static_cast<unsigned>(std::bit_width(a)) - 1; // a denormal
+    return {1 + p, p - zero_low, static_cast<std::uint64_t>((a ^ (U(1) << p)) >> zero_low)};
+}
+
+// The encoder's first pass: per value its key (context * S + symbol), the histogram of keys
+// and the raw bits.
+template <typename F> struct first_pass {
+    using U = typename F::uint;
+    using K = typename F::key;
+    static constexpr unsigned M = F::man_bits, W = F::bits;
+    static constexpr U sign_bit = U(1) << (W - 1), man_mask = (U(1) << M) - 1;
+
+    const std::uint8_t* in;
+    const K* next_ctx; // context after a class, by key / 2, times S
+    K* keys;
+    std::uint32_t* hist;
+    unsigned zero_low;
+    bit_writer raw;
+    std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
+    K ctx[n_lanes] = {};
+
+    // Codes value i in context c (times S); returns the next context. The loops call it with
+    // their state in locals: a store through a byte pointer (the raw bits) could alias any
+    // object in memory, which would send that state back to memory at every value.
+    LMGC_FAST_INLINE static K value(first_pass p, std::size_t i, K c, bit_writer& w,
+                                    std::uint32_t& zero_run) {
+        const U u = load_le<U>(p.in + i * sizeof(U));
+        const U a = u & static_cast<U>(~sign_bit);
+        unsigned cls = 0;
+        if (a > man_mask) {
+            cls = M + static_cast<unsigned>(a >> M);
+            w.put(static_cast<std::uint64_t>(a & man_mask) >> p.zero_low, M - p.zero_low);
+        } else if (a) {
+            const auto cl = classify<F>(a, p.zero_low);
+            cls = cl.cls;
+            w.put(cl.bits, cl.nbits);
+        }
+        const unsigned key = c + 2 * cls + static_cast<unsigned>(u >> (W - 1));
+        p.keys[i] = static_cast<K>(key);
+        if (key)
+            ++p.hist[key];
+        else
+            ++zero_run;
+        return p.next_ctx[key >> 1];
+    }
+
+    void one(std::size_t i, unsigned k) { ctx[k] = value(*this, i, ctx[k], raw, zero_run); }
+
+    // Steps 0..all-1, where every lane has a value.
+    LMGC_FAST_CLONES void steps(std::size_t q, std::size_t all) {
+        const first_pass p = *this;
+        bit_writer w = raw;
+        std::uint32_t zeros = 0;
+        K c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        for (std::size_t j = 0; j < all; ++j) {
+            c0 = value(p, j, c0, w, zeros);
+            c1 = value(p, q + j, c1, w, zeros);
+            c2 = value(p, 2 * q + j, c2, w, zeros);
+            c3 = value(p, 3 * q + j, c3, w, zeros);
+        }
+        ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
+        raw = w;
+        zero_run += zeros;
+    }
+};
+
+// tANS encoding of steps all-1 down to 0, where every lane has a value.
+template <typename K>
+LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const K* keys, std::size_t q,
+                                   std::size_t all, const sym_tt* tt,
+                                   const std::uint16_t* state_table) {
+    tans_writer tw = tw_io;
+    const K* k1 = keys + q;
+    const K* k2 = keys + 2 * q;
+    const K* k3 = keys + 3 * q;
+    for (std::size_t j = all; j-- > 0;) {
+        tw.encode(3, tt[k3[j]], state_table);
+        tw.encode(2, tt[k2[j]], state_table);
+        tw.encode(1, tt[k1[j]], state_table);
+        tw.encode(0, tt[keys[j]], state_table);
+        tw.flush();
+    }
+    tw_io = tw;
+}
+
 template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) {
     using U = typename F::uint;
+    using K = typename F::key;
     constexpr unsigned S = F::n_symbols, M = F::man_bits, W = F::bits;
     constexpr U sign_bit = U(1) << (W - 1), man_mask = (U(1) << M) - 1;
     const std::size_t n = raw.size() / sizeof(U), base = out.size();
+    const std::uint8_t* in = raw.data();
     auto& sc = thread_scratch();
 
     // Low mantissa bits that are zero in every value are not stored.
     U man_or = 0;
-    for (std::size_t i = 0; i < n; ++i) man_or |= load_le<U>(raw.data() + i * sizeof(U));
+    for (std::size_t i = 0; i < n; ++i) man_or |= load_le<U>(in + i * sizeof(U));
     man_or &= man_mask;
     const unsigned zero_low = man_or ? static_cast<unsigned>(std::countr_zero(man_or)) : M;
 
-    // Pass 1: classes, raw bits, class histogram.
-    grow(sc.sym, n);
-    grow(sc.raw_bits, n * sizeof(U) + 16);
-    std::array<std::uint32_t, S> hist0{};
-    bit_writer rw(sc.raw_bits.data());
-    for (std::size_t i = 0; i < n; ++i) {
-        const U u = load_le<U>(raw.data() + i * sizeof(U));
-        const U a = u & static_cast<U>(~sign_bit);
-        const std::uint64_t sign = u >> (W - 1);
-        unsigned s;
-        if (a == 0) {
-            s = static_cast<unsigned>(sign);
-        } else if (a <= man_mask) { // denormal: the leading bit is the class
-            const unsigned p = static_cast<unsigned>(std::bit_width(a)) - 1;
-            s = 2 + p;
-            rw.put(static_cast<std::uint64_t>((a ^ (U(1) << p)) >> zero_low) << 1 | sign,
-                   p - zero_low + 1);
-        } else {
-            s = M + 1 + static_cast<unsigned>(a >> M);
-            rw.put(static_cast<std::uint64_t>((a & man_mask) >> zero_low) << 1 | sign,
-                   M - zero_low + 1);
-        }
-        sc.sym[i] = static_cast<std::uint16_t>(s);
-        ++hist0[s];
-    }
-    const std::size_t raw_size = static_cast<std::size_t>(rw.end() - sc.raw_bits.data());
-
-    // The center: the median class of the nonzero values.
+    // The center: the median class of the nonzero values in a sample of every 16th value.
     unsigned center = 0;
     {
-        std::uint64_t nonzero = 0, acc = 0;
-        for (unsigned s = 2; s < S; ++s) nonzero += hist0[s];
-        for (unsigned s = 2; s < S && nonzero; ++s)
-            if ((acc += hist0[s]) * 2 >= nonzero) {
-                center = s;
+        std::array<std::uint32_t, F::n_classes> h{};
+        std::uint32_t nonzero = 0;
+        for (std::size_t i = 0; i < n; i += 16) {
+            const U a = load_le<U>(in + i * sizeof(U)) & static_cast<U>(~sign_bit);
+            if (a) ++h[classify<F>(a, zero_low).cls], ++nonzero;
+        }
+        std::uint32_t acc = 0;
+        for (unsigned c = 1; c < F::n_classes && nonzero; ++c)
+            if ((acc += h[c]) * 2 >= nonzero) {
+                center = c;
                 break;
             }
     }
-    std::array<std::uint8_t, S> bucket{};
-    for (unsigned s = 0; s < S; ++s) bucket[s] = static_cast<std::uint8_t>(bucket_of(s, center));
+    const auto bucket = buckets_for<F>(center);
 
-    // Pass 2: the context of each value, histograms per context.
+    // One pass, lanes interleaved as the decoder reads them: each value's key (context * S +
+    // symbol), the histogram of keys, and the raw bits.
     const lanes ln(n);
-    grow(sc.ctx, n);
+    K* keys;
+    if constexpr (sizeof(K) == 2)
+        keys = grow(sc.keys16, n);
+    else
+        keys = grow(sc.keys32, n);
+    grow(sc.raw_bits, n * sizeof(U) + 16);
     sc.hist.assign(std::size_t{n_contexts} * S, 0);
-    std::array<std::uint64_t, n_contexts> ctx_total{};
-    for (unsigned k = 0; k < n_lanes; ++k) {
-        unsigned c = 0;
-        for (std::size_t i = k * ln.q, end = i + ln.len[k]; i < end; ++i) {
-            const unsigned s = sc.sym[i];
-            sc.ctx[i] = static_cast<std::uint8_t>(c);
-            ++sc.hist[c * S + s];
-            c = levels.next[c][bucket[s]];
-        }
-    }
+    std::uint32_t* hist = sc.hist.data();
+    // Context after a class, by key / 2 (context * n_classes + class), times S.
+    std::vector<K>& next_ctx = thread_vector<K>();
+    grow(next_ctx, std::size_t{n_contexts} * F::n_classes);
     for (unsigned c = 0; c < n_contexts; ++c)
-        for (unsigned s = 0; s < S; ++s) ctx_total[c] += sc.hist[c * S + s];
+        for (unsigned cls = 0; cls < F::n_classes; ++cls)
+            next_ctx[c * F::n_classes + cls] = static_cast<K>(levels.next[c][bucket[cls]] * S);
+    first_pass<F> fp{in, next_ctx.data(), keys, hist, zero_low, bit_writer(sc.raw_bits.data())};
+    const std::size_t all = ln.len[n_lanes - 1];
+    fp.steps(ln.q, all);
+    for (std::size_t j = all; j < ln.q; ++j)
+        for (unsigned k = 0; k < n_lanes; ++k)
+            if (j < ln.len[k]) fp.one(k * ln.q + j, k);
+    const bit_writer rw = fp.raw;
+    hist[0] += fp.zero_run;
+    const std::size_t raw_size = static_cast<std::size_t>(rw.end() - sc.raw_bits.data());
 
-    // Table size: 2^11 slots, fewer for small chunks (their tables would cost more than
-    // they save).
     const unsigned table_log = static_cast<unsigned>(std::clamp(
-        static_cast<int>(std::bit_width(n)) - 2, int{table_log_min}, int{table_log_big}));
+        static_cast<int>(std::bit_width(n)) - 2, int{table_log_min}, int{table_log_max}));
     const unsigned size = 1u << table_log;
 
-    // Normalized tables, their description, and the encoder's tables.
+    // Per context: the normalized distribution, its description, the encoder's tables.
     std::uint32_t ctx_mask = 0;
-    grow(sc.norm, std::size_t{n_contexts} * S);
+    grow(sc.norm, S);
     grow(sc.spread, size);
+    grow(sc.present, S);
     grow(sc.state_table, std::size_t{n_contexts} * size);
-    auto& tt = sc.tt;
-    grow(tt, std::size_t{n_contexts} * S);
-    std::vector<std::uint16_t> present(S);
-    bytes desc(std::size_t{n_contexts} * (S * 48 / 8 + 16) + 16);
-    bit_writer dw(desc.data());
+    grow(sc.tt, std::size_t{n_contexts} * S);
+    grow(sc.desc, std::size_t{n_contexts} * S * 6 + 64);
+    std::uint16_t* present = sc.present.data();
+    std::uint16_t* norm = sc.norm.data();
+    bit_writer dw(sc.desc.data());
     for (unsigned c = 0; c < n_contexts; ++c) {
-        if (!ctx_total[c]) continue;
-        ctx_mask |= 1u << c;
-        const std::uint32_t* h = &sc.hist[c * S];
-        std::uint16_t* norm = &sc.norm[c * S];
+        const std::uint32_t* h = &hist[c * S];
+        std::uint64_t total = 0;
         unsigned n_present = 0;
         for (unsigned s = 0; s < S; ++s)
-            if (h[s]) present[n_present++] = static_cast<std::uint16_t>(s);
-        if (!normalize(h, present.data(), n_present, ctx_total[c], table_log, norm)) {
-            out.resize(base); // more classes than table slots (e.g. random f64 bits)
+            if (h[s]) present[n_present++] = static_cast<std::uint16_t>(s), total += h[s];
+        if (!total) continue;
+        ctx_mask |= 1u << c;
+        if (!normalize(h, present, n_present, total, table_log, norm)) {
+            out.resize(base); // more symbols than table slots (e.g. random f64 bits)
             return encode_stored(raw, type, out);
         }
-        // Description: count - 1, then per class the gap to the previous one and its share
-        // (the last share is what is left).
+        // Description: count - 1, then per symbol the gap to the previous one and its share
+        // in as many bits as the largest share it can have (the last share is what is left).
         dw.put_eg(n_present - 1);
         unsigned left = size, prev = 0;
         for (unsigned i = 0; i < n_present; ++i) {
@@ -355,70 +510,47 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
                 left -= norm[s];
             }
         }
-        // Encoder tables (FSE's layout).
-        spread_symbols(norm, present.data(), n_present, table_log, sc.spread.data());
+        // Encoder tables (FSE's layout, the context's offset folded into delta_find_state).
+        spread_symbols(norm, present, n_present, table_log, sc.spread.data());
         std::uint16_t* st = &sc.state_table[c * size];
-        std::array<std::uint32_t, S> cum{};
-        unsigned total = 0;
+        unsigned total_f = 0;
         for (unsigned i = 0; i < n_present; ++i) {
             const unsigned s = present[i], f = norm[s];
-            cum[s] = total;
-            sym_tt& t = tt[c * S + s];
-            if (f == 1) {
-                t.delta_nb_bits = (table_log << 16) - size;
-                t.delta_find_state = static_cast<std::int32_t>(total) - 1;
-            } else {
-                const unsigned max_bits = table_log - highbit(f - 1);
-                t.delta_nb_bits = (max_bits << 16) - (f << max_bits);
-                t.delta_find_state =
-                    static_cast<std::int32_t>(total) - static_cast<std::int32_t>(f);
-            }
-            total += f;
+            sym_tt& t = sc.tt[c * S + s];
+            const unsigned max_bits = f == 1 ? table_log : table_log - highbit(f - 1);
+            t.delta_nb_bits = (max_bits << 16) - (f << max_bits);
+            t.delta_find_state =
+                static_cast<std::int32_t>(c * size + total_f) - static_cast<std::int32_t>(f);
+            norm[s] = static_cast<std::uint16_t>(total_f); // now the cumulative start
+            total_f += f;
         }
         for (unsigned u = 0; u < size; ++u)
-            st[cum[sc.spread[u]]++] = static_cast<std::uint16_t>(size + u);
+            st[norm[sc.spread[u]]++] = static_cast<std::uint16_t>(size + u);
     }
-    const std::size_t desc_size = static_cast<std::size_t>(dw.end() - desc.data());
+    const std::size_t desc_size = static_cast<std::size_t>(dw.end() - sc.desc.data());
 
     // tANS, backwards: the decoder reads the stream from its end, lane 0 first in each step.
     grow(sc.tans, (n * table_log_max + 64) / 8 + 32);
-    std::uint8_t* tp = sc.tans.data();
-    std::uint64_t acc = 0;
-    unsigned nacc = 0;
-    auto put = [&](std::uint32_t v, unsigned nb) {
-        acc |= std::uint64_t{v} << nacc;
-        nacc += nb;
-    };
-    auto flush = [&] {
-        store_le(tp, acc);
-        tp += nacc >> 3;
-        acc >>= nacc & ~7u;
-        nacc &= 7;
-    };
-    std::uint32_t x[n_lanes] = {size, size, size, size};
-    for (std::size_t j = ln.q; j-- > 0;) {
-        for (unsigned k = n_lanes; k-- > 0;) {
-            if (j >= ln.len[k]) continue;
-            const std::size_t i = k * ln.q + j;
-            const unsigned c = sc.ctx[i];
-            const sym_tt t = tt[c * S + sc.sym[i]];
-            const unsigned nb = (x[k] + t.delta_nb_bits) >> 16;
-            put(x[k] & ((1u << nb) - 1), nb);
-            x[k] = sc.state_table[c * size +
-                                  static_cast<std::size_t>(static_cast<std::int32_t>(x[k] >> nb) +
-                                                           t.delta_find_state)];
-        }
-        flush();
+    const sym_tt* tt = sc.tt.data();
+    const std::uint16_t* state_table = sc.state_table.data();
+    tans_writer tw(sc.tans.data(), size);
+    for (std::size_t j = ln.q; j-- > all;) {
+        for (unsigned k = n_lanes; k-- > 0;)
+            if (j < ln.len[k]) tw.encode(k, tt[keys[k * ln.q + j]], state_table);
+        tw.flush();
     }
+    encode_steps(tw, keys, ln.q, all, tt, state_table);
     for (unsigned k = n_lanes; k-- > 0;)
-        if (ln.len[k]) put(x[k] - size, table_log);
-    flush();
-    put(1, 1); // end mark
-    flush();
-    const std::size_t tans_size = static_cast<std::size_t>(tp - sc.tans.data()) + (nacc ? 1 : 0);
+        if (ln.len[k]) tw.put(tw.x[k] - size, table_log);
+    tw.flush();
+    tw.put(1, 1); // end mark
+    tw.flush();
+    const std::size_t tans_size = static_cast<std::size_t>(tw.end() - sc.tans.data());
 
     // The payload.
     const std::size_t tail = raw.size() - n * sizeof(U);
+    if (12 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
+        return encode_stored(raw, type, out);
     byte_writer w(out);
     w.u8(payload_version);
     w.u8(static_cast<std::uint8_t>(type));
@@ -428,7 +560,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     w.varint(center);
     w.le<std::uint32_t>(ctx_mask);
     w.varint(desc_size);
-    w.raw(byte_span(desc).first(desc_size));
+    w.raw(byte_span(sc.desc).first(desc_size));
     w.varint(tans_size);
     w.raw(byte_span(sc.tans).first(tans_size));
     w.raw(byte_span(sc.raw_bits).first(raw_size));
@@ -440,6 +572,49 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
 }
 
 // --- Decoder ------------------------------------------------------------------------------
+
+template <typename U> struct symbol_info {
+    U base;              // sign, exponent and leading bit of the value
+    U mask;              // of its raw bits
+    std::uint32_t nbits; // raw bits
+};
+
+// The decoder's main loop: whole steps of 4 values (one per lane) from out to out_end (lane 0's
+// part; the others follow every lane_bytes) while the raw bits of a step are surely there
+// (pos <= pos_max). Returns the steps done.
+template <typename U, bool shifted>
+LMGC_FAST_CLONES std::size_t
+decode_steps(const std::uint32_t* dt, const symbol_info<U>* info, tans_reader& br_io,
+             std::uint32_t (&idx)[n_lanes], const std::uint8_t* rb, std::uint64_t& pos,
+             std::uint64_t pos_max, std::uint8_t* out, std::uint8_t* out_end,
+             std::size_t lane_bytes, unsigned zero_low) {
+    // Everything the loop changes lives in locals: stores through a byte pointer could alias
+    // any object in memory, which would force the coder's state back there at every value.
+    tans_reader br = br_io;
+    std::uint8_t* const start = out;
+    std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
+    std::uint64_t at = pos;
+    auto value = [&](std::uint32_t& x, std::uint8_t* to) LMGC_FAST_LAMBDA {
+        const std::uint32_t e = dt[x];
+        x = (e >> entry_next_shift) + br.get((e >> entry_nb_shift) & 0xF);
+        const symbol_info<U> si = info[e & ((1u << entry_nb_shift) - 1)];
+        std::uint64_t raw = (load_le<std::uint64_t>(rb + (at >> 3)) >> (at & 7)) & si.mask;
+        if constexpr (shifted) raw <<= zero_low;
+        store_le(to, static_cast<U>(si.base | static_cast<U>(raw)));
+        at += si.nbits;
+    };
+    for (; out < out_end && at <= pos_max; out += sizeof(U)) {
+        value(x0, out);
+        value(x1, out + lane_bytes);
+        value(x2, out + 2 * lane_bytes);
+        value(x3, out + 3 * lane_bytes);
+        if (!br.refill()) break;
+    }
+    idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
+    pos = at;
+    br_io = br;
+    return static_cast<std::size_t>(out - start) / sizeof(U);
+}
 
 template <typename F>
 void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out) {
@@ -454,40 +629,41 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     const unsigned table_log = r.u8();
     LMGC_CHECK(table_log >= table_log_min && table_log <= table_log_max, errc::corrupt,
                "fast: table_log ", table_log, " is out of range");
-    const unsigned center = static_cast<unsigned>(r.varint_max(S - 1, "center"));
+    const unsigned center = static_cast<unsigned>(r.varint_max(F::n_classes - 1, "center"));
     const std::uint32_t ctx_mask = r.le<std::uint32_t>();
     LMGC_CHECK(ctx_mask >> n_contexts == 0 && (ctx_mask & 1), errc::corrupt,
                "fast: bad context mask");
     const byte_span desc = r.raw(r.varint_max(r.remaining(), "table description size"));
-    const byte_span stream = r.raw(r.varint_max(r.remaining(), "coded classes size"));
+    const byte_span stream = r.raw(r.varint_max(r.remaining(), "coded symbols size"));
     LMGC_CHECK(r.remaining() >= tail, errc::corrupt, "fast: payload truncated");
     const byte_span raw_bits = coded.subspan(r.pos(), r.remaining() - tail);
     const byte_span tail_bytes = coded.last(tail);
 
     // Decode tables: read the distributions, spread them, and precompute each entry's next
-    // state. Contexts without a table decode to the trap class.
+    // state. A context without a table decodes symbol 0 and goes to its state 1, where it
+    // stays, so that a lane that gets there fails the final check (state 0) below.
     const unsigned size = 1u << table_log;
-    std::array<std::uint8_t, S> bucket{};
-    for (unsigned s = 0; s < S; ++s) bucket[s] = static_cast<std::uint8_t>(bucket_of(s, center));
+    const auto bucket = buckets_for<F>(center);
     grow(sc.dtable, std::size_t{n_contexts} << table_log);
     grow(sc.norm, S);
     grow(sc.spread, size);
-    std::vector<std::uint16_t> present(std::min(S, size));
-    std::array<std::uint32_t, S> next{};
+    grow(sc.present, S);
+    std::uint16_t* present = sc.present.data();
+    std::uint16_t* norm = sc.norm.data();
     bit_reader dr(desc);
     for (unsigned c = 0; c < n_contexts; ++c) {
         std::uint32_t* dt = &sc.dtable[std::size_t{c} << table_log];
         if (!(ctx_mask >> c & 1)) {
-            std::fill_n(dt, size, sym_trap);
+            std::fill_n(dt, size, ((c << table_log) + 1) << entry_next_shift);
             continue;
         }
         const std::uint32_t n_present = dr.get_eg() + 1;
         LMGC_CHECK(n_present <= std::min(S, size), errc::corrupt, "fast: table of context ", c,
-                   " lists ", n_present, " classes");
+                   " lists ", n_present, " symbols");
         unsigned left = size, prev = 0;
         for (unsigned i = 0; i < n_present; ++i) {
             const std::uint32_t gap = dr.get_eg();
-            LMGC_CHECK(gap < S - prev, errc::corrupt, "fast: class out of range in a table");
+            LMGC_CHECK(gap < S - prev, errc::corrupt, "fast: symbol out of range in a table");
             const unsigned s = prev + gap;
             prev = s + 1;
             present[i] = static_cast<std::uint16_t>(s);
@@ -495,105 +671,91 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
             if (i + 1 < n_present) {
                 const unsigned max_f = left - (n_present - 1 - i);
                 f = dr.get(static_cast<unsigned>(std::bit_width(max_f - 1))) + 1;
-                LMGC_CHECK(f <= max_f, errc::corrupt, "fast: bad class share in a table");
+                LMGC_CHECK(f <= max_f, errc::corrupt, "fast: bad symbol share in a table");
                 left -= f;
             }
-            sc.norm[s] = static_cast<std::uint16_t>(f);
-            next[s] = f;
+            norm[s] = static_cast<std::uint16_t>(f);
         }
-        spread_symbols(sc.norm.data(), present.data(), n_present, table_log, sc.spread.data());
+        spread_symbols(norm, present, n_present, table_log, sc.spread.data());
         for (unsigned u = 0; u < size; ++u) {
             const unsigned s = sc.spread[u];
-            const unsigned xs = next[s]++;
+            const unsigned xs = norm[s]++;
             const unsigned nb = table_log - highbit(xs);
-            const unsigned state = (xs << nb) - size;
-            const unsigned to = (unsigned{levels.next[c][bucket[s]]} << table_log) + state;
-            dt[u] = to << 16 | nb << 12 | s;
+            const unsigned next =
+                (unsigned{levels.next[c][bucket[s >> 1]]} << table_log) + (xs << nb) - size;
+            dt[u] = next << entry_next_shift | nb << entry_nb_shift | s;
         }
     }
     LMGC_CHECK(dr.bytes_used() == desc.size(), errc::corrupt,
                "fast: table description has unused bytes");
 
-    // Phase 1: the classes, four lanes at a time.
+    // Per symbol: the value's sign, exponent and leading bit, and its raw bits.
+    using sym_info = symbol_info<U>;
+    sym_info* info = grow(thread_vector<sym_info>(), S);
+    std::fill_n(info, S, sym_info{});
+    for (unsigned sign = 0; sign < 2; ++sign) {
+        const U sb = static_cast<U>(U(sign) << (W - 1));
+        info[sign] = {sb, 0, 0};
+        for (unsigned p = zero_low; p < M; ++p)
+            info[2 * (1 + p) + sign] = {static_cast<U>(sb | U(1) << p),
+                                        static_cast<U>((U(1) << (p - zero_low)) - 1), p - zero_low};
+        for (unsigned e = 1; e < (1u << F::exp_bits); ++e)
+            info[2 * (M + e) + sign] = {static_cast<U>(sb | U(e) << M),
+                                        static_cast<U>((U(1) << (M - zero_low)) - 1), M - zero_low};
+    }
+
+    // The values, four lanes at a time: a symbol from the lane's tANS state, then its raw bits.
     const lanes ln(n);
-    grow(sc.sym, n_lanes * ln.q);
-    std::uint16_t* sym = sc.sym.data();
-    tans_reader br(stream);
+    tans_reader br(stream, sc.stream);
     const std::uint32_t* dt = sc.dtable.data();
     std::uint32_t idx[n_lanes] = {};
     for (unsigned k = 0; k < n_lanes; ++k)
         if (ln.len[k]) idx[k] = br.get(table_log);
-    br.refill();
+    LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
+    const std::uint8_t* rb = raw_bits.data();
+    const std::size_t rb_size = raw_bits.size();
+    std::uint64_t pos = 0; // in the raw bits
+    std::uint8_t* const dst = out.data();
+    auto decode_value = [&](unsigned k, std::size_t i, std::uint64_t word) {
+        const std::uint32_t e = dt[idx[k]];
+        idx[k] = (e >> entry_next_shift) + br.get((e >> entry_nb_shift) & 0xF);
+        const sym_info si = info[e & ((1u << entry_nb_shift) - 1)];
+        store_le(
+            dst + i * sizeof(U),
+            static_cast<U>(si.base | static_cast<U>((word >> (pos & 7) & si.mask) << zero_low)));
+        pos += si.nbits;
+    };
+    // While the raw bits of a step are surely there, 8-byte loads; then byte by byte.
+    const std::size_t max_bits = M - zero_low;
     const std::size_t all = ln.len[n_lanes - 1];
-    std::uint16_t* o[n_lanes] = {sym, sym + ln.q, sym + 2 * ln.q, sym + 3 * ln.q};
-    for (std::size_t j = 0; j < all; ++j) {
-        for (unsigned k = 0; k < n_lanes; ++k) {
-            const std::uint32_t e = dt[idx[k]];
-            o[k][j] = static_cast<std::uint16_t>(e & 0xFFF);
-            idx[k] = (e >> 16) + br.get((e >> 12) & 0xF);
-        }
-        br.refill();
+    std::size_t j = 0;
+    if (rb_size >= 8 && (rb_size - 8) * 8 >= n_lanes * max_bits) {
+        const std::uint64_t pos_max = (rb_size - 8) * 8 - n_lanes * max_bits;
+        std::uint8_t* const end = dst + all * sizeof(U);
+        const std::size_t lane_bytes = ln.q * sizeof(U);
+        j = zero_low ? decode_steps<U, true>(dt, info, br, idx, rb, pos, pos_max, dst, end,
+                                             lane_bytes, zero_low)
+                     : decode_steps<U, false>(dt, info, br, idx, rb, pos, pos_max, dst, end,
+                                              lane_bytes, zero_low);
+        LMGC_CHECK(!br.exhausted(), errc::corrupt, "fast: coded symbols truncated");
     }
-    for (std::size_t j = all; j < ln.q; ++j) {
+    for (; j < ln.q; ++j) {
         for (unsigned k = 0; k < n_lanes; ++k) {
             if (j >= ln.len[k]) continue;
-            const std::uint32_t e = dt[idx[k]];
-            o[k][j] = static_cast<std::uint16_t>(e & 0xFFF);
-            idx[k] = (e >> 16) + br.get((e >> 12) & 0xF);
+            std::uint64_t word = 0;
+            const std::size_t at = static_cast<std::size_t>(pos >> 3);
+            for (std::size_t b = 0; b < 8 && at + b < rb_size; ++b)
+                word |= std::uint64_t{rb[at + b]} << (8 * b);
+            decode_value(k, k * ln.q + j, word);
+            LMGC_CHECK(pos <= rb_size * 8, errc::corrupt, "fast: raw bits truncated");
         }
-        br.refill();
+        LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
     }
-    LMGC_CHECK(br.left() == 0, errc::corrupt, "fast: coded classes damaged (",
+    LMGC_CHECK(br.left() == 0, errc::corrupt, "fast: coded symbols damaged (",
                br.left() < 0 ? "read past their start" : "bits left over", ")");
     for (unsigned k = 0; k < n_lanes; ++k)
         LMGC_CHECK((idx[k] & (size - 1)) == 0, errc::corrupt,
-                   "fast: coded classes damaged (bad final state)");
-
-    // Phase 2: values from classes and raw bits. `bits` holds each class's raw bit count, with
-    // 0x40 set for a class that no value may have (the trap).
-    constexpr U sign_bit = U(1) << (W - 1);
-    std::array<U, 4096> value_base{};
-    std::array<std::uint8_t, 4096> bits{};
-    bits.fill(0x40);
-    value_base[0] = 0, bits[0] = 0;
-    value_base[1] = sign_bit, bits[1] = 0;
-    for (unsigned p = zero_low; p < M; ++p)
-        value_base[2 + p] = U(1) << p, bits[2 + p] = static_cast<std::uint8_t>(p - zero_low + 1);
-    for (unsigned e = 1; e < (1u << F::exp_bits); ++e)
-        value_base[M + 1 + e] = static_cast<U>(U(e) << M),
-                           bits[M + 1 + e] = static_cast<std::uint8_t>(M - zero_low + 1);
-    const std::uint8_t* rb = raw_bits.data();
-    const std::size_t rb_size = raw_bits.size();
-    const std::size_t max_bits = M - zero_low + 1;
-    std::uint64_t pos = 0;
-    unsigned bad = 0;
-    std::size_t i = 0;
-    auto one = [&](std::uint64_t word) {
-        const unsigned s = sym[i], b = bits[s];
-        bad |= b;
-        const std::uint64_t v = word & ((std::uint64_t{1} << (b & 63)) - 1);
-        const U u =
-            static_cast<U>(value_base[s] | static_cast<U>(static_cast<U>(v >> 1) << zero_low) |
-                           static_cast<U>(static_cast<U>(v & 1) << (W - 1)));
-        store_le(out.data() + i * sizeof(U), u);
-        pos += b & 63;
-        ++i;
-    };
-    constexpr std::size_t block = 16;
-    while (i < n) {
-        if (n - i >= block && ((pos + block * max_bits) >> 3) + 8 <= rb_size) {
-            for (std::size_t k = 0; k < block; ++k)
-                one(load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7));
-        } else { // near the end of the raw bits: load what is there
-            std::uint64_t word = 0;
-            const std::size_t at = static_cast<std::size_t>(pos >> 3);
-            for (std::size_t k = 0; k < 8 && at + k < rb_size; ++k)
-                word |= std::uint64_t{rb[at + k]} << (8 * k);
-            one(word >> (pos & 7));
-            LMGC_CHECK(pos <= rb_size * 8, errc::corrupt, "fast: raw bits truncated");
-        }
-    }
-    LMGC_CHECK(!(bad & 0x40), errc::corrupt, "fast: coded classes damaged (context without table)");
+                   "fast: coded symbols damaged (bad final state)");
     LMGC_CHECK((pos + 7) / 8 == rb_size, errc::corrupt, "fast: ", rb_size - (pos + 7) / 8,
                " unexpected bytes after the raw bits");
     LMGC_CHECK((pos & 7) == 0 || (rb[rb_size - 1] >> (pos & 7)) == 0, errc::corrupt,

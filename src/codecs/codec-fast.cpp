@@ -341,15 +341,17 @@ template <typename F> struct first_pass {
     K* keys;
     std::uint32_t* hist;
     unsigned zero_low;
+    std::size_t sign_lag; // 0: no sign prediction
     bit_writer raw;
     std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
     K ctx[n_lanes] = {};
 
-    // Codes value i in context c (times S); returns the next context. The loops call it with
-    // their state in locals: a store through a byte pointer (the raw bits) could alias any
-    // object in memory, which would send that state back to memory at every value.
-    LMGC_FAST_INLINE static K value(first_pass p, std::size_t i, K c, bit_writer& w,
-                                    std::uint32_t& zero_run) {
+    // Codes value i in context c (times S), its sign predicted by sign bit `pred`; returns the
+    // next context. The loops call it with their state in locals: a store through a byte
+    // pointer (the raw bits) could alias any object in memory, which would send that state
+    // back to memory at every value.
+    LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, K c, unsigned pred,
+                                    bit_writer& w, std::uint32_t& zero_run) {
         const U u = load_le<U>(p.in + i * sizeof(U));
         const U a = u & static_cast<U>(~sign_bit);
         unsigned cls = 0;
@@ -361,7 +363,7 @@ template <typename F> struct first_pass {
             cls = cl.cls;
             w.put(cl.bits, cl.nbits);
         }
-        const unsigned key = c + 2 * cls + static_cast<unsigned>(u >> (W - 1));
+        const unsigned key = c + 2 * cls + (static_cast<unsigned>(u >> (W - 1)) ^ pred);
         p.keys[i] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
@@ -369,8 +371,15 @@ template <typename F> struct first_pass {
             ++zero_run;
         return p.next_ctx[key >> 1];
     }
+    // The sign bit predicting value i, at step j of its lane.
+    LMGC_FAST_INLINE unsigned pred(std::size_t i, std::size_t j) const {
+        if (!sign_lag || j < sign_lag) return 0;
+        return static_cast<unsigned>(load_le<U>(in + (i - sign_lag) * sizeof(U)) >> (W - 1));
+    }
 
-    void one(std::size_t i, unsigned k) { ctx[k] = value(*this, i, ctx[k], raw, zero_run); }
+    void one(std::size_t i, std::size_t j, unsigned k) {
+        ctx[k] = value(*this, i, ctx[k], pred(i, j), raw, zero_run);
+    }
 
     // Steps 0..all-1, where every lane has a value.
     LMGC_FAST_CLONES void steps(std::size_t q, std::size_t all) {
@@ -378,17 +387,56 @@ template <typename F> struct first_pass {
         bit_writer w = raw;
         std::uint32_t zeros = 0;
         K c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        for (std::size_t j = 0; j < all; ++j) {
-            c0 = value(p, j, c0, w, zeros);
-            c1 = value(p, q + j, c1, w, zeros);
-            c2 = value(p, 2 * q + j, c2, w, zeros);
-            c3 = value(p, 3 * q + j, c3, w, zeros);
+        const std::size_t from = sign_lag ? std::min(sign_lag, all) : all;
+        for (std::size_t j = 0; j < from; ++j) {
+            c0 = value(p, j, c0, 0, w, zeros);
+            c1 = value(p, q + j, c1, 0, w, zeros);
+            c2 = value(p, 2 * q + j, c2, 0, w, zeros);
+            c3 = value(p, 3 * q + j, c3, 0, w, zeros);
+        }
+        const std::uint8_t* lag = in - sign_lag * sizeof(U);
+        auto sign_at = [&](std::size_t i) LMGC_FAST_LAMBDA {
+            return static_cast<unsigned>(load_le<U>(lag + i * sizeof(U)) >> (W - 1));
+        };
+        for (std::size_t j = from; j < all; ++j) {
+            c0 = value(p, j, c0, sign_at(j), w, zeros);
+            c1 = value(p, q + j, c1, sign_at(q + j), w, zeros);
+            c2 = value(p, 2 * q + j, c2, sign_at(2 * q + j), w, zeros);
+            c3 = value(p, 3 * q + j, c3, sign_at(3 * q + j), w, zeros);
         }
         ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
         raw = w;
         zero_run += zeros;
     }
 };
+
+// The lag whose sign best predicts a value's sign (signs agree along kernel rows, or between
+// neighbouring kernels), from a sample of the chunk; 0 when none predicts well. Integer
+// counts only, so the choice is the same everywhere.
+template <typename F> std::size_t choose_sign_lag(const std::uint8_t* in, std::size_t n) {
+    using U = typename F::uint;
+    constexpr unsigned W = F::bits;
+    static constexpr std::size_t candidates[] = {1,  2,  3,  4,  5,  6,  7,  8, 9,
+                                                 10, 12, 14, 16, 18, 25, 27, 49};
+    constexpr std::size_t run = 32, every = 512, max_lag = 49;
+    std::size_t best = 0, best_score = 0, total = 0;
+    std::array<std::size_t, std::size(candidates)> agree{};
+    for (std::size_t r = max_lag; r + run <= n; r += every)
+        for (std::size_t t = r; t < r + run; ++t) {
+            const U u = load_le<U>(in + t * sizeof(U));
+            if (!static_cast<U>(u << 1)) continue; // a zero
+            ++total;
+            for (std::size_t c = 0; c < std::size(candidates); ++c)
+                agree[c] +=
+                    ((u ^ load_le<U>(in + (t - candidates[c]) * sizeof(U))) >> (W - 1)) == 0;
+        }
+    for (std::size_t c = 0; c < std::size(candidates); ++c) {
+        const std::size_t a = agree[c], score = a * 2 > total ? a * 2 - total : total - a * 2;
+        if (score > best_score) best = candidates[c], best_score = score;
+    }
+    // Worth it from 53% agreement (or disagreement: the coder learns either).
+    return best_score * 16 >= total && total ? best : 0;
+}
 
 // tANS encoding of steps all-1 down to 0, where every lane has a value.
 template <typename K>
@@ -459,12 +507,14 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     for (unsigned c = 0; c < n_contexts; ++c)
         for (unsigned cls = 0; cls < F::n_classes; ++cls)
             next_ctx[c * F::n_classes + cls] = static_cast<K>(levels.next[c][bucket[cls]] * S);
-    first_pass<F> fp{in, next_ctx.data(), keys, hist, zero_low, bit_writer(sc.raw_bits.data())};
+    const std::size_t sign_lag = choose_sign_lag<F>(in, n);
+    first_pass<F> fp{
+        in, next_ctx.data(), keys, hist, zero_low, sign_lag, bit_writer(sc.raw_bits.data())};
     const std::size_t all = ln.len[n_lanes - 1];
     fp.steps(ln.q, all);
     for (std::size_t j = all; j < ln.q; ++j)
         for (unsigned k = 0; k < n_lanes; ++k)
-            if (j < ln.len[k]) fp.one(k * ln.q + j, k);
+            if (j < ln.len[k]) fp.one(k * ln.q + j, j, k);
     const bit_writer rw = fp.raw;
     hist[0] += fp.zero_run;
     const std::size_t raw_size = static_cast<std::size_t>(rw.end() - sc.raw_bits.data());
@@ -558,6 +608,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     w.u8(static_cast<std::uint8_t>(zero_low));
     w.u8(static_cast<std::uint8_t>(table_log));
     w.varint(center);
+    w.varint(sign_lag);
     w.le<std::uint32_t>(ctx_mask);
     w.varint(desc_size);
     w.raw(byte_span(sc.desc).first(desc_size));
@@ -587,7 +638,7 @@ LMGC_FAST_CLONES std::size_t
 decode_steps(const std::uint32_t* dt, const symbol_info<U>* info, tans_reader& br_io,
              std::uint32_t (&idx)[n_lanes], const std::uint8_t* rb, std::uint64_t& pos,
              std::uint64_t pos_max, std::uint8_t* out, std::uint8_t* out_end,
-             std::size_t lane_bytes, unsigned zero_low) {
+             std::size_t lane_bytes, std::size_t lag_bytes, U pred_mask, unsigned zero_low) {
     // Everything the loop changes lives in locals: stores through a byte pointer could alias
     // any object in memory, which would force the coder's state back there at every value.
     tans_reader br = br_io;
@@ -600,7 +651,8 @@ decode_steps(const std::uint32_t* dt, const symbol_info<U>* info, tans_reader& b
         const symbol_info<U> si = info[e & ((1u << entry_nb_shift) - 1)];
         std::uint64_t raw = (load_le<std::uint64_t>(rb + (at >> 3)) >> (at & 7)) & si.mask;
         if constexpr (shifted) raw <<= zero_low;
-        store_le(to, static_cast<U>(si.base | static_cast<U>(raw)));
+        const U pred = load_le<U>(to - lag_bytes) & pred_mask;
+        store_le(to, static_cast<U>((si.base ^ pred) | static_cast<U>(raw)));
         at += si.nbits;
     };
     for (; out < out_end && at <= pos_max; out += sizeof(U)) {
@@ -630,6 +682,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     LMGC_CHECK(table_log >= table_log_min && table_log <= table_log_max, errc::corrupt,
                "fast: table_log ", table_log, " is out of range");
     const unsigned center = static_cast<unsigned>(r.varint_max(F::n_classes - 1, "center"));
+    const std::size_t sign_lag = r.varint_max(n, "sign_lag");
     const std::uint32_t ctx_mask = r.le<std::uint32_t>();
     LMGC_CHECK(ctx_mask >> n_contexts == 0 && (ctx_mask & 1), errc::corrupt,
                "fast: bad context mask");
@@ -716,41 +769,48 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     const std::size_t rb_size = raw_bits.size();
     std::uint64_t pos = 0; // in the raw bits
     std::uint8_t* const dst = out.data();
-    auto decode_value = [&](unsigned k, std::size_t i, std::uint64_t word) {
-        const std::uint32_t e = dt[idx[k]];
-        idx[k] = (e >> entry_next_shift) + br.get((e >> entry_nb_shift) & 0xF);
-        const sym_info si = info[e & ((1u << entry_nb_shift) - 1)];
-        store_le(
-            dst + i * sizeof(U),
-            static_cast<U>(si.base | static_cast<U>((word >> (pos & 7) & si.mask) << zero_low)));
-        pos += si.nbits;
-    };
-    // While the raw bits of a step are surely there, 8-byte loads; then byte by byte.
-    const std::size_t max_bits = M - zero_low;
-    const std::size_t all = ln.len[n_lanes - 1];
-    std::size_t j = 0;
-    if (rb_size >= 8 && (rb_size - 8) * 8 >= n_lanes * max_bits) {
-        const std::uint64_t pos_max = (rb_size - 8) * 8 - n_lanes * max_bits;
-        std::uint8_t* const end = dst + all * sizeof(U);
-        const std::size_t lane_bytes = ln.q * sizeof(U);
-        j = zero_low ? decode_steps<U, true>(dt, info, br, idx, rb, pos, pos_max, dst, end,
-                                             lane_bytes, zero_low)
-                     : decode_steps<U, false>(dt, info, br, idx, rb, pos, pos_max, dst, end,
-                                              lane_bytes, zero_low);
-        LMGC_CHECK(!br.exhausted(), errc::corrupt, "fast: coded symbols truncated");
-    }
-    for (; j < ln.q; ++j) {
+    constexpr U sign_bit = U(1) << (W - 1);
+    // One step the slow way: any lanes, raw bits loaded byte by byte.
+    auto step = [&](std::size_t j) {
         for (unsigned k = 0; k < n_lanes; ++k) {
             if (j >= ln.len[k]) continue;
+            const std::size_t i = k * ln.q + j;
+            const std::uint32_t e = dt[idx[k]];
+            idx[k] = (e >> entry_next_shift) + br.get((e >> entry_nb_shift) & 0xF);
+            const sym_info si = info[e & ((1u << entry_nb_shift) - 1)];
             std::uint64_t word = 0;
             const std::size_t at = static_cast<std::size_t>(pos >> 3);
             for (std::size_t b = 0; b < 8 && at + b < rb_size; ++b)
                 word |= std::uint64_t{rb[at + b]} << (8 * b);
-            decode_value(k, k * ln.q + j, word);
+            const U raw = static_cast<U>(((word >> (pos & 7)) & si.mask) << zero_low);
+            const U pred = sign_lag && j >= sign_lag
+                               ? load_le<U>(dst + (i - sign_lag) * sizeof(U)) & sign_bit
+                               : U(0);
+            store_le(dst + i * sizeof(U), static_cast<U>((si.base ^ pred) | raw));
+            pos += si.nbits;
             LMGC_CHECK(pos <= rb_size * 8, errc::corrupt, "fast: raw bits truncated");
         }
         LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
+    };
+    // The first steps (before the sign's lag) the slow way, then whole steps while the raw
+    // bits of a step are surely there, then the rest.
+    const std::size_t max_bits = M - zero_low;
+    const std::size_t all = ln.len[n_lanes - 1];
+    std::size_t j = 0;
+    for (; j < std::min(sign_lag, all); ++j) step(j);
+    if (rb_size >= 8 && (rb_size - 8) * 8 >= n_lanes * max_bits) {
+        const std::uint64_t pos_max = (rb_size - 8) * 8 - n_lanes * max_bits;
+        std::uint8_t* const begin = dst + j * sizeof(U);
+        std::uint8_t* const end = dst + all * sizeof(U);
+        const std::size_t lane_bytes = ln.q * sizeof(U), lag_bytes = sign_lag * sizeof(U);
+        const U pred_mask = sign_lag ? sign_bit : U(0);
+        j += zero_low ? decode_steps<U, true>(dt, info, br, idx, rb, pos, pos_max, begin, end,
+                                              lane_bytes, lag_bytes, pred_mask, zero_low)
+                      : decode_steps<U, false>(dt, info, br, idx, rb, pos, pos_max, begin, end,
+                                               lane_bytes, lag_bytes, pred_mask, zero_low);
+        LMGC_CHECK(!br.exhausted(), errc::corrupt, "fast: coded symbols truncated");
     }
+    for (; j < ln.q; ++j) step(j);
     LMGC_CHECK(br.left() == 0, errc::corrupt, "fast: coded symbols damaged (",
                br.left() < 0 ? "read past their start" : "bits left over", ")");
     for (unsigned k = 0; k < n_lanes; ++k)

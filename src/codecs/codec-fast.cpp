@@ -147,8 +147,15 @@ class bit_writer {
   public:
     explicit bit_writer(std::uint8_t* p) : p_(p) {}
     LMGC_FAST_INLINE void put(std::uint64_t v, unsigned n) { // v < 2^n, n <= 56
+        add(v, n);
+        flush();
+    }
+    // add() without flush(): at most 56 bits between two flushes.
+    LMGC_FAST_INLINE void add(std::uint64_t v, unsigned n) {
         acc_ |= v << n_;
         n_ += n;
+    }
+    LMGC_FAST_INLINE void flush() {
         store_le(p_, acc_);
         p_ += n_ >> 3;
         acc_ >>= n_ & ~7u;
@@ -357,12 +364,14 @@ template <typename F> struct first_pass {
         unsigned cls = 0;
         if (a > man_mask) {
             cls = M + static_cast<unsigned>(a >> M);
-            w.put(static_cast<std::uint64_t>(a & man_mask) >> p.zero_low, M - p.zero_low);
+            w.add(static_cast<std::uint64_t>(a & man_mask) >> p.zero_low, M - p.zero_low);
         } else if (a) {
             const auto cl = classify<F>(a, p.zero_low);
             cls = cl.cls;
-            w.put(cl.bits, cl.nbits);
+            w.add(cl.bits, cl.nbits);
         }
+        // Raw bits are flushed once per (7 + 4 * M <= 63 ? 4 : 7 + 2 * M <= 63 ? 2 : 1) values.
+        if constexpr (7 + 2 * M > 63) w.flush();
         const unsigned key = c + 2 * cls + (static_cast<unsigned>(u >> (W - 1)) ^ pred);
         p.keys[i] = static_cast<K>(key);
         if (key)
@@ -379,6 +388,15 @@ template <typename F> struct first_pass {
 
     void one(std::size_t i, std::size_t j, unsigned k) {
         ctx[k] = value(*this, i, ctx[k], pred(i, j), raw, zero_run);
+        raw.flush();
+    }
+    // After the values of lanes 0..k of a step.
+    LMGC_FAST_INLINE static void flush_after(unsigned k, bit_writer& w) {
+        if constexpr (7 + 4 * M <= 63) {
+            if (k == 3) w.flush();
+        } else if constexpr (7 + 2 * M <= 63) {
+            if (k & 1) w.flush();
+        }
     }
 
     // Steps 0..all-1, where every lane has a value.
@@ -390,9 +408,13 @@ template <typename F> struct first_pass {
         const std::size_t from = sign_lag ? std::min(sign_lag, all) : all;
         for (std::size_t j = 0; j < from; ++j) {
             c0 = value(p, j, c0, 0, w, zeros);
+            flush_after(0, w);
             c1 = value(p, q + j, c1, 0, w, zeros);
+            flush_after(1, w);
             c2 = value(p, 2 * q + j, c2, 0, w, zeros);
+            flush_after(2, w);
             c3 = value(p, 3 * q + j, c3, 0, w, zeros);
+            flush_after(3, w);
         }
         const std::uint8_t* lag = in - sign_lag * sizeof(U);
         auto sign_at = [&](std::size_t i) LMGC_FAST_LAMBDA {
@@ -400,9 +422,13 @@ template <typename F> struct first_pass {
         };
         for (std::size_t j = from; j < all; ++j) {
             c0 = value(p, j, c0, sign_at(j), w, zeros);
+            flush_after(0, w);
             c1 = value(p, q + j, c1, sign_at(q + j), w, zeros);
+            flush_after(1, w);
             c2 = value(p, 2 * q + j, c2, sign_at(2 * q + j), w, zeros);
+            flush_after(2, w);
             c3 = value(p, 3 * q + j, c3, sign_at(3 * q + j), w, zeros);
+            flush_after(3, w);
         }
         ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
         raw = w;
@@ -645,21 +671,27 @@ decode_steps(const std::uint32_t* dt, const symbol_info<U>* info, tans_reader& b
     std::uint8_t* const start = out;
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
     std::uint64_t at = pos;
-    auto value = [&](std::uint32_t& x, std::uint8_t* to) LMGC_FAST_LAMBDA {
+    // Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
+    // f64): 7 + group * (mantissa bits) <= 64.
+    constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
+    std::uint64_t word = 0;
+    auto value = [&](std::uint32_t& x, std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
         const std::uint32_t e = dt[x];
         x = (e >> entry_next_shift) + br.get((e >> entry_nb_shift) & 0xF);
         const symbol_info<U> si = info[e & ((1u << entry_nb_shift) - 1)];
-        std::uint64_t raw = (load_le<std::uint64_t>(rb + (at >> 3)) >> (at & 7)) & si.mask;
+        if (k % group == 0) word = load_le<std::uint64_t>(rb + (at >> 3)) >> (at & 7);
+        std::uint64_t raw = word & si.mask;
+        word >>= si.nbits;
+        at += si.nbits;
         if constexpr (shifted) raw <<= zero_low;
         const U pred = load_le<U>(to - lag_bytes) & pred_mask;
         store_le(to, static_cast<U>((si.base ^ pred) | static_cast<U>(raw)));
-        at += si.nbits;
     };
     for (; out < out_end && at <= pos_max; out += sizeof(U)) {
-        value(x0, out);
-        value(x1, out + lane_bytes);
-        value(x2, out + 2 * lane_bytes);
-        value(x3, out + 3 * lane_bytes);
+        value(x0, out, 0);
+        value(x1, out + lane_bytes, 1);
+        value(x2, out + 2 * lane_bytes, 2);
+        value(x3, out + 3 * lane_bytes, 3);
         if (!br.refill()) break;
     }
     idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;

@@ -1,9 +1,10 @@
 // "fast": a lossless coder of float tensors (f32, f16, bf16, f64) built for speed, near a
-// gigabyte per second and core. Each value splits into a symbol (its sign and magnitude class:
-// zero, the leading bit of a denormal, or the exponent) and raw bits (the mantissa below the
-// class's leading bit). Symbols go through tANS tables, one per state of a running level of
-// the recent exponents, built once per chunk and stored in the payload; raw bits are stored as
-// they are. Integer arithmetic only: the same bytes on every CPU and compiler.
+// gigabyte per second and core. Each value splits into a symbol (its magnitude class: zero, the
+// leading bit of a denormal, or the exponent; and its sign, as agreement with the sign of the
+// value a chosen lag back) and raw bits (the mantissa below the class's leading bit). Symbols
+// go through tANS tables, one per context (a running level of the recent exponents, and the
+// class of the value a lag back), built once per chunk and stored in the payload; raw bits are
+// stored as they are. Integer arithmetic only: the same bytes on every CPU and compiler.
 // Payload: docs/format.md ("fast" payload); design and measurements: docs/fast.md.
 #include "codecs/codec.hpp"
 
@@ -11,12 +12,46 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <type_traits>
 
 namespace lmgc::detail {
 namespace {
 
 constexpr std::uint8_t payload_version = 1;
 constexpr std::uint8_t mode_coded = 0, mode_stored = 1;
+
+// --- Contexts ------------------------------------------------------------------------------
+//
+// A class maps to a bucket: 0 for zero, else its distance to the chunk's `center` class,
+// clamped to 1..15 (8 = the center). The level state q is 0 at the start of a lane and after
+// a zero, else the bucket in half steps, smoothed over about 8 values:
+//   q' = 0 if b = 0;  2b if q = 0;  (7q + 2b + 4) >> 3 otherwise   (q' in 2..30).
+// On gradients this level predicts the next exponent better than the previous exponent does
+// (docs/fast.md), and costs the decoder nothing: each table entry holds the next level,
+// computed when the table is built.
+//
+// With lag classes on, the context is q + 31 * l, l the class of the value `lag` back in the
+// lane (the previous kernel row or kernel: conv gradients repeat their magnitudes there):
+// 0 none or exponent field 0, 1 below the center, 2 at it, 3 above it.
+constexpr unsigned n_levels = 31;
+constexpr unsigned n_buckets = 16;
+constexpr unsigned lag_classes_max = 4;
+
+struct level_table {
+    std::array<std::array<std::uint8_t, n_buckets>, n_levels> next{};
+    constexpr level_table() {
+        for (unsigned q = 0; q < n_levels; ++q)
+            for (unsigned b = 0; b < n_buckets; ++b)
+                next[q][b] = static_cast<std::uint8_t>(b == 0   ? 0
+                                                       : q == 0 ? 2 * b
+                                                                : (7 * q + 2 * b + 4) >> 3);
+    }
+};
+constexpr level_table levels;
+
+// Table sizes 2^table_log: 2^10 slots for large chunks (2^11 gains < 0.03% and doubles the
+// decoder's tables), fewer for small ones.
+constexpr unsigned table_log_min = 5, table_log_max = 10;
 
 // Element formats: exponent and mantissa bits.
 template <typename T, unsigned E, unsigned M> struct float_format {
@@ -25,39 +60,28 @@ template <typename T, unsigned E, unsigned M> struct float_format {
     // Magnitude classes: 0 zero, 1 + p a denormal whose leading mantissa bit is p (0..M-1),
     // M + e a value with exponent field e (1..2^E - 1, infinities and NaNs included).
     static constexpr unsigned n_classes = M + (1u << E);
-    // Symbols: 2 * class + sign.
+    // Symbols: 2 * class + (sign XOR the sign `lag` back).
     static constexpr unsigned n_symbols = 2 * n_classes;
-    // Symbols and contexts fit a u16 key, except for f64.
-    using key = std::conditional_t<(n_symbols * 31 <= 65536), std::uint16_t, std::uint32_t>;
+    // A decode table entry (u32) holds the symbol (sym_bits), the bits to read (4) and the
+    // next state's index, (next level << table_log) + base, in the rest.
+    static constexpr unsigned sym_bits = std::bit_width(n_symbols - 1);
+    static constexpr unsigned nb_shift = sym_bits, next_shift = sym_bits + 4;
+    // Lag classes where that index has room for them and for the trap after them (see the
+    // decoder): all types but f64.
+    static constexpr bool lag_classes_ok =
+        (std::uint64_t{n_levels * lag_classes_max} << table_log_max) < (1ull << (32 - next_shift));
+    static constexpr unsigned n_contexts_max = n_levels * (lag_classes_ok ? lag_classes_max : 1);
+    // Key = context * n_symbols + symbol: the encoder's per-value code.
+    using key =
+        std::conditional_t<(n_symbols * n_contexts_max <= 65536), std::uint16_t, std::uint32_t>;
 };
 using fmt_f32 = float_format<std::uint32_t, 8, 23>;
 using fmt_f16 = float_format<std::uint16_t, 5, 10>;
 using fmt_bf16 = float_format<std::uint16_t, 8, 7>;
 using fmt_f64 = float_format<std::uint64_t, 11, 52>;
-
-// --- Context: a running level of the exponents -------------------------------------------
-//
-// A class maps to a bucket: 0 for zero, else its distance to the chunk's `center` class,
-// clamped to 1..15 (8 = the center). The level state q is 0 at the start of a lane and after
-// a zero, else the bucket in half steps, smoothed over about 8 values:
-//   q' = 0 if b = 0;  2b if q = 0;  (7q + 2b + 4) >> 3 otherwise   (q' in 2..30).
-// Each state has its own table. On gradients this level predicts the next exponent better
-// than the previous exponent does (docs/fast.md), and costs the decoder nothing: each table
-// entry holds the next state, computed when the table is built.
-constexpr unsigned n_contexts = 31;
-constexpr unsigned n_buckets = 16;
-
-struct level_table {
-    std::array<std::array<std::uint8_t, n_buckets>, n_contexts> next{};
-    constexpr level_table() {
-        for (unsigned q = 0; q < n_contexts; ++q)
-            for (unsigned b = 0; b < n_buckets; ++b)
-                next[q][b] = static_cast<std::uint8_t>(b == 0   ? 0
-                                                       : q == 0 ? 2 * b
-                                                                : (7 * q + 2 * b + 4) >> 3);
-    }
-};
-constexpr level_table levels;
+static_assert(fmt_f32::lag_classes_ok && fmt_bf16::lag_classes_ok && fmt_f16::lag_classes_ok &&
+              !fmt_f64::lag_classes_ok);
+static_assert((std::uint64_t{n_levels} << table_log_max) < (1ull << (32 - fmt_f64::next_shift)));
 
 template <typename F> std::array<std::uint8_t, F::n_classes> buckets_for(unsigned center) {
     std::array<std::uint8_t, F::n_classes> b{};
@@ -67,17 +91,25 @@ template <typename F> std::array<std::uint8_t, F::n_classes> buckets_for(unsigne
     return b;
 }
 
+// The lag class of each exponent field: 0 for field 0 (zero or a denormal), else the class's
+// bucket below (1), at (2) or above (3) the center. All 0 without lag classes.
+template <typename F>
+std::array<std::uint8_t, (1u << F::exp_bits)> lag_classes_for(unsigned center, unsigned n_lag) {
+    std::array<std::uint8_t, (1u << F::exp_bits)> l{};
+    if (n_lag == 1) return l;
+    const auto bucket = buckets_for<F>(center);
+    for (unsigned e = 1; e < (1u << F::exp_bits); ++e) {
+        const unsigned b = bucket[F::man_bits + e];
+        l[e] = static_cast<std::uint8_t>(b < 8 ? 1 : b == 8 ? 2 : 3);
+    }
+    return l;
+}
+
 // --- tANS (FSE-style tables) ---------------------------------------------------------------
 
-// Table sizes 2^table_log: 2^10 slots for large chunks (2^11 gains < 0.03% and doubles the
-// decoder's tables), fewer for small ones.
-constexpr unsigned table_log_min = 5, table_log_max = 10;
 // A chunk's values are cut into 4 lanes, each coded with its own tANS state; the decoder
 // follows the 4 chains at once.
 constexpr unsigned n_lanes = 4;
-// A decode table entry (u32): bits 0-12 the symbol, 13-16 the bits to read, 17-31 the next
-// state's index, (next context << table_log) + base.
-constexpr unsigned entry_nb_shift = 13, entry_next_shift = 17;
 
 // The coding loops must inline their small steps so that coder states stay in registers.
 #if defined(__GNUC__)
@@ -261,8 +293,10 @@ struct sym_tt {                    // an encoder table entry (FSE's symbolTT)
 
 // Scratch memory kept by each thread between chunks (fresh pages cost more than coding them).
 struct scratch {
+    std::uint32_t trap_at = 0, trap_entry = 0; // where the decoder's trap region is, what it holds
+    std::size_t trap_size = 0;
     std::vector<std::uint16_t> keys16;
-    std::vector<std::uint32_t> keys32, hist, dtable;
+    std::vector<std::uint32_t> keys32, hist, dtable, next_level;
     std::vector<sym_tt> tt;
     std::vector<std::uint16_t> norm, spread, state_table, present;
     bytes raw_bits, tans, desc, stream;
@@ -344,21 +378,22 @@ template <typename F> struct first_pass {
     static constexpr U sign_bit = U(1) << (W - 1), man_mask = (U(1) << M) - 1;
 
     const std::uint8_t* in;
-    const K* next_ctx; // context after a class, by key / 2, times S
+    const std::uint32_t* next_level; // level after a class, by level * n_classes + class, times S
+    const std::uint32_t* lag_key; // by exponent field of the value `lag` back: lag class * 31 * S
     K* keys;
     std::uint32_t* hist;
     unsigned zero_low;
-    std::size_t sign_lag; // 0: no sign prediction
+    std::size_t lag; // 0: no lag
     bit_writer raw;
     std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
-    K ctx[n_lanes] = {};
+    std::uint32_t level[n_lanes] = {};
 
-    // Codes value i in context c (times S), its sign predicted by sign bit `pred`; returns the
-    // next context. The loops call it with their state in locals: a store through a byte
-    // pointer (the raw bits) could alias any object in memory, which would send that state
-    // back to memory at every value.
-    LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, K c, unsigned pred,
-                                    bit_writer& w, std::uint32_t& zero_run) {
+    // Codes value i at level c (times S), the value `lag` back being `back` (0 if none);
+    // returns the next level. The loops call it with their state in locals: a store through
+    // a byte pointer (the raw bits) could alias any object in memory, which would send that
+    // state back to memory at every value.
+    LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, K c, U back, bit_writer& w,
+                                    std::uint32_t& zero_run) {
         const U u = load_le<U>(p.in + i * sizeof(U));
         const U a = u & static_cast<U>(~sign_bit);
         unsigned cls = 0;
@@ -372,22 +407,22 @@ template <typename F> struct first_pass {
         }
         // Raw bits are flushed once per (7 + 4 * M <= 63 ? 4 : 7 + 2 * M <= 63 ? 2 : 1) values.
         if constexpr (7 + 2 * M > 63) w.flush();
-        const unsigned key = c + 2 * cls + (static_cast<unsigned>(u >> (W - 1)) ^ pred);
+        const unsigned key = c + p.lag_key[(back & static_cast<U>(~sign_bit)) >> M] + 2 * cls +
+                             static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
         p.keys[i] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
         else
             ++zero_run;
-        return p.next_ctx[key >> 1];
+        return p.next_level[(c >> 1) + cls];
     }
-    // The sign bit predicting value i, at step j of its lane.
-    LMGC_FAST_INLINE unsigned pred(std::size_t i, std::size_t j) const {
-        if (!sign_lag || j < sign_lag) return 0;
-        return static_cast<unsigned>(load_le<U>(in + (i - sign_lag) * sizeof(U)) >> (W - 1));
+    // The value `lag` back from value i, at step j of its lane (0 if none).
+    LMGC_FAST_INLINE U back(std::size_t i, std::size_t j) const {
+        return lag && j >= lag ? load_le<U>(in + (i - lag) * sizeof(U)) : U(0);
     }
 
     void one(std::size_t i, std::size_t j, unsigned k) {
-        ctx[k] = value(*this, i, ctx[k], pred(i, j), raw, zero_run);
+        level[k] = value(*this, i, level[k], back(i, j), raw, zero_run);
         raw.flush();
     }
     // After the values of lanes 0..k of a step.
@@ -404,8 +439,8 @@ template <typename F> struct first_pass {
         const first_pass p = *this;
         bit_writer w = raw;
         std::uint32_t zeros = 0;
-        K c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        const std::size_t from = sign_lag ? std::min(sign_lag, all) : all;
+        std::uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        const std::size_t from = lag ? std::min(lag, all) : all;
         for (std::size_t j = 0; j < from; ++j) {
             c0 = value(p, j, c0, 0, w, zeros);
             flush_after(0, w);
@@ -416,30 +451,73 @@ template <typename F> struct first_pass {
             c3 = value(p, 3 * q + j, c3, 0, w, zeros);
             flush_after(3, w);
         }
-        const std::uint8_t* lag = in - sign_lag * sizeof(U);
-        auto sign_at = [&](std::size_t i) LMGC_FAST_LAMBDA {
-            return static_cast<unsigned>(load_le<U>(lag + i * sizeof(U)) >> (W - 1));
-        };
+        const std::uint8_t* lagged = in - lag * sizeof(U);
+        auto at = [&](std::size_t i)
+                      LMGC_FAST_LAMBDA { return load_le<U>(lagged + i * sizeof(U)); };
         for (std::size_t j = from; j < all; ++j) {
-            c0 = value(p, j, c0, sign_at(j), w, zeros);
+            c0 = value(p, j, c0, at(j), w, zeros);
             flush_after(0, w);
-            c1 = value(p, q + j, c1, sign_at(q + j), w, zeros);
+            c1 = value(p, q + j, c1, at(q + j), w, zeros);
             flush_after(1, w);
-            c2 = value(p, 2 * q + j, c2, sign_at(2 * q + j), w, zeros);
+            c2 = value(p, 2 * q + j, c2, at(2 * q + j), w, zeros);
             flush_after(2, w);
-            c3 = value(p, 3 * q + j, c3, sign_at(3 * q + j), w, zeros);
+            c3 = value(p, 3 * q + j, c3, at(3 * q + j), w, zeros);
             flush_after(3, w);
         }
-        ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
+        level[0] = c0, level[1] = c1, level[2] = c2, level[3] = c3;
         raw = w;
         zero_run += zeros;
     }
 };
 
+// log2(x) in 16.16 fixed point, for x > 0, from integers only (repeated squaring), so that
+// the encoder's choices are the same on every machine.
+std::uint64_t log2_fix(std::uint64_t x) {
+    const unsigned e = static_cast<unsigned>(std::bit_width(x)) - 1;
+    std::uint64_t m = e >= 30 ? x >> (e - 30) : x << (30 - e); // 1.m in [2^30, 2^31)
+    std::uint64_t r = e;
+    for (int i = 0; i < 16; ++i) {
+        m = (m * m) >> 30;
+        r <<= 1;
+        if (m >= (1ull << 31)) m >>= 1, r |= 1;
+    }
+    return r;
+}
+
+// Estimated bits of the symbols with the lag classes (hist: 4 * 31 contexts of S symbols) and
+// without them (the classes merged), counting each table's description (about 12 bits per
+// symbol, 8 per context). True if the classes save more than n / 32 bits.
+bool lag_classes_pay(const std::uint32_t* hist, unsigned S, std::size_t n) {
+    std::uint64_t with = 0, without = 0; // in 1/65536 bit
+    auto add_context = [](std::uint64_t& bits, std::uint64_t total, std::uint64_t sum_xlogx,
+                          unsigned present) {
+        if (total) bits += total * log2_fix(total) - sum_xlogx + (12u * present + 8) * 65536;
+    };
+    for (unsigned q = 0; q < n_levels; ++q) {
+        std::uint64_t total1 = 0, xlogx1 = 0;
+        unsigned present1 = 0;
+        for (unsigned l = 0; l < lag_classes_max; ++l) {
+            const std::uint32_t* h = hist + (q + l * n_levels) * S;
+            std::uint64_t total = 0, xlogx = 0;
+            unsigned present = 0;
+            for (unsigned s = 0; s < S; ++s)
+                if (h[s]) total += h[s], xlogx += h[s] * log2_fix(h[s]), ++present;
+            add_context(with, total, xlogx, present);
+        }
+        for (unsigned s = 0; s < S; ++s) {
+            std::uint64_t c = 0;
+            for (unsigned l = 0; l < lag_classes_max; ++l) c += hist[(q + l * n_levels) * S + s];
+            if (c) total1 += c, xlogx1 += c * log2_fix(c), ++present1;
+        }
+        add_context(without, total1, xlogx1, present1);
+    }
+    return with + (std::uint64_t{n} << 16) / 32 < without;
+}
+
 // The lag whose sign best predicts a value's sign (signs agree along kernel rows, or between
 // neighbouring kernels), from a sample of the chunk; 0 when none predicts well. Integer
 // counts only, so the choice is the same everywhere.
-template <typename F> std::size_t choose_sign_lag(const std::uint8_t* in, std::size_t n) {
+template <typename F> std::size_t choose_lag(const std::uint8_t* in, std::size_t n) {
     using U = typename F::uint;
     constexpr unsigned W = F::bits;
     static constexpr std::size_t candidates[] = {1,  2,  3,  4,  5,  6,  7,  8, 9,
@@ -516,6 +594,10 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     }
     const auto bucket = buckets_for<F>(center);
 
+    // The lag, for the sign and (from 2 on, where the type has room) the lag classes.
+    const std::size_t lag = choose_lag<F>(in, n);
+    unsigned n_lag = F::lag_classes_ok && lag >= 2 ? lag_classes_max : 1;
+
     // One pass, lanes interleaved as the decoder reads them: each value's key (context * S +
     // symbol), the histogram of keys, and the raw bits.
     const lanes ln(n);
@@ -525,17 +607,24 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     else
         keys = grow(sc.keys32, n);
     grow(sc.raw_bits, n * sizeof(U) + 16);
-    sc.hist.assign(std::size_t{n_contexts} * S, 0);
+    sc.hist.assign(std::size_t{n_levels} * n_lag * S, 0);
     std::uint32_t* hist = sc.hist.data();
-    // Context after a class, by key / 2 (context * n_classes + class), times S.
-    std::vector<K>& next_ctx = thread_vector<K>();
-    grow(next_ctx, std::size_t{n_contexts} * F::n_classes);
-    for (unsigned c = 0; c < n_contexts; ++c)
+    std::vector<std::uint32_t>& next_level = sc.next_level;
+    grow(next_level, std::size_t{n_levels} * F::n_classes);
+    for (unsigned q = 0; q < n_levels; ++q)
         for (unsigned cls = 0; cls < F::n_classes; ++cls)
-            next_ctx[c * F::n_classes + cls] = static_cast<K>(levels.next[c][bucket[cls]] * S);
-    const std::size_t sign_lag = choose_sign_lag<F>(in, n);
-    first_pass<F> fp{
-        in, next_ctx.data(), keys, hist, zero_low, sign_lag, bit_writer(sc.raw_bits.data())};
+            next_level[q * F::n_classes + cls] = levels.next[q][bucket[cls]] * S;
+    std::array<std::uint32_t, (1u << F::exp_bits)> lag_key{};
+    const auto lag_class = lag_classes_for<F>(center, n_lag);
+    for (unsigned e = 0; e < lag_key.size(); ++e) lag_key[e] = lag_class[e] * n_levels * S;
+    first_pass<F> fp{in,
+                     next_level.data(),
+                     lag_key.data(),
+                     keys,
+                     hist,
+                     zero_low,
+                     lag,
+                     bit_writer(sc.raw_bits.data())};
     const std::size_t all = ln.len[n_lanes - 1];
     fp.steps(ln.q, all);
     for (std::size_t j = all; j < ln.q; ++j)
@@ -545,12 +634,25 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     hist[0] += fp.zero_run;
     const std::size_t raw_size = static_cast<std::size_t>(rw.end() - sc.raw_bits.data());
 
+    // Lag classes are kept where they pay for their tables and the decoder's extra work
+    // (a thirty-second of a bit per value); else the contexts merge back to the levels.
+    if (n_lag > 1 && !lag_classes_pay(hist, S, n)) {
+        for (unsigned q = 0; q < n_levels; ++q)
+            for (unsigned l = 1; l < n_lag; ++l)
+                for (unsigned s = 0; s < S; ++s)
+                    hist[q * S + s] += hist[(q + l * n_levels) * S + s];
+        constexpr std::uint32_t span = n_levels * S;
+        for (std::size_t i = 0; i < n; ++i) keys[i] = static_cast<K>(keys[i] % span);
+        n_lag = 1;
+    }
+    const unsigned n_contexts = n_levels * n_lag;
+
     const unsigned table_log = static_cast<unsigned>(std::clamp(
         static_cast<int>(std::bit_width(n)) - 2, int{table_log_min}, int{table_log_max}));
     const unsigned size = 1u << table_log;
 
     // Per context: the normalized distribution, its description, the encoder's tables.
-    std::uint32_t ctx_mask = 0;
+    std::array<std::uint8_t, (n_levels * lag_classes_max + 7) / 8> ctx_mask{};
     grow(sc.norm, S);
     grow(sc.spread, size);
     grow(sc.present, S);
@@ -567,7 +669,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
         for (unsigned s = 0; s < S; ++s)
             if (h[s]) present[n_present++] = static_cast<std::uint16_t>(s), total += h[s];
         if (!total) continue;
-        ctx_mask |= 1u << c;
+        ctx_mask[c / 8] |= static_cast<std::uint8_t>(1u << (c % 8));
         if (!normalize(h, present, n_present, total, table_log, norm)) {
             out.resize(base); // more symbols than table slots (e.g. random f64 bits)
             return encode_stored(raw, type, out);
@@ -625,7 +727,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
 
     // The payload.
     const std::size_t tail = raw.size() - n * sizeof(U);
-    if (12 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
+    if (9 + (n_contexts + 7) / 8 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
         return encode_stored(raw, type, out);
     byte_writer w(out);
     w.u8(payload_version);
@@ -634,8 +736,9 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     w.u8(static_cast<std::uint8_t>(zero_low));
     w.u8(static_cast<std::uint8_t>(table_log));
     w.varint(center);
-    w.varint(sign_lag);
-    w.le<std::uint32_t>(ctx_mask);
+    w.varint(lag);
+    w.u8(static_cast<std::uint8_t>(n_lag));
+    w.raw(byte_span(ctx_mask).first((n_contexts + 7) / 8));
     w.varint(desc_size);
     w.raw(byte_span(sc.desc).first(desc_size));
     w.varint(tans_size);
@@ -656,38 +759,69 @@ template <typename U> struct symbol_info {
     std::uint32_t nbits; // raw bits
 };
 
+// What the decoder's loops share: the tables and the position in the raw bits.
+template <typename F> struct decode_state {
+    using U = typename F::uint;
+    const std::uint32_t* dt;         // decode tables, (context << table_log) + state
+    const symbol_info<U>* info;      // per symbol
+    const std::uint32_t* lag_offset; // per exponent field of the value `lag` back, in dt
+    const std::uint8_t* rb;          // raw bits
+    std::size_t rb_size;
+    std::uint64_t pos = 0; // bits of rb read
+    unsigned zero_low;
+    std::size_t lag;
+};
+
+// One value: the symbol of lane state x (in the context given by `back`, the value `lag` back,
+// when there are lag classes), then its raw bits from `word`, which the caller loaded at pos
+// (and which moves on).
+template <typename F, bool lag_classes>
+LMGC_FAST_INLINE typename F::uint decode_value(const decode_state<F>& ds, tans_reader& br,
+                                               std::uint32_t& x, typename F::uint back,
+                                               std::uint64_t& word, std::uint64_t& pos) {
+    using U = typename F::uint;
+    constexpr U sign_bit = U(1) << (F::bits - 1);
+    std::uint32_t at = x;
+    if constexpr (lag_classes) at += ds.lag_offset[static_cast<U>(back & ~sign_bit) >> F::man_bits];
+    const std::uint32_t e = ds.dt[at];
+    x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
+    const symbol_info<U> si = ds.info[e & ((1u << F::sym_bits) - 1)];
+    const std::uint64_t raw = (word & si.mask) << ds.zero_low;
+    word >>= si.nbits;
+    pos += si.nbits;
+    return static_cast<U>((si.base ^ (back & sign_bit)) | static_cast<U>(raw));
+}
+
 // The decoder's main loop: whole steps of 4 values (one per lane) from out to out_end (lane 0's
-// part; the others follow every lane_bytes) while the raw bits of a step are surely there
-// (pos <= pos_max). Returns the steps done.
-template <typename U, bool shifted>
-LMGC_FAST_CLONES std::size_t
-decode_steps(const std::uint32_t* dt, const symbol_info<U>* info, tans_reader& br_io,
-             std::uint32_t (&idx)[n_lanes], const std::uint8_t* rb, std::uint64_t& pos,
-             std::uint64_t pos_max, std::uint8_t* out, std::uint8_t* out_end,
-             std::size_t lane_bytes, std::size_t lag_bytes, U pred_mask, unsigned zero_low) {
+// part; the others follow every lane_bytes), all at least `lag` into their lane, while the raw
+// bits of a step are surely there (pos <= pos_max). Returns the steps done.
+template <typename F, bool lag_classes>
+LMGC_FAST_CLONES std::size_t decode_steps(decode_state<F>& ds_io, tans_reader& br_io,
+                                          std::uint32_t (&idx)[n_lanes], std::uint64_t pos_max,
+                                          std::uint8_t* out, std::uint8_t* out_end,
+                                          std::size_t lane_bytes) {
+    using U = typename F::uint;
     // Everything the loop changes lives in locals: stores through a byte pointer could alias
     // any object in memory, which would force the coder's state back there at every value.
+    const decode_state<F> ds = ds_io;
     tans_reader br = br_io;
     std::uint8_t* const start = out;
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
-    std::uint64_t at = pos;
+    std::uint64_t pos = ds.pos;
+    // Without a lag, `back` reads the value about to be written: its sign and lag class are
+    // masked out (pred_mask 0, lag_offset all 0).
+    const std::size_t lag_bytes = ds.lag * sizeof(U);
+    const U pred_mask = ds.lag ? static_cast<U>(~U(0)) : U(0);
     // Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
     // f64): 7 + group * (mantissa bits) <= 64.
     constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
     std::uint64_t word = 0;
     auto value = [&](std::uint32_t& x, std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
-        const std::uint32_t e = dt[x];
-        x = (e >> entry_next_shift) + br.get((e >> entry_nb_shift) & 0xF);
-        const symbol_info<U> si = info[e & ((1u << entry_nb_shift) - 1)];
-        if (k % group == 0) word = load_le<std::uint64_t>(rb + (at >> 3)) >> (at & 7);
-        std::uint64_t raw = word & si.mask;
-        word >>= si.nbits;
-        at += si.nbits;
-        if constexpr (shifted) raw <<= zero_low;
-        const U pred = load_le<U>(to - lag_bytes) & pred_mask;
-        store_le(to, static_cast<U>((si.base ^ pred) | static_cast<U>(raw)));
+        if (k % group == 0) word = load_le<std::uint64_t>(ds.rb + (pos >> 3)) >> (pos & 7);
+        const U back = load_le<U>(to - lag_bytes) & pred_mask;
+        store_le(to, decode_value<F, lag_classes>(ds, br, x, back, word, pos));
     };
-    for (; out < out_end && at <= pos_max; out += sizeof(U)) {
+    for (; out < out_end && pos <= pos_max; out += sizeof(U)) {
         value(x0, out, 0);
         value(x1, out + lane_bytes, 1);
         value(x2, out + 2 * lane_bytes, 2);
@@ -695,8 +829,8 @@ decode_steps(const std::uint32_t* dt, const symbol_info<U>* info, tans_reader& b
         if (!br.refill()) break;
     }
     idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
-    pos = at;
     br_io = br;
+    ds_io.pos = pos;
     return static_cast<std::size_t>(out - start) / sizeof(U);
 }
 
@@ -714,9 +848,14 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     LMGC_CHECK(table_log >= table_log_min && table_log <= table_log_max, errc::corrupt,
                "fast: table_log ", table_log, " is out of range");
     const unsigned center = static_cast<unsigned>(r.varint_max(F::n_classes - 1, "center"));
-    const std::size_t sign_lag = r.varint_max(n, "sign_lag");
-    const std::uint32_t ctx_mask = r.le<std::uint32_t>();
-    LMGC_CHECK(ctx_mask >> n_contexts == 0 && (ctx_mask & 1), errc::corrupt,
+    const std::size_t lag = r.varint_max(n, "lag");
+    const unsigned n_lag = r.u8();
+    LMGC_CHECK(n_lag == 1 || (n_lag == lag_classes_max && F::lag_classes_ok && lag >= 2),
+               errc::corrupt, "fast: ", n_lag, " lag classes with lag ", lag);
+    const unsigned n_contexts = n_levels * n_lag;
+    const byte_span ctx_mask = r.raw((n_contexts + 7) / 8);
+    auto has_table = [&](unsigned c) { return ctx_mask[c / 8] >> (c % 8) & 1; };
+    LMGC_CHECK(has_table(0) && ctx_mask.back() >> (n_contexts % 8) == 0, errc::corrupt,
                "fast: bad context mask");
     const byte_span desc = r.raw(r.varint_max(r.remaining(), "table description size"));
     const byte_span stream = r.raw(r.varint_max(r.remaining(), "coded symbols size"));
@@ -725,11 +864,20 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     const byte_span tail_bytes = coded.last(tail);
 
     // Decode tables: read the distributions, spread them, and precompute each entry's next
-    // state. A context without a table decodes symbol 0 and goes to its state 1, where it
-    // stays, so that a lane that gets there fails the final check (state 0) below.
+    // level. Contexts without a table, and a trap region after the contexts, decode symbol 0
+    // and go to the trap's state 0, where a lane stays (whatever lag class is added), so that
+    // a lane that gets there fails the final check below. The trap region's contents depend
+    // only on the table size and the context count: kept from the previous chunk if they match.
     const unsigned size = 1u << table_log;
+    const std::uint32_t trap = (n_contexts << table_log);
+    const std::uint32_t trap_entry = trap << F::next_shift;
+    const std::size_t trap_size = std::size_t{n_levels * (n_lag - 1) + 1} << table_log;
+    grow(sc.dtable, (std::size_t{n_contexts} << table_log) + trap_size);
+    if (sc.trap_at != trap || sc.trap_entry != trap_entry || sc.trap_size != trap_size) {
+        std::fill_n(&sc.dtable[trap], trap_size, trap_entry);
+        sc.trap_at = trap, sc.trap_entry = trap_entry, sc.trap_size = trap_size;
+    }
     const auto bucket = buckets_for<F>(center);
-    grow(sc.dtable, std::size_t{n_contexts} << table_log);
     grow(sc.norm, S);
     grow(sc.spread, size);
     grow(sc.present, S);
@@ -738,8 +886,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     bit_reader dr(desc);
     for (unsigned c = 0; c < n_contexts; ++c) {
         std::uint32_t* dt = &sc.dtable[std::size_t{c} << table_log];
-        if (!(ctx_mask >> c & 1)) {
-            std::fill_n(dt, size, ((c << table_log) + 1) << entry_next_shift);
+        if (!has_table(c)) {
+            std::fill_n(dt, size, trap_entry);
             continue;
         }
         const std::uint32_t n_present = dr.get_eg() + 1;
@@ -762,13 +910,14 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
             norm[s] = static_cast<std::uint16_t>(f);
         }
         spread_symbols(norm, present, n_present, table_log, sc.spread.data());
+        const auto& next_level = levels.next[c % n_levels];
         for (unsigned u = 0; u < size; ++u) {
             const unsigned s = sc.spread[u];
             const unsigned xs = norm[s]++;
             const unsigned nb = table_log - highbit(xs);
             const unsigned next =
-                (unsigned{levels.next[c][bucket[s >> 1]]} << table_log) + (xs << nb) - size;
-            dt[u] = next << entry_next_shift | nb << entry_nb_shift | s;
+                (unsigned{next_level[bucket[s >> 1]]} << table_log) + (xs << nb) - size;
+            dt[u] = next << F::next_shift | nb << F::nb_shift | s;
         }
     }
     LMGC_CHECK(dr.bytes_used() == desc.size(), errc::corrupt,
@@ -788,69 +937,64 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
             info[2 * (M + e) + sign] = {static_cast<U>(sb | U(e) << M),
                                         static_cast<U>((U(1) << (M - zero_low)) - 1), M - zero_low};
     }
+    // Per exponent field of the value `lag` back: its lag class's offset in the tables.
+    std::array<std::uint32_t, (1u << F::exp_bits)> lag_offset{};
+    const auto lag_class = lag_classes_for<F>(center, n_lag);
+    for (unsigned e = 0; e < lag_offset.size(); ++e)
+        lag_offset[e] = (lag_class[e] * n_levels) << table_log;
 
     // The values, four lanes at a time: a symbol from the lane's tANS state, then its raw bits.
     const lanes ln(n);
     tans_reader br(stream, sc.stream);
-    const std::uint32_t* dt = sc.dtable.data();
     std::uint32_t idx[n_lanes] = {};
     for (unsigned k = 0; k < n_lanes; ++k)
         if (ln.len[k]) idx[k] = br.get(table_log);
     LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
-    const std::uint8_t* rb = raw_bits.data();
-    const std::size_t rb_size = raw_bits.size();
-    std::uint64_t pos = 0; // in the raw bits
+    decode_state<F> ds{sc.dtable.data(), info, lag_offset.data(), raw_bits.data(),
+                       raw_bits.size(),  0,    zero_low,          lag};
     std::uint8_t* const dst = out.data();
-    constexpr U sign_bit = U(1) << (W - 1);
     // One step the slow way: any lanes, raw bits loaded byte by byte.
     auto step = [&](std::size_t j) {
         for (unsigned k = 0; k < n_lanes; ++k) {
             if (j >= ln.len[k]) continue;
             const std::size_t i = k * ln.q + j;
-            const std::uint32_t e = dt[idx[k]];
-            idx[k] = (e >> entry_next_shift) + br.get((e >> entry_nb_shift) & 0xF);
-            const sym_info si = info[e & ((1u << entry_nb_shift) - 1)];
             std::uint64_t word = 0;
-            const std::size_t at = static_cast<std::size_t>(pos >> 3);
-            for (std::size_t b = 0; b < 8 && at + b < rb_size; ++b)
-                word |= std::uint64_t{rb[at + b]} << (8 * b);
-            const U raw = static_cast<U>(((word >> (pos & 7)) & si.mask) << zero_low);
-            const U pred = sign_lag && j >= sign_lag
-                               ? load_le<U>(dst + (i - sign_lag) * sizeof(U)) & sign_bit
-                               : U(0);
-            store_le(dst + i * sizeof(U), static_cast<U>((si.base ^ pred) | raw));
-            pos += si.nbits;
-            LMGC_CHECK(pos <= rb_size * 8, errc::corrupt, "fast: raw bits truncated");
+            const std::size_t at = static_cast<std::size_t>(ds.pos >> 3);
+            for (std::size_t b = 0; b < 8 && at + b < ds.rb_size; ++b)
+                word |= std::uint64_t{ds.rb[at + b]} << (8 * b);
+            word >>= ds.pos & 7;
+            const U back = lag && j >= lag ? load_le<U>(dst + (i - lag) * sizeof(U)) : U(0);
+            store_le(dst + i * sizeof(U),
+                     decode_value<F, true>(ds, br, idx[k], back, word, ds.pos));
+            LMGC_CHECK(ds.pos <= ds.rb_size * 8, errc::corrupt, "fast: raw bits truncated");
         }
         LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
     };
-    // The first steps (before the sign's lag) the slow way, then whole steps while the raw
-    // bits of a step are surely there, then the rest.
+    // The first steps (before the lag) the slow way, then whole steps while the raw bits of a
+    // step are surely there, then the rest.
     const std::size_t max_bits = M - zero_low;
     const std::size_t all = ln.len[n_lanes - 1];
     std::size_t j = 0;
-    for (; j < std::min(sign_lag, all); ++j) step(j);
-    if (rb_size >= 8 && (rb_size - 8) * 8 >= n_lanes * max_bits) {
-        const std::uint64_t pos_max = (rb_size - 8) * 8 - n_lanes * max_bits;
+    for (; j < std::min(lag, all); ++j) step(j);
+    if (ds.rb_size >= 8 && (ds.rb_size - 8) * 8 >= n_lanes * max_bits) {
+        const std::uint64_t pos_max = (ds.rb_size - 8) * 8 - n_lanes * max_bits;
         std::uint8_t* const begin = dst + j * sizeof(U);
         std::uint8_t* const end = dst + all * sizeof(U);
-        const std::size_t lane_bytes = ln.q * sizeof(U), lag_bytes = sign_lag * sizeof(U);
-        const U pred_mask = sign_lag ? sign_bit : U(0);
-        j += zero_low ? decode_steps<U, true>(dt, info, br, idx, rb, pos, pos_max, begin, end,
-                                              lane_bytes, lag_bytes, pred_mask, zero_low)
-                      : decode_steps<U, false>(dt, info, br, idx, rb, pos, pos_max, begin, end,
-                                               lane_bytes, lag_bytes, pred_mask, zero_low);
+        const std::size_t lane_bytes = ln.q * sizeof(U);
+        j += n_lag > 1 ? decode_steps<F, true>(ds, br, idx, pos_max, begin, end, lane_bytes)
+                       : decode_steps<F, false>(ds, br, idx, pos_max, begin, end, lane_bytes);
         LMGC_CHECK(!br.exhausted(), errc::corrupt, "fast: coded symbols truncated");
     }
     for (; j < ln.q; ++j) step(j);
     LMGC_CHECK(br.left() == 0, errc::corrupt, "fast: coded symbols damaged (",
                br.left() < 0 ? "read past their start" : "bits left over", ")");
     for (unsigned k = 0; k < n_lanes; ++k)
-        LMGC_CHECK((idx[k] & (size - 1)) == 0, errc::corrupt,
+        LMGC_CHECK((idx[k] & (size - 1)) == 0 && idx[k] < (n_levels << table_log), errc::corrupt,
                    "fast: coded symbols damaged (bad final state)");
-    LMGC_CHECK((pos + 7) / 8 == rb_size, errc::corrupt, "fast: ", rb_size - (pos + 7) / 8,
+    const std::uint64_t pos = ds.pos;
+    LMGC_CHECK((pos + 7) / 8 == ds.rb_size, errc::corrupt, "fast: ", ds.rb_size - (pos + 7) / 8,
                " unexpected bytes after the raw bits");
-    LMGC_CHECK((pos & 7) == 0 || (rb[rb_size - 1] >> (pos & 7)) == 0, errc::corrupt,
+    LMGC_CHECK((pos & 7) == 0 || (ds.rb[ds.rb_size - 1] >> (pos & 7)) == 0, errc::corrupt,
                "fast: raw bits damaged (padding not zero)");
     if (tail) std::memcpy(out.data() + n * sizeof(U), tail_bytes.data(), tail);
 }

@@ -91,16 +91,27 @@ template <typename F> std::array<std::uint8_t, F::n_classes> buckets_for(unsigne
     return b;
 }
 
-// The lag class of each exponent field: 0 for field 0 (zero or a denormal), else the class's
-// bucket below (1), at (2) or above (3) the center. All 0 without lag classes.
+// Lag classes look at the top 10 bits of the magnitude of the value `lag` back (its exponent
+// field and, for f16 and its many denormals, enough of the mantissa to see their classes).
+constexpr unsigned lag_index_bits = 10;
+template <typename F> constexpr unsigned lag_index_shift = F::bits - 1 - lag_index_bits;
+
+// The lag class of each such index: 0 for index 0 (zero, or a tiny denormal), else the bucket
+// of the smallest magnitude with that index, below (1), at (2) or above (3) the center. All 0
+// without lag classes.
 template <typename F>
-std::array<std::uint8_t, (1u << F::exp_bits)> lag_classes_for(unsigned center, unsigned n_lag) {
-    std::array<std::uint8_t, (1u << F::exp_bits)> l{};
+std::array<std::uint8_t, (1u << lag_index_bits)> lag_classes_for(unsigned center, unsigned n_lag) {
+    using U = typename F::uint;
+    std::array<std::uint8_t, (1u << lag_index_bits)> l{};
     if (n_lag == 1) return l;
     const auto bucket = buckets_for<F>(center);
-    for (unsigned e = 1; e < (1u << F::exp_bits); ++e) {
-        const unsigned b = bucket[F::man_bits + e];
-        l[e] = static_cast<std::uint8_t>(b < 8 ? 1 : b == 8 ? 2 : 3);
+    for (unsigned v = 1; v < l.size(); ++v) {
+        const U a = static_cast<U>(U(v) << lag_index_shift<F>);
+        const unsigned cls = a >> F::man_bits
+                                 ? F::man_bits + static_cast<unsigned>(a >> F::man_bits)
+                                 : static_cast<unsigned>(std::bit_width(a)); // 1 + leading bit
+        const unsigned b = bucket[cls];
+        l[v] = static_cast<std::uint8_t>(b < 8 ? 1 : b == 8 ? 2 : 3);
     }
     return l;
 }
@@ -379,7 +390,7 @@ template <typename F> struct first_pass {
 
     const std::uint8_t* in;
     const std::uint32_t* next_level; // level after a class, by level * n_classes + class, times S
-    const std::uint32_t* lag_key; // by exponent field of the value `lag` back: lag class * 31 * S
+    const std::uint32_t* lag_key;    // by top bits of the value `lag` back: lag class * 31 * S
     K* keys;
     std::uint32_t* hist;
     unsigned zero_low;
@@ -407,8 +418,9 @@ template <typename F> struct first_pass {
         }
         // Raw bits are flushed once per (7 + 4 * M <= 63 ? 4 : 7 + 2 * M <= 63 ? 2 : 1) values.
         if constexpr (7 + 2 * M > 63) w.flush();
-        const unsigned key = c + p.lag_key[(back & static_cast<U>(~sign_bit)) >> M] + 2 * cls +
-                             static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
+        const unsigned key = c +
+                             p.lag_key[(back & static_cast<U>(~sign_bit)) >> lag_index_shift<F>] +
+                             2 * cls + static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
         p.keys[i] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
@@ -614,7 +626,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     for (unsigned q = 0; q < n_levels; ++q)
         for (unsigned cls = 0; cls < F::n_classes; ++cls)
             next_level[q * F::n_classes + cls] = levels.next[q][bucket[cls]] * S;
-    std::array<std::uint32_t, (1u << F::exp_bits)> lag_key{};
+    std::array<std::uint32_t, (1u << lag_index_bits)> lag_key{};
     const auto lag_class = lag_classes_for<F>(center, n_lag);
     for (unsigned e = 0; e < lag_key.size(); ++e) lag_key[e] = lag_class[e] * n_levels * S;
     first_pass<F> fp{in,
@@ -764,7 +776,7 @@ template <typename F> struct decode_state {
     using U = typename F::uint;
     const std::uint32_t* dt;         // decode tables, (context << table_log) + state
     const symbol_info<U>* info;      // per symbol
-    const std::uint32_t* lag_offset; // per exponent field of the value `lag` back, in dt
+    const std::uint32_t* lag_offset; // per top bits of the value `lag` back, in dt
     const std::uint8_t* rb;          // raw bits
     std::size_t rb_size;
     std::uint64_t pos = 0; // bits of rb read
@@ -782,7 +794,8 @@ LMGC_FAST_INLINE typename F::uint decode_value(const decode_state<F>& ds, tans_r
     using U = typename F::uint;
     constexpr U sign_bit = U(1) << (F::bits - 1);
     std::uint32_t at = x;
-    if constexpr (lag_classes) at += ds.lag_offset[static_cast<U>(back & ~sign_bit) >> F::man_bits];
+    if constexpr (lag_classes)
+        at += ds.lag_offset[static_cast<U>(back & ~sign_bit) >> lag_index_shift<F>];
     const std::uint32_t e = ds.dt[at];
     x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
     const symbol_info<U> si = ds.info[e & ((1u << F::sym_bits) - 1)];
@@ -937,8 +950,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
             info[2 * (M + e) + sign] = {static_cast<U>(sb | U(e) << M),
                                         static_cast<U>((U(1) << (M - zero_low)) - 1), M - zero_low};
     }
-    // Per exponent field of the value `lag` back: its lag class's offset in the tables.
-    std::array<std::uint32_t, (1u << F::exp_bits)> lag_offset{};
+    // Per top bits of the value `lag` back: its lag class's offset in the tables.
+    std::array<std::uint32_t, (1u << lag_index_bits)> lag_offset{};
     const auto lag_class = lag_classes_for<F>(center, n_lag);
     for (unsigned e = 0; e < lag_offset.size(); ++e)
         lag_offset[e] = (lag_class[e] * n_levels) << table_log;

@@ -6,7 +6,8 @@
 // rates (coded / raw, payloads only), per file and element type. Every fast chunk is decoded
 // and compared bit for bit. Calls the codec table directly (no container, no checksums).
 //
-//   lmgc-bench-fast FILE... [--chunk-bytes N] [--repeat N] [--codec NAME]
+//   lmgc-bench-fast FILE... [--chunk-bytes N] [--repeat N] [--codec NAME] [--totals]
+// (--totals: only the lines of all files together.)
 //
 // Files: anything lmgc reads (.npy, .safetensors, torch.save); their float tensors of each
 // element type are concatenated, as lmgc does, then cut into chunks (default: the codec's).
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
     std::uint64_t chunk = 0;
     int repeat = 5;
     std::string codec_name = "fast";
+    bool totals_only = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -175,9 +177,11 @@ int main(int argc, char** argv) {
             repeat = std::max(1, std::atoi(next().c_str()));
         else if (a == "--codec")
             codec_name = next();
+        else if (a == "--totals")
+            totals_only = true;
         else if (a == "-h" || a == "--help") {
             std::printf("usage: lmgc-bench-fast FILE... [--chunk-bytes N] [--repeat N] "
-                        "[--codec NAME]\n");
+                        "[--codec NAME] [--totals]\n");
             return 0;
         } else
             files.push_back(a);
@@ -209,7 +213,7 @@ int main(int argc, char** argv) {
                 if (data.empty()) continue;
                 const auto label = base + " (" + std::string(dtype_name(type)) + ")";
                 const auto r = run_stream(label, type, data, chunk, repeat, codec);
-                print(r, codec_name.c_str());
+                if (!totals_only || files.size() == 1) print(r, codec_name.c_str());
                 auto& tot = totals[std::string(dtype_name(type))];
                 tot.label = "all files (" + std::string(dtype_name(type)) + ")";
                 tot.raw_mb += r.raw_mb;
@@ -223,7 +227,7 @@ int main(int argc, char** argv) {
             }
         }
         if (files.size() > 1) {
-            std::printf("\n");
+            if (!totals_only) std::printf("\n");
             for (const auto& [name, r] : totals) print(r, codec_name.c_str());
         }
     } catch (const lmgc::error& e) {

@@ -534,7 +534,7 @@ template <typename F> std::size_t choose_lag(const std::uint8_t* in, std::size_t
     constexpr unsigned W = F::bits;
     static constexpr std::size_t candidates[] = {1,  2,  3,  4,  5,  6,  7,  8, 9,
                                                  10, 12, 14, 16, 18, 25, 27, 49};
-    constexpr std::size_t run = 32, every = 512, max_lag = 49;
+    constexpr std::size_t run = 32, every = 1024, max_lag = 49;
     std::size_t best = 0, best_score = 0, total = 0;
     std::array<std::size_t, std::size(candidates)> agree{};
     for (std::size_t r = max_lag; r + run <= n; r += every)
@@ -550,8 +550,10 @@ template <typename F> std::size_t choose_lag(const std::uint8_t* in, std::size_t
         const std::size_t a = agree[c], score = a * 2 > total ? a * 2 - total : total - a * 2;
         if (score > best_score) best = candidates[c], best_score = score;
     }
-    // Worth it from 53% agreement (or disagreement: the coder learns either).
-    return best_score * 16 >= total && total ? best : 0;
+    // Worth it from 53% agreement (or disagreement: the coder learns either), and only if
+    // that is 4 standard deviations away from chance on this sample.
+    const bool clear = best_score * 16 >= total && best_score * best_score >= 16 * total;
+    return total && clear ? best : 0;
 }
 
 // tANS encoding of steps all-1 down to 0, where every lane has a value.
@@ -824,7 +826,8 @@ LMGC_FAST_CLONES std::size_t decode_steps(decode_state<F>& ds_io, tans_reader& b
     // Without a lag, `back` reads the value about to be written: its sign and lag class are
     // masked out (pred_mask 0, lag_offset all 0).
     const std::size_t lag_bytes = ds.lag * sizeof(U);
-    const U pred_mask = ds.lag ? static_cast<U>(~U(0)) : U(0);
+    const U pred_mask =
+        lag_classes || ds.lag ? static_cast<U>(~U(0)) : U(0); // lag classes: lag >= 2
     // Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
     // f64): 7 + group * (mantissa bits) <= 64.
     constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;

@@ -95,7 +95,7 @@ std::vector<bytes> make_seeds(std::string_view target) {
                                      detail::dtype::bf16}) {
                     const std::size_t elem = detail::dtype_size(t);
                     bytes raw(515 * elem);
-                    const auto g = test::gradient_like(515 * elem / 4, 13);
+                    const auto g = test::gradient_like((515 * elem + 3) / 4, 13);
                     std::memcpy(raw.data(), g.data(), raw.size());
                     const std::vector<std::int64_t> shape = {515};
                     detail::chunk_layout layout;

@@ -7,8 +7,8 @@
 //                  [--batches 1,4,16] [--floats N] [--context N] [--tokens canonical|symbol]
 //                  [--prefill-batch N] [--threads N] [--keep DIR]
 //   lmgc-bench-llm --write-npy PATH --floats N     (gradient-like test data, then exit)
-#include "lmgc/experimental.hpp"
 #include "lmgc/lmgc.hpp"
+#include "lmgc/research.hpp"
 
 #include <chrono>
 #include <cmath>

@@ -1,26 +1,16 @@
-// Wires the stages together: io finds the tensors, they are grouped into one stream per
-// element type, streams are cut into chunks, codecs code the chunks in parallel, and the
-// container stores the lot. Decompression runs the same path backwards.
+// The public API (lmgc.hpp) over the pipeline: sources (memory images, files, tensors in
+// memory) and sinks (memory, files, caller buffers) around compress_stream and
+// decompress_stream.
 #include "lmgc/lmgc.hpp"
 
 #include "codecs/codec.hpp"
-#include "common/common-checksum.hpp"
 #include "common/common-error.hpp"
-#include "common/common-float.hpp"
-#include "common/common-parallel.hpp"
-#include "container/container-format.hpp"
-#include "io/io-tensor-file.hpp"
-#include "preprocess/preprocess-lossy.hpp"
+#include "common/common-json.hpp"
+#include "pipeline/pipeline-tensors.hpp"
+#include "pipeline/pipeline.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cmath>
 #include <cstring>
-#include <map>
-#include <mutex>
-#include <numeric>
-#include <unistd.h>
 
 namespace lmgc {
 
@@ -30,20 +20,47 @@ const char* version() noexcept {
     return LMGC_VERSION;
 }
 
+namespace {
+constexpr input_format_description format_table[] = {
+    {input_format::auto_detect, "auto", "",
+     "detect from the first bytes (.npy, safetensors, torch.save zip)"},
+    {input_format::npy, "npy", "", "NumPy .npy, versions 1-3"},
+    {input_format::safetensors, "safetensors", "", ".safetensors"},
+    {input_format::torch, "torch", "pt pth ckpt", "PyTorch torch.save zip (.pt, .pth, .ckpt)"},
+    {input_format::raw, "raw", "", "raw little-endian float32, no header"},
+};
+} // namespace
+
+std::span<const input_format_description> input_formats() noexcept {
+    return format_table;
+}
+
 const char* input_format_name(input_format f) noexcept {
-    switch (f) {
-    case input_format::auto_detect:
-        return "auto";
-    case input_format::npy:
-        return "npy";
-    case input_format::safetensors:
-        return "safetensors";
-    case input_format::torch:
-        return "torch";
-    case input_format::raw:
-        return "raw";
-    }
+    for (const auto& r : format_table)
+        if (r.format == f) return r.name;
     return "?";
+}
+
+std::optional<input_format> input_format_from_name(std::string_view name) noexcept {
+    for (const auto& r : format_table) {
+        if (name == r.name) return r.format;
+        std::string_view rest = r.aliases;
+        while (!rest.empty()) {
+            const auto sp = rest.find(' ');
+            if (rest.substr(0, sp) == name) return r.format;
+            if (sp == std::string_view::npos) break;
+            rest.remove_prefix(sp + 1);
+        }
+    }
+    return std::nullopt;
+}
+
+std::string input_format_names() {
+    std::string out;
+    const std::size_t n = std::size(format_table);
+    for (std::size_t i = 0; i < n; ++i)
+        out += std::string(i == 0 ? "" : (i + 1 == n ? " or " : ", ")) + format_table[i].name;
+    return out;
 }
 
 double compress_stats::rate_percent() const {
@@ -60,6 +77,7 @@ double compress_stats::rate_vs_preprocessed_percent() const {
 
 compress_params default_compress_params() {
     compress_params p;
+    p.level = 0;
     p.codec = "";
     p.chunk_bytes = 0;
     p.unchunked = false;
@@ -67,6 +85,7 @@ compress_params default_compress_params() {
     p.format = input_format::auto_detect;
     p.u2_as_bf16 = false;
     p.seed = 0;
+    p.verify = false;
     return p;
 }
 
@@ -93,447 +112,293 @@ std::vector<codec_description> list_codecs() {
 
 namespace {
 
-// Thread-safe progress accounting: workers add bytes, the callback sees running totals.
-class progress_meter {
+// Maps a tensor piece to its place in the original file.
+class file_layout_sink : public decompress_sink {
   public:
-    progress_meter(const progress_fn& fn, std::uint64_t total) : fn_(fn), total_(total) {
-        if (fn_) fn_(0, total_);
+    void begin(const container_header& h) override {
+        offsets_.clear();
+        for (const auto& t : h.tensors) offsets_.push_back(t.file_offset);
+        start(h);
     }
-    void add(std::uint64_t n) {
-        if (!fn_ || n == 0) return;
-        std::lock_guard<std::mutex> lock(mu_);
-        done_ += n;
-        fn_(std::min(done_, total_), total_);
+    void skeleton(std::uint64_t offset, byte_span data) override { put(offset, data); }
+    void tensor(std::size_t index, std::uint64_t offset, byte_span data) override {
+        put(offsets_[index] + offset, data);
     }
+
+  protected:
+    virtual void start(const container_header& h) = 0;
+    virtual void put(std::uint64_t offset, byte_span data) = 0;
 
   private:
-    const progress_fn& fn_;
-    std::uint64_t total_;
-    std::uint64_t done_ = 0;
-    std::mutex mu_;
+    std::vector<std::uint64_t> offsets_;
 };
 
-chunk_layout make_layout(const container_header& h, const container_chunk& c) {
-    chunk_layout l;
-    l.type = h.streams[c.stream].type;
-    l.stream_offset = c.stream_offset;
-    for (const auto& t : h.tensors) {
-        if (t.stream != c.stream) continue;
-        const auto b = t.stream_offset;
-        const auto e = b + t.stream_bytes;
-        if (e <= c.stream_offset || b >= c.stream_offset + c.raw_bytes) continue;
-        l.tensors.push_back(
-            {static_cast<std::int64_t>(b) - static_cast<std::int64_t>(c.stream_offset),
-             t.stream_bytes, t.shape});
-    }
-    return l;
-}
+class image_sink final : public file_layout_sink {
+  public:
+    bytes out;
 
-// Runs job(i) over chunks: those whose codec codes in parallel on the worker threads, the
-// others one at a time on this thread.
-void run_chunks(const container_header& h, const std::vector<const codec_i*>& codecs, int n_threads,
-                const std::function<void(std::size_t)>& job) {
-    std::vector<std::size_t> par, seq;
-    for (std::size_t i = 0; i < h.chunks.size(); ++i)
-        (codecs[h.chunks[i].stream]->parallel() ? par : seq).push_back(i);
-    for (const auto i : seq) job(i);
-    parallel_for(par.size(), n_threads, [&](std::size_t k) { job(par[k]); });
-}
-
-} // namespace
-
-namespace {
-
-// Side information of --preprocess in the header's preprocess_info blob: the seed, then per
-// preprocessed tensor its index in the manifest and its side information.
-struct preprocess_record {
-    std::uint64_t seed = 0;
-    std::vector<std::pair<std::uint64_t, bytes>> tensors;
-
-    bytes encode() const {
-        bytes out;
-        byte_writer w(out);
-        w.le<std::uint64_t>(seed);
-        w.varint(tensors.size());
-        for (const auto& [index, side] : tensors) {
-            w.varint(index);
-            w.blob(side);
-        }
-        return out;
-    }
-    static preprocess_record decode(byte_span in, std::size_t n_tensors) {
-        byte_reader r(in, errc::corrupt, "preprocess information truncated");
-        preprocess_record rec;
-        rec.seed = r.le<std::uint64_t>();
-        const auto n = r.varint_max(n_tensors, "preprocessed tensor count");
-        std::uint64_t prev = 0;
-        for (std::uint64_t i = 0; i < n; ++i) {
-            const auto index = r.varint_max(n_tensors ? n_tensors - 1 : 0, "tensor index");
-            LMGC_CHECK(i == 0 || index > prev, errc::corrupt,
-                       "preprocess tensor indices out of order");
-            prev = index;
-            const auto side = r.blob();
-            rec.tensors.emplace_back(index, bytes(side.begin(), side.end()));
-        }
-        LMGC_CHECK(r.at_end(), errc::corrupt, "preprocess information has extra bytes");
-        return rec;
+  private:
+    void start(const container_header& h) override { out.assign(h.original_bytes, 0); }
+    void put(std::uint64_t offset, byte_span data) override {
+        if (!data.empty()) std::memcpy(out.data() + offset, data.data(), data.size());
     }
 };
 
-// Everything compression decides before coding: the header (minus chunk sizes and
-// checksums), the stream contents, and the file decompression will give back.
-struct compress_plan {
-    container_header header;
-    std::vector<bytes> stream_data;
-    std::vector<std::unique_ptr<codec_i>> codecs;
-    bytes expected; // what decompression yields (empty: the input itself)
-    std::uint64_t tensor_bytes = 0;
-    std::uint64_t side_bytes = 0;
-    double err2 = 0, norm2 = 0; // squared reconstruction error and norm, float tensors
+class file_sink final : public file_layout_sink {
+  public:
+    explicit file_sink(output_file& f) : f_(f) {}
+
+  private:
+    void start(const container_header&) override {}
+    void put(std::uint64_t offset, byte_span data) override { f_.write_at(offset, data); }
+    output_file& f_;
 };
 
-compress_plan make_plan(std::span<const std::uint8_t> input, const compress_params& params,
-                        bool make_codecs) {
-    read_options ropt;
-    ropt.u2_as_bf16 = params.u2_as_bf16;
-    const parsed_file pf = parse_tensor_file(input, params.format, ropt);
-    const bool lossy = !params.preprocess.empty();
-    const auto steps = lossy ? parse_preprocess(params.preprocess) : std::vector<preprocess_step>{};
+tensor_info info_of(const container_header& h, const container_tensor& t) {
+    tensor_info ti;
+    ti.name = t.name;
+    ti.type = t.type;
+    ti.shape = t.shape;
+    ti.nbytes = t.nbytes;
+    ti.codec = h.streams[t.stream].codec;
+    ti.fortran_order = t.fortran_order;
+    ti.big_endian = t.big_endian;
+    return ti;
+}
 
-    compress_plan plan;
-    container_header& h = plan.header;
-    h.format = pf.format;
-    h.original_bytes = input.size();
-    h.skeleton = extract_skeleton(input, pf.tensors);
-    h.preprocess = params.preprocess;
-    preprocess_record record;
-    record.seed = params.seed;
-    if (lossy) plan.expected.assign(input.begin(), input.end());
-
-    // One stream per coded element type, in order of first appearance.
-    const std::string chosen(params.codec.empty() ? default_codec_name() : params.codec);
-    const codec_entry& user_entry = find_codec(chosen);
-    std::map<dtype, std::uint32_t> stream_of;
-    codec_config cfg;
-    cfg.options = params.codec_options;
-    for (std::size_t ti = 0; ti < pf.tensors.size(); ++ti) {
-        const auto& t = pf.tensors[ti];
-        const std::size_t es = dtype_size(t.type);
-        bytes data(input.begin() + static_cast<std::ptrdiff_t>(t.offset),
-                   input.begin() + static_cast<std::ptrdiff_t>(t.offset + t.nbytes));
-        if (t.big_endian) swap_bytes_inplace(data, es);
-        dtype coded_type = t.type;
-        if (lossy && dtype_is_float(t.type)) {
-            auto pp = detail::with_context("tensor '" + t.name + "'", [&] {
-                return preprocess_forward(data, t.type, steps, params.seed, ti);
-            });
-            for (std::size_t i = 0; i < data.size(); i += es) {
-                const double x = load_float(data.data() + i, t.type);
-                const double y = load_float(pp.reconstructed.data() + i, t.type);
-                if (std::isfinite(x)) {
-                    plan.err2 += (x - y) * (x - y);
-                    plan.norm2 += x * x;
-                }
-            }
-            if (t.big_endian) swap_bytes_inplace(pp.reconstructed, es);
-            std::memcpy(plan.expected.data() + t.offset, pp.reconstructed.data(), t.nbytes);
-            plan.side_bytes += pp.side_info.size();
-            record.tensors.emplace_back(ti, std::move(pp.side_info));
-            coded_type = pp.stream_type;
-            data = std::move(pp.stream);
+// For a .safetensors source, the header's metadata and its empty tensors (which hold no
+// bytes, so the manifest leaves them out); offsets are those in the original file.
+struct safetensors_extras {
+    metadata_t metadata;
+    std::vector<std::pair<std::uint64_t, tensor_info>> empty;
+};
+safetensors_extras safetensors_extras_of(const container_header& h) {
+    safetensors_extras x;
+    if (h.format != source_format::safetensors || h.skeleton.size() < 8) return x;
+    const auto n = load_le<std::uint64_t>(h.skeleton.data());
+    LMGC_CHECK(n <= h.skeleton.size() - 8, errc::corrupt, "safetensors header cut short");
+    const std::string_view text(reinterpret_cast<const char*>(h.skeleton.data() + 8),
+                                static_cast<std::size_t>(n));
+    const auto doc = json_parse(text, "safetensors header");
+    for (const auto& [name, v] : doc.as_object("safetensors header")) {
+        if (name == "__metadata__") {
+            for (const auto& [k, val] : v.as_object("__metadata__"))
+                x.metadata.emplace_back(k, val.as_string("__metadata__ value"));
+            continue;
         }
-        auto it = stream_of.find(coded_type);
-        if (it == stream_of.end()) {
-            const codec_entry& e =
-                user_entry.supports(coded_type) ? user_entry : find_codec(byte_codec_name());
-            container_stream s;
-            s.codec = std::string(e.name);
-            s.type = coded_type;
-            const auto elem = dtype_size(coded_type);
-            // A codec whose default is 0 (unchunked) codes the stream as one chunk.
-            if (!params.unchunked && (params.chunk_bytes || e.default_chunk_bytes)) {
-                std::uint64_t cb = params.chunk_bytes ? params.chunk_bytes : e.default_chunk_bytes;
-                s.chunk_bytes = std::max<std::uint64_t>(elem, cb / elem * elem);
-            }
-            if (make_codecs) {
-                plan.codecs.push_back(
-                    detail::with_context(std::string(e.name), [&] { return e.make(cfg); }));
-                s.params = plan.codecs.back()->params();
-            }
-            it = stream_of.emplace(coded_type, static_cast<std::uint32_t>(h.streams.size())).first;
-            h.streams.push_back(std::move(s));
-            plan.stream_data.emplace_back();
-        }
-        const auto si = it->second;
-        container_tensor ct;
-        ct.name = t.name;
-        ct.type = t.type;
-        ct.shape = t.shape;
-        ct.big_endian = t.big_endian;
-        ct.fortran_order = t.fortran_order;
-        ct.file_offset = t.offset;
-        ct.nbytes = t.nbytes;
-        ct.stream = si;
-        ct.stream_bytes = data.size();
-        auto& sd = plan.stream_data[si];
-        ct.stream_offset = sd.size();
-        sd.insert(sd.end(), data.begin(), data.end());
-        h.streams[si].raw_bytes += data.size();
-        plan.tensor_bytes += t.nbytes;
-        h.tensors.push_back(std::move(ct));
+        const auto& offs = v.at("data_offsets").as_array("data_offsets");
+        if (offs.size() != 2 || offs[0].as_uint() != offs[1].as_uint()) continue;
+        tensor_info ti;
+        ti.name = name;
+        const auto& code = v.at("dtype").as_string("dtype");
+        static constexpr std::pair<const char*, dtype> codes[] = {
+            {"F64", dtype::f64},      {"F32", dtype::f32},    {"F16", dtype::f16},
+            {"BF16", dtype::bf16},    {"I8", dtype::i8},      {"U8", dtype::u8},
+            {"I16", dtype::i16},      {"U16", dtype::u16},    {"I32", dtype::i32},
+            {"U32", dtype::u32},      {"I64", dtype::i64},    {"U64", dtype::u64},
+            {"BOOL", dtype::boolean}, {"F8_E4M3", dtype::u8}, {"F8_E5M2", dtype::u8}};
+        ti.type = dtype::u8;
+        for (const auto& [c, t] : codes)
+            if (code == c) ti.type = t;
+        for (const auto& d : v.at("shape").as_array("shape")) ti.shape.push_back(d.as_int());
+        x.empty.emplace_back(8 + n + offs[0].as_uint(), std::move(ti));
     }
-    if (lossy) h.preprocess_info = record.encode();
-    h.original_crc32c = crc32c(lossy ? byte_span(plan.expected) : input);
-
-    for (std::uint32_t si = 0; si < h.streams.size(); ++si) {
-        const auto& s = h.streams[si];
-        const std::uint64_t step = s.chunk_bytes ? s.chunk_bytes : s.raw_bytes;
-        for (std::uint64_t off = 0; off < s.raw_bytes; off += step) {
-            container_chunk c;
-            c.stream = si;
-            c.stream_offset = off;
-            c.raw_bytes = std::min(step, s.raw_bytes - off);
-            h.chunks.push_back(c);
-        }
-    }
-    return plan;
+    return x;
 }
 
-} // namespace
-
-std::vector<std::uint8_t> expected_output(std::span<const std::uint8_t> input,
-                                          const compress_params& params) {
-    if (params.preprocess.empty()) return {input.begin(), input.end()};
-    return make_plan(input, params, false).expected;
-}
-
-std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
-                                   const compress_params& params, compress_stats* stats) {
-    const auto t0 = std::chrono::steady_clock::now();
-    compress_plan plan = make_plan(input, params, true);
-    container_header& h = plan.header;
-    std::vector<const codec_i*> codecs;
-    for (const auto& c : plan.codecs) codecs.push_back(c.get());
-
-    std::uint64_t total_raw = 0;
-    for (const auto& s : h.streams) total_raw += s.raw_bytes;
-    progress_meter meter(params.progress, total_raw);
-    std::vector<bytes> payloads(h.chunks.size());
-    std::vector<double> ideal(h.chunks.size(), -1.0);
-    run_chunks(h, codecs, params.n_threads, [&](std::size_t i) {
-        auto& c = h.chunks[i];
-        const byte_span raw =
-            byte_span(plan.stream_data[c.stream]).subspan(c.stream_offset, c.raw_bytes);
-        c.crc32c = crc32c(raw);
-        chunk_layout layout = make_layout(h, c);
-        layout.ideal_bits = &ideal[i];
-        std::uint64_t reported = 0;
-        layout.advance = [&](std::uint64_t n) {
-            reported += n;
-            meter.add(n);
-        };
-        codecs[c.stream]->encode(raw, layout, payloads[i]);
-        c.coded_bytes = payloads[i].size();
-        meter.add(c.raw_bytes - std::min(reported, c.raw_bytes));
-    });
-
-    bytes image = write_container(h, payloads);
-    if (stats) {
-        stats->input_bytes = input.size();
-        stats->tensor_bytes = plan.tensor_bytes;
-        stats->output_bytes = image.size();
-        stats->payload_bytes = 0;
-        for (const auto& p : payloads) stats->payload_bytes += p.size();
-        stats->side_info_bytes = plan.side_bytes;
-        stats->preprocessed_bytes = total_raw + plan.side_bytes;
-        stats->relative_l2_error = plan.norm2 > 0 ? std::sqrt(plan.err2 / plan.norm2) : 0.0;
-        const bool all_modelled =
-            std::none_of(ideal.begin(), ideal.end(), [](double b) { return b < 0; });
-        stats->ideal_bits = all_modelled ? std::accumulate(ideal.begin(), ideal.end(), 0.0) : -1.0;
-        stats->seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-    return image;
-}
-
-namespace {
-
-void check_memory_for(std::uint64_t n) {
-    const long pages = ::sysconf(_SC_PHYS_PAGES);
-    const long page = ::sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0) {
-        const auto phys = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
-        LMGC_CHECK(n <= phys, errc::unsupported, "decompressing needs ", n,
-                   " bytes of memory, more than this machine has (", phys, ")");
-    }
-}
-
-} // namespace
-
-std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
-                                     const decompress_params& params) {
-    const container_view v = read_container(image);
-    const container_header& h = v.header;
-    const bool lossy = !h.preprocess.empty();
-    std::vector<preprocess_step> steps;
-    preprocess_record record;
-    std::vector<const bytes*> side_of(h.tensors.size(), nullptr);
-    if (lossy) {
-        steps = detail::with_context("preprocess '" + h.preprocess + "'", [&] {
-            try {
-                return parse_preprocess(h.preprocess);
-            } catch (const error& e) {
-                throw error(errc::corrupt, e.what());
-            }
+// Decoded tensors into the caller's buffers.
+class tensor_sink final : public decompress_sink {
+  public:
+    explicit tensor_sink(const tensor_allocator& allocate) : allocate_(allocate) {}
+    void begin(const container_header& h) override {
+        auto extras = safetensors_extras_of(h);
+        result.metadata = std::move(extras.metadata);
+        result.source_format = std::string(source_format_name(h.format));
+        // File order, empty tensors at their place.
+        std::vector<std::pair<std::uint64_t, std::ptrdiff_t>>
+            order; // offset, manifest index or -1-k
+        for (std::size_t i = 0; i < h.tensors.size(); ++i)
+            order.emplace_back(h.tensors[i].file_offset, static_cast<std::ptrdiff_t>(i));
+        for (std::size_t k = 0; k < extras.empty.size(); ++k)
+            order.emplace_back(extras.empty[k].first, -1 - static_cast<std::ptrdiff_t>(k));
+        std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+            return a.first < b.first || (a.first == b.first && a.second < 0 && b.second >= 0);
         });
-        record = preprocess_record::decode(h.preprocess_info, h.tensors.size());
-        for (const auto& [index, side] : record.tensors) side_of[index] = &side;
-    }
-    for (std::size_t ti = 0; ti < h.tensors.size(); ++ti) {
-        const auto& t = h.tensors[ti];
-        const auto& s = h.streams[t.stream];
-        if (side_of[ti]) {
-            const auto n = t.nbytes / dtype_size(t.type);
-            LMGC_CHECK(dtype_is_float(t.type) && s.type == preprocess_stream_type(t.type, steps) &&
-                           t.stream_bytes == preprocess_stream_bytes(t.type, n, steps),
-                       errc::corrupt, "tensor '", t.name, "' does not match its preprocessing");
-        } else {
-            LMGC_CHECK(t.stream_bytes == t.nbytes && s.type == t.type, errc::corrupt, "tensor '",
-                       t.name, "' does not match its stream");
+        dest_.assign(h.tensors.size(), nullptr);
+        types_.clear();
+        for (const auto& t : h.tensors) types_.push_back({t.type, t.big_endian});
+        for (const auto& [off, idx] : order) {
+            tensor_info ti = idx >= 0 ? info_of(h, h.tensors[static_cast<std::size_t>(idx)])
+                                      : extras.empty[static_cast<std::size_t>(-1 - idx)].second;
+            void* p = allocate_(ti);
+            if (idx >= 0) dest_[static_cast<std::size_t>(idx)] = static_cast<std::uint8_t*>(p);
+            result.tensors.push_back(std::move(ti));
         }
     }
-
-    std::uint64_t total_raw = 0;
-    for (const auto& s : h.streams) total_raw += s.raw_bytes;
-    check_memory_for(h.original_bytes + total_raw);
-
-    std::vector<std::unique_ptr<codec_i>> owned;
-    std::vector<const codec_i*> codecs;
-    for (const auto& s : h.streams) {
-        const codec_entry* e = nullptr;
-        for (const auto& row : codec_table())
-            if (row.name == s.codec) e = &row;
-        LMGC_CHECK(e != nullptr, errc::unsupported, "unknown codec '", s.codec,
-                   "' (file written by a newer lmgc?)");
-        LMGC_CHECK(e->available(), errc::unsupported, "codec '", s.codec,
-                   "' is not built into this lmgc (built without ", e->library, ")");
-        codec_config cfg;
-        cfg.options = params.codec_options;
-        cfg.recorded = s.params;
-        cfg.decoding = true;
-        owned.push_back(detail::with_context(s.codec, [&] { return e->make(cfg); }));
-        codecs.push_back(owned.back().get());
+    bool wants(std::size_t index) const override { return dest_[index] != nullptr; }
+    void skeleton(std::uint64_t, byte_span) override {}
+    void tensor(std::size_t index, std::uint64_t offset, byte_span data) override {
+        std::uint8_t* p = dest_[index] + offset;
+        if (!data.empty()) std::memcpy(p, data.data(), data.size());
+        if (types_[index].second) // arrived in the file's big-endian order: values are LE here
+            swap_bytes_inplace(std::span(p, data.size()), dtype_size(types_[index].first));
     }
+    tensors_header result;
 
-    std::vector<bytes> stream_data(h.streams.size());
-    for (std::size_t i = 0; i < h.streams.size(); ++i)
-        stream_data[i].resize(h.streams[i].raw_bytes);
+  private:
+    const tensor_allocator& allocate_;
+    std::vector<std::uint8_t*> dest_;
+    std::vector<std::pair<dtype, bool>> types_;
+};
 
-    progress_meter meter(params.progress, total_raw);
-    run_chunks(h, codecs, params.n_threads, [&](std::size_t i) {
-        const auto& c = h.chunks[i];
-        const std::span<std::uint8_t> out =
-            std::span(stream_data[c.stream]).subspan(c.stream_offset, c.raw_bytes);
-        chunk_layout layout = make_layout(h, c);
-        std::uint64_t reported = 0;
-        layout.advance = [&](std::uint64_t n) {
-            reported += n;
-            meter.add(n);
-        };
-        detail::with_context("chunk " + std::to_string(i) + " (" + h.streams[c.stream].codec + ")",
-                             [&] { codecs[c.stream]->decode(v.payloads[i], layout, out); });
-        LMGC_CHECK(crc32c(out) == c.crc32c, errc::corrupt, "chunk ", i,
-                   ": checksum mismatch (file damaged)");
-        meter.add(c.raw_bytes - std::min(reported, c.raw_bytes));
-    });
-
-    // Reassemble: skeleton bytes between the tensors, tensors back in file byte order.
-    bytes out(h.original_bytes);
-    std::uint64_t pos = 0, skel = 0;
-    auto copy_skeleton = [&](std::uint64_t upto) {
-        const auto n = upto - pos;
-        if (n) std::memcpy(out.data() + pos, h.skeleton.data() + skel, n);
-        skel += n;
-        pos = upto;
-    };
-    for (std::size_t ti = 0; ti < h.tensors.size(); ++ti) {
-        const auto& t = h.tensors[ti];
-        copy_skeleton(t.file_offset);
-        const byte_span coded =
-            byte_span(stream_data[t.stream]).subspan(t.stream_offset, t.stream_bytes);
-        if (side_of[ti]) {
-            const bytes lossy_tensor = detail::with_context("tensor '" + t.name + "'", [&] {
-                return preprocess_inverse(coded, *side_of[ti], t.type,
-                                          t.nbytes / dtype_size(t.type), steps, record.seed, ti);
-            });
-            std::memcpy(out.data() + pos, lossy_tensor.data(), t.nbytes);
-        } else if (t.nbytes) {
-            std::memcpy(out.data() + pos, coded.data(), t.nbytes);
-        }
-        if (t.big_endian)
-            swap_bytes_inplace(std::span(out).subspan(pos, t.nbytes), dtype_size(t.type));
-        pos += t.nbytes;
-    }
-    copy_skeleton(h.original_bytes);
-    LMGC_CHECK(crc32c(out) == h.original_crc32c, errc::corrupt,
-               "whole-file checksum mismatch (file damaged)");
-    return out;
-}
-
-file_info inspect(std::span<const std::uint8_t> image) {
-    const container_view v = read_container(image);
+file_info info_from(const container_view& v) {
     const auto& h = v.header;
     file_info fi;
     fi.format_major = h.major;
     fi.format_minor = h.minor;
+    fi.level = h.level;
     fi.source_format = std::string(source_format_name(h.format));
     fi.original_bytes = h.original_bytes;
-    fi.file_bytes = image.size();
+    fi.file_bytes = v.file_bytes;
     fi.skeleton_bytes = h.skeleton.size();
     fi.preprocess = h.preprocess;
     for (const auto& s : h.streams) {
         stream_info si;
         si.codec = s.codec;
-        si.dtype = std::string(dtype_name(s.type));
+        si.type = s.type;
         si.raw_bytes = s.raw_bytes;
         si.chunk_bytes = s.chunk_bytes;
         si.codec_params = s.params;
         fi.streams.push_back(std::move(si));
     }
     for (const auto& t : h.tensors) {
-        tensor_info ti;
-        ti.name = t.name;
-        ti.dtype = std::string(dtype_name(t.type));
-        ti.shape = t.shape;
-        ti.nbytes = t.nbytes;
-        ti.codec = h.streams[t.stream].codec;
         fi.tensor_bytes += t.nbytes;
-        fi.tensors.push_back(std::move(ti));
+        fi.tensors.push_back(info_of(h, t));
     }
     for (const auto& c : h.chunks)
         fi.chunks.push_back({c.stream, c.raw_bytes, c.coded_bytes, c.crc32c});
     return fi;
 }
 
-file_info inspect_file(const std::string& path) {
-    const auto data = read_file(path);
-    return detail::with_context(path, [&] { return inspect(data); });
+const write_fn& appender(bytes& out, write_fn& fn) {
+    fn = [&out](std::span<const std::uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); };
+    return fn;
+}
+
+} // namespace
+
+compress_stats compress_to(std::span<const std::uint8_t> input, const compress_params& params,
+                           const write_fn& write) {
+    const memory_source src(input);
+    const compress_input in = parse_input(src, input, params);
+    return compress_stream(in, params, write);
+}
+
+std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
+                                   const compress_params& params, compress_stats* stats) {
+    bytes out;
+    write_fn fn;
+    const auto st = compress_to(input, params, appender(out, fn));
+    if (stats) *stats = st;
+    return out;
+}
+
+std::vector<std::uint8_t> expected_output(std::span<const std::uint8_t> input,
+                                          const compress_params& params) {
+    if (params.preprocess.empty()) return {input.begin(), input.end()};
+    const memory_source src(input);
+    return expected_output(parse_input(src, input, params), params);
+}
+
+std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
+                                     const decompress_params& params) {
+    image_sink sink;
+    decompress_stream(memory_source(image), params, sink);
+    return std::move(sink.out);
 }
 
 compress_stats compress_file(const std::string& in_path, const std::string& out_path,
                              const compress_params& params, bool overwrite) {
-    const auto data = read_file(in_path);
-    compress_stats st;
-    const auto image = detail::with_context(in_path, [&] { return compress(data, params, &st); });
-    write_file_atomic(out_path, image, overwrite);
-    return st;
+    return with_context(in_path, [&] {
+        const file_source src(in_path);
+        const compress_input in = parse_input(src, src.map(), params);
+        output_file out(out_path, overwrite);
+        const write_fn fn = [&](std::span<const std::uint8_t> b) { out.write(b); };
+        const auto st = compress_stream(in, params, fn);
+        out.commit();
+        return st;
+    });
 }
 
 void decompress_file(const std::string& in_path, const std::string& out_path,
                      const decompress_params& params, bool overwrite) {
-    const auto image = read_file(in_path);
-    const auto data = detail::with_context(in_path, [&] { return decompress(image, params); });
-    write_file_atomic(out_path, data, overwrite);
+    with_context(in_path, [&] {
+        const file_source src(in_path);
+        output_file out(out_path, overwrite);
+        file_sink sink(out);
+        decompress_stream(src, params, sink);
+        out.commit();
+    });
+}
+
+file_info inspect(std::span<const std::uint8_t> image) {
+    return info_from(read_container(image));
+}
+
+file_info inspect_file(const std::string& path) {
+    return with_context(path, [&] { return info_from(read_container(file_source(path))); });
+}
+
+compress_stats compress_tensors(std::span<const tensor_ref> tensors, const compress_params& params,
+                                const write_fn& write, const metadata_t& metadata) {
+    const tensor_set_source src(tensors, metadata);
+    compress_input in;
+    in.file = &src;
+    in.parsed = src.parsed();
+    in.skeleton = src.header();
+    return compress_stream(in, params, write);
+}
+
+std::vector<std::uint8_t> compress_tensors(std::span<const tensor_ref> tensors,
+                                           const compress_params& params,
+                                           const metadata_t& metadata, compress_stats* stats) {
+    bytes out;
+    write_fn fn;
+    const auto st = compress_tensors(tensors, params, appender(out, fn), metadata);
+    if (stats) *stats = st;
+    return out;
+}
+
+compress_stats compress_tensors_to_file(std::span<const tensor_ref> tensors,
+                                        const std::string& out_path, const compress_params& params,
+                                        const metadata_t& metadata, bool overwrite) {
+    const tensor_set_source src(tensors, metadata);
+    output_file out(out_path, overwrite);
+    compress_input in;
+    in.file = &src;
+    in.parsed = src.parsed();
+    in.skeleton = src.header();
+    const write_fn fn = [&](std::span<const std::uint8_t> b) { out.write(b); };
+    const auto st = compress_stream(in, params, fn);
+    out.commit();
+    return st;
+}
+
+tensors_header decompress_tensors(std::span<const std::uint8_t> image,
+                                  const decompress_params& params,
+                                  const tensor_allocator& allocate) {
+    tensor_sink sink(allocate);
+    decompress_stream(memory_source(image), params, sink);
+    return std::move(sink.result);
+}
+
+tensors_header decompress_tensors_file(const std::string& path, const decompress_params& params,
+                                       const tensor_allocator& allocate) {
+    return with_context(path, [&] {
+        tensor_sink sink(allocate);
+        decompress_stream(file_source(path), params, sink);
+        return std::move(sink.result);
+    });
 }
 
 } // namespace lmgc

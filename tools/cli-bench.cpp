@@ -4,7 +4,7 @@
 #include "cli-args.hpp"
 #include "cli-commands.hpp"
 
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 
 #include <charconv>
 #include <cstdio>

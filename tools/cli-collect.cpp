@@ -3,7 +3,7 @@
 #include "cli-args.hpp"
 #include "cli-commands.hpp"
 
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -159,7 +159,8 @@ int cmd_info(const args_t& args) {
         std::string params;
         for (const auto& [k, v] : s.codec_params)
             params += (params.empty() ? "" : " ") + k + "=" + v;
-        rows.push_back({std::to_string(i), s.dtype, s.codec, params, std::to_string(s.raw_bytes),
+        rows.push_back({std::to_string(i), std::string(dtype_name(s.type)), s.codec, params,
+                        std::to_string(s.raw_bytes),
                         s.chunk_bytes ? std::to_string(s.chunk_bytes) : "unchunked",
                         std::to_string(coded),
                         format_fixed(s.raw_bytes ? 100.0 * static_cast<double>(coded) /
@@ -177,7 +178,8 @@ int cmd_info(const args_t& args) {
         for (std::size_t d = 0; d < t.shape.size(); ++d)
             shape += (d ? ", " : "") + std::to_string(t.shape[d]);
         shape += "]";
-        rows.push_back({t.name, t.dtype, shape, std::to_string(t.nbytes), t.codec});
+        rows.push_back(
+            {t.name, std::string(dtype_name(t.type)), shape, std::to_string(t.nbytes), t.codec});
     }
     std::fputs(markdown_table(rows).c_str(), stdout);
     if (fi.tensors.size() > limit)

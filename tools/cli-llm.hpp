@@ -2,7 +2,7 @@
 #pragma once
 
 #include "cli-args.hpp"
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 
 namespace lmgc::cli {
 

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,18 +40,61 @@ class error : public std::runtime_error {
 /// Name of an error category ("bad input", "corrupt", ...).
 const char* errc_name(errc code) noexcept;
 
+/// Element types. The values are the .lmgc format's codes: pinned.
+enum class dtype : std::uint8_t {
+    f64 = 1,
+    f32 = 2,
+    f16 = 3,
+    bf16 = 4,
+    i8 = 5,
+    u8 = 6,
+    i16 = 7,
+    u16 = 8,
+    i32 = 9,
+    u32 = 10,
+    i64 = 11,
+    u64 = 12,
+    boolean = 13,
+};
+/// Bytes per element (0 for a value that is no dtype).
+std::size_t dtype_size(dtype t) noexcept;
+/// Short lowercase name: "f32", "bf16", "i64", "bool".
+std::string_view dtype_name(dtype t) noexcept;
+/// The dtype of a name dtype_name gives; std::nullopt for any other string.
+std::optional<dtype> dtype_from_name(std::string_view name) noexcept;
+bool dtype_is_float(dtype t) noexcept;
+
 /// Called with (work done, total work) from the thread that runs the call; total may grow.
 using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+/// Receives the bytes of a .lmgc stream, in order. May throw to stop the compression.
+using write_fn = std::function<void(std::span<const std::uint8_t>)>;
 
 /// How the input file is read.
 enum class input_format { auto_detect, npy, safetensors, torch, raw };
 const char* input_format_name(input_format f) noexcept;
 
+/// The input formats a --format option takes: the one table every front end parses with.
+struct input_format_description {
+    input_format format;
+    const char* name;    ///< "auto", "npy", "safetensors", "torch", "raw"
+    const char* aliases; ///< other accepted names, space-separated ("pt pth ckpt")
+    const char* summary;
+};
+std::span<const input_format_description> input_formats() noexcept;
+/// The format of a name or alias; std::nullopt for anything else.
+std::optional<input_format> input_format_from_name(std::string_view name) noexcept;
+/// "auto, npy, safetensors, torch or raw": for messages and help texts.
+std::string input_format_names();
+
 /// A key=value setting passed through to a codec (e.g. {"model", "/models/tinyllama"}).
 using codec_option = std::pair<std::string, std::string>;
 
 struct compress_params {
-    std::string codec;         ///< codec name for float tensors; "" = the default codec
+    /// Compression level 1 (fastest) .. 9 (smallest); 0 = the default level. Picks the codec
+    /// and its settings (docs/levels.md) unless `codec` names one.
+    int level;
+    std::string codec;         ///< codec name for float tensors; "" = the level's codec
     std::uint64_t chunk_bytes; ///< bytes per independently coded chunk; 0 = codec default
     bool unchunked;            ///< one chunk per stream (the paper's "unchunked" baselines)
     int n_threads;             ///< worker threads; 0 = all cores
@@ -59,6 +104,9 @@ struct compress_params {
     std::string preprocess; ///< lossy preprocessing, e.g. "sparsify:10+quantize:8" ("" = lossless)
     std::uint64_t seed;     ///< seed of randomized preprocessing (sparsify)
     progress_fn progress;   ///< optional progress callback
+    /// Decode every chunk again right after coding it and compare its checksum: nothing is
+    /// written unless it decodes. Costs about one decompression (docs/reliability.md).
+    bool verify;
 };
 compress_params default_compress_params();
 
@@ -105,9 +153,16 @@ std::vector<std::uint8_t> expected_output(std::span<const std::uint8_t> input,
 std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
                                      const decompress_params& params);
 
-/// File versions of the above. The output is written to a temporary file in the same
-/// folder and renamed into place, so a failure never leaves a partial file. An existing
-/// output is an error unless overwrite is set.
+/// Compresses a tensor file into a .lmgc stream passed to `write` piece by piece (e.g. to
+/// standard output); memory stays bounded by the chunks in flight.
+compress_stats compress_to(std::span<const std::uint8_t> input, const compress_params& params,
+                           const write_fn& write);
+
+/// File versions of the above: they stream, so memory is bounded by the chunks in flight
+/// (threads x chunk size) plus the tensor index, whatever the file size. The output is
+/// written to a temporary file in the same folder and renamed into place, so a failure (or
+/// SIGINT/SIGTERM in the CLI) never leaves a partial file. An existing output is an error
+/// unless overwrite is set.
 compress_stats compress_file(const std::string& in_path, const std::string& out_path,
                              const compress_params& params, bool overwrite = false);
 void decompress_file(const std::string& in_path, const std::string& out_path,
@@ -116,10 +171,12 @@ void decompress_file(const std::string& in_path, const std::string& out_path,
 /// One tensor of a .lmgc file's manifest.
 struct tensor_info {
     std::string name;
-    std::string dtype; ///< "f32", "bf16", "i64", ...
+    dtype type = dtype::f32;
     std::vector<std::int64_t> shape;
     std::uint64_t nbytes = 0;
-    std::string codec; ///< codec of the stream that holds it
+    std::string codec;          ///< codec of the stream that holds it
+    bool fortran_order = false; ///< .npy column-major data: elements in Fortran order
+    bool big_endian = false;    ///< stored big-endian in the original file
 };
 
 /// One independently coded chunk.
@@ -133,7 +190,7 @@ struct chunk_info {
 /// A stream: the tensors of one element type, concatenated, coded by one codec.
 struct stream_info {
     std::string codec;
-    std::string dtype;
+    dtype type = dtype::f32;
     std::uint64_t raw_bytes = 0;
     std::uint64_t chunk_bytes = 0;          ///< 0 = unchunked
     std::vector<codec_option> codec_params; ///< what the codec recorded, printable
@@ -142,6 +199,7 @@ struct stream_info {
 /// What `lmgc info` shows.
 struct file_info {
     unsigned format_major = 0, format_minor = 0;
+    int level = 0; ///< the compression level asked for (0: none recorded, e.g. format 1.0)
     std::string source_format; ///< "npy", "safetensors", "torch", "raw"
     std::uint64_t original_bytes = 0;
     std::uint64_t tensor_bytes = 0;
@@ -156,6 +214,60 @@ struct file_info {
 /// Reads and checks a .lmgc header (not the payload). Throws lmgc::error.
 file_info inspect(std::span<const std::uint8_t> image);
 file_info inspect_file(const std::string& path);
+
+// ---------------------------------------------------------------------------------------
+// Tensors in memory (what the Python binding uses): no tensor-file image is built.
+
+/// A tensor the caller owns: prod(shape) * dtype_size(type) bytes at `data`, C order,
+/// little-endian. Not copied: it must stay valid and unchanged during the call.
+struct tensor_ref {
+    std::string name;
+    dtype type = dtype::f32;
+    std::vector<std::int64_t> shape;
+    const void* data = nullptr;
+};
+
+/// Metadata stored with tensors (safetensors' "__metadata__": string to string).
+using metadata_t = std::vector<std::pair<std::string, std::string>>;
+
+/// Compresses tensors (in this order) into a .lmgc stream passed to `write` piece by piece;
+/// memory stays bounded by the chunks in flight. The stream decompresses to a .safetensors
+/// file holding the tensors and the metadata, so `lmgc decompress` gives a file any
+/// safetensors reader opens. Throws lmgc::error: usage for an empty or repeated name, a null
+/// pointer with data, a negative dimension, a metadata key "__metadata__"-style clash.
+compress_stats compress_tensors(std::span<const tensor_ref> tensors, const compress_params& params,
+                                const write_fn& write, const metadata_t& metadata = {});
+/// The same into a .lmgc image in memory.
+std::vector<std::uint8_t> compress_tensors(std::span<const tensor_ref> tensors,
+                                           const compress_params& params,
+                                           const metadata_t& metadata = {},
+                                           compress_stats* stats = nullptr);
+/// The same into a file, written atomically (temporary file + rename).
+compress_stats compress_tensors_to_file(std::span<const tensor_ref> tensors,
+                                        const std::string& out_path, const compress_params& params,
+                                        const metadata_t& metadata = {}, bool overwrite = false);
+
+/// Where decoding puts a tensor: returns t.nbytes writable bytes the caller owns (aligned
+/// for t.type), or nullptr to skip the tensor. Called once per tensor, in file order, before
+/// any chunk is decoded.
+using tensor_allocator = std::function<void*(const tensor_info& t)>;
+
+/// What decompressing tensors gives besides their data.
+struct tensors_header {
+    std::vector<tensor_info> tensors; ///< in file order
+    metadata_t metadata;              ///< safetensors "__metadata__" (empty for other sources)
+    std::string source_format;        ///< "safetensors", "npy", "torch", "raw"
+};
+
+/// Decodes the tensors of a .lmgc image (or file) into buffers from `allocate`. Values come
+/// back little-endian in their dtype, elements in file order (see tensor_info's
+/// fortran_order). For a lossy file, the reconstruction. Memory beyond the caller's buffers
+/// stays bounded by the chunks in flight. Throws lmgc::error as decompress does.
+tensors_header decompress_tensors(std::span<const std::uint8_t> image,
+                                  const decompress_params& params,
+                                  const tensor_allocator& allocate);
+tensors_header decompress_tensors_file(const std::string& path, const decompress_params& params,
+                                       const tensor_allocator& allocate);
 
 /// A codec this build knows about.
 struct codec_description {
@@ -174,5 +286,10 @@ const char* version() noexcept;
 std::vector<std::uint8_t> read_file(const std::string& path);
 /// Writes a whole file atomically (temporary file + rename). Throws lmgc::error.
 void write_file_atomic(const std::string& path, std::span<const std::uint8_t> data, bool overwrite);
+
+/// Removes the temporary files of the outputs being written at this moment (".NAME.lmgc-tmp"
+/// beside each output). Async-signal-safe: for a SIGINT/SIGTERM handler, which should then
+/// exit. A temporary left by a killed process is removed by the next run writing that output.
+void remove_temporary_files() noexcept;
 
 } // namespace lmgc

@@ -2,7 +2,7 @@
 // one run. Uses only the public API, so it measures exactly what `lmgc compress` and
 // `lmgc decompress` do, container included.
 #include "bench/bench-internal.hpp"
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 
 #include "common/common-error.hpp"
 

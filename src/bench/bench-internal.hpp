@@ -1,7 +1,7 @@
 // Helpers shared by the files of the bench stage (src/bench/) only.
 #pragma once
 
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 
 #include <chrono>
 #include <string>

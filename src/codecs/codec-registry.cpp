@@ -20,9 +20,10 @@ constexpr codec_factory gzip_factory = make_codec_gzip;
 #else
 constexpr codec_factory gzip_factory = nullptr;
 #endif
-#ifdef LMGC_HAVE_TORCH
-std::unique_ptr<codec_i> make_codec_lm(const codec_config&);
-constexpr codec_factory lm_factory = make_codec_lm;
+#ifdef LMGC_TORCH_MODULE_BUILT
+// Loads the LibTorch module on first use (module/module-loader.hpp).
+std::unique_ptr<codec_i> make_codec_lm_from_module(const codec_config&);
+constexpr codec_factory lm_factory = make_codec_lm_from_module;
 #else
 constexpr codec_factory lm_factory = nullptr;
 #endif
@@ -79,32 +80,38 @@ namespace {
 
 constexpr std::uint64_t MiB = 1u << 20;
 
-// name, summary, library it needs, element types, default chunk size, factory
+// name, summary, library it needs, element types, default chunk size, factory, the settings
+// a user may give (space-separated), whether it needs a model folder
 const codec_entry table[] = {
     {"cm", "context-mixing model of float bits (weights-free prior, fixed point)", "",
-     supports_floats, 1 * MiB, make_codec_cm},
+     supports_floats, 1 * MiB, make_codec_cm, "mantissa_bits"},
     {"fast", "exponent classes by tANS in the context of an exponent level, raw mantissas; GB/s",
-     "", supports_floats, 1 * MiB, make_codec_fast},
-    {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory},
-    {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory},
-    {"zstd", "Zstandard, level 19", "libzstd", supports_any, 16 * MiB, zstd_factory},
-    {"brotli", "Brotli, quality 11", "libbrotli", supports_any, 16 * MiB, brotli_factory},
+     "", supports_floats, 1 * MiB, make_codec_fast, ""},
+    {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory, "level"},
+    {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory,
+     "preset"},
+    {"zstd", "Zstandard, level 19", "libzstd", supports_any, 16 * MiB, zstd_factory, "level"},
+    {"brotli", "Brotli, quality 11", "libbrotli", supports_any, 16 * MiB, brotli_factory,
+     "quality lgwin"},
     {"png", "bytes as a near-square 8-bit grayscale PNG (libpng), level 9", "libpng", supports_any,
-     16 * MiB, png_factory},
+     16 * MiB, png_factory, "level"},
     {"flac", "bytes as 8-bit mono FLAC audio (libFLAC), level 8", "libFLAC", supports_any, 16 * MiB,
-     flac_factory},
+     flac_factory, "level"},
     {"fpzip", "fpzip, lossless (f32, f64)", "libfpzip", supports_float32_64, 16 * MiB,
-     fpzip_factory},
+     fpzip_factory, ""},
     {"zfp", "zfp, reversible mode (f32, f64, i32, i64)", "libzfp", supports_zfp_types, 16 * MiB,
-     zfp_factory},
+     zfp_factory, ""},
     {"shuffle-zstd", "byte planes of each element transposed, then zstd 19", "libzstd",
-     supports_any, 16 * MiB, shuffle_zstd_factory},
+     supports_any, 16 * MiB, shuffle_zstd_factory, "level"},
     {"shuffle-lzma", "byte planes of each element transposed, then lzma preset 9", "liblzma",
-     supports_any, 16 * MiB, shuffle_lzma_factory},
+     supports_any, 16 * MiB, shuffle_lzma_factory, "preset"},
     {"lm", "LLM prior (Llama via LibTorch, --model DIR) + range coder: LM-GC", "LibTorch",
-     supports_floats, 0, lm_factory},
+     supports_floats, 0, lm_factory,
+     "model model-name serialization bytes-per-group text-chunk-bytes byte-order tokens context "
+     "batch device dtype threads",
+     true},
     {"store", "no compression (for tests and incompressible data)", "", supports_any, 16 * MiB,
-     make_codec_store},
+     make_codec_store, ""},
 };
 
 } // namespace
@@ -152,6 +159,57 @@ std::string_view default_codec_name() {
 
 std::string_view byte_codec_name() {
     return first_built({"zstd", "gzip"});
+}
+
+std::span<const level_row> level_ladder() {
+    static const level_row ladder[] = {
+        {1, "shuffle-zstd", {{"level", "1"}}, "byte planes + zstd -1"},
+        {2, "shuffle-zstd", {{"level", "3"}}, "byte planes + zstd -3"},
+        {3, "shuffle-zstd", {{"level", "9"}}, "byte planes + zstd -9"},
+        {4, "shuffle-zstd", {{"level", "19"}}, "byte planes + zstd -19"},
+        {5, "cm", {}, "context mixing (the default)"},
+        {6, "cm", {}, "context mixing"},
+        {7, "cm", {}, "context mixing"},
+        {8, "cm", {}, "context mixing"},
+        {9, "cm", {}, "context mixing"},
+    };
+    return ladder;
+}
+
+bool codec_entry::knows_option(std::string_view key) const {
+    std::string_view rest = options;
+    while (!rest.empty()) {
+        const auto sp = rest.find(' ');
+        if (rest.substr(0, sp) == key) return true;
+        if (sp == std::string_view::npos) break;
+        rest.remove_prefix(sp + 1);
+    }
+    return false;
+}
+
+void check_options(const codec_entry& e, std::span<const codec_option> options) {
+    for (const auto& [k, v] : options)
+        LMGC_CHECK(e.knows_option(k), errc::usage, "codec '", e.name, "' has no setting '", k, "'",
+                   e.options.empty() ? std::string(" (it has none)")
+                                     : " (it has: " + std::string(e.options) + ")");
+}
+
+codec_choice codec_for(const compress_params& params) {
+    LMGC_CHECK(params.level >= 0 && params.level <= 9, errc::usage, "level ", params.level,
+               " is out of range (1 to 9, or 0 for the default)");
+    codec_choice c;
+    if (!params.codec.empty()) {
+        c.entry = &find_codec(params.codec);
+    } else {
+        const auto& row = level_ladder()[static_cast<std::size_t>(
+            (params.level ? params.level : default_level) - 1)];
+        c.entry = &find_codec(first_built({row.codec, default_codec_name()}));
+        if (c.entry->name == row.codec)
+            for (const auto& o : row.options) c.options.push_back(o);
+    }
+    check_options(*c.entry, params.codec_options);
+    for (const auto& o : params.codec_options) c.options.push_back(o);
+    return c;
 }
 
 std::optional<std::string> codec_config::get(std::string_view key) const {

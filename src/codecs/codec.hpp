@@ -73,8 +73,14 @@ struct codec_entry {
     bool (*supports)(dtype);           // element types it codes; others go to the byte codec
     std::uint64_t default_chunk_bytes; // 0: unchunked
     std::unique_ptr<codec_i> (*make)(const codec_config&); // null when not built in
+    std::string_view options; // the settings a user may give, space-separated
+    bool needs_model = false; // needs a model folder (the `model` setting)
     bool available() const { return make != nullptr; }
+    bool knows_option(std::string_view key) const;
 };
+
+// Throws usage naming the first option the codec does not know.
+void check_options(const codec_entry& e, std::span<const codec_option> options);
 
 bool supports_any(dtype);
 bool supports_float32_64(dtype);
@@ -90,5 +96,28 @@ std::string_view default_codec_name();
 // The codec used for streams the chosen codec does not support (integer tensors for a
 // float-only codec).
 std::string_view byte_codec_name();
+
+// The smallest chunk size compression accepts: one element of the widest type. (Chunk sizes
+// are rounded down to whole elements per stream.)
+constexpr std::uint64_t compress_chunk_min = 8;
+
+// What compress_params ask for: the codec for float tensors and its options (the user's
+// codec_options, plus those a level implies). Throws usage for an unknown codec or level.
+struct codec_choice {
+    const codec_entry* entry = nullptr;
+    std::vector<codec_option> options;
+};
+codec_choice codec_for(const compress_params& params);
+
+// The compression levels, 1 (fastest) to 9 (smallest): a codec and its settings each
+// (docs/levels.md). A level whose codec is not built in falls back to the default codec.
+struct level_row {
+    int level;
+    std::string_view codec;
+    std::vector<codec_option> options;
+    std::string_view why; // one line for docs and `lmgc compress --help`
+};
+std::span<const level_row> level_ladder();
+constexpr int default_level = 5;
 
 } // namespace lmgc::detail

@@ -6,7 +6,7 @@
 
 #include "common/common-bytes.hpp"
 #include "common/common-random.hpp"
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 
 #include <array>
 #include <cstdint>

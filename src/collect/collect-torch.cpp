@@ -1,6 +1,7 @@
 // Gradient collection with LibTorch: the paper's four networks, its training recipe and the
 // loop that saves each parameter's gradient before the optimizer step. The only file of the
-// collect stage that includes LibTorch (each such file costs ~20 s to compile).
+// collect stage that includes LibTorch (each such file costs ~20 s to compile). Built into
+// the LibTorch module (src/module/).
 #include "collect/collect-data.hpp"
 
 #include "common/common-error.hpp"
@@ -593,11 +594,10 @@ std::vector<std::string> existing_gradient_files(const std::string& dir) {
 } // namespace
 } // namespace detail
 
-namespace experimental {
+// The module's implementations of the collect calls (the research library forwards to them).
+namespace torch_impl {
 
-bool collect_available() noexcept {
-    return true;
-}
+using namespace experimental;
 
 collect_model_info collect_describe(const collect_params& params) {
     using namespace detail;
@@ -838,5 +838,5 @@ std::vector<collect_bench_result> collect_benchmark(const collect_params& params
     return out;
 }
 
-} // namespace experimental
+} // namespace torch_impl
 } // namespace lmgc

@@ -1,4 +1,6 @@
-// CRC-32C, slicing-by-8 in software: portable, ~1.5 GB/s, far faster than any codec here.
+// CRC-32C: the SSE4.2 instruction where the CPU has it (x86-64, ~10 GB/s), else slicing-by-8
+// in software (~1.5 GB/s); both give the same value. Also the combination of two CRCs, so
+// pieces checksummed out of order give the checksum of the whole.
 #include "common/common-checksum.hpp"
 
 #include <array>
@@ -24,9 +26,76 @@ struct crc_tables {
 
 constexpr crc_tables tables{};
 
+std::uint32_t crc32c_software(std::span<const std::uint8_t> data, std::uint32_t previous) noexcept;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LMGC_CRC_HW 1
+// One 8-byte step per instruction (3-cycle latency: ~8 GB/s at 3 GHz).
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const std::uint8_t* p, std::size_t n,
+                                                             std::uint32_t c) noexcept {
+    std::uint64_t c0 = c;
+    while (n >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        c0 = __builtin_ia32_crc32di(c0, w);
+        p += 8;
+        n -= 8;
+    }
+    std::uint32_t c32 = static_cast<std::uint32_t>(c0);
+    while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+
+bool cpu_has_sse42() noexcept {
+    static const bool has = __builtin_cpu_supports("sse4.2");
+    return has;
+}
+#endif
+
+// GF(2) helpers for combining: multiply a CRC state by x^(8 * len) modulo the polynomial.
+std::uint32_t gf2_times(const std::uint32_t* mat, std::uint32_t vec) noexcept {
+    std::uint32_t sum = 0;
+    for (int i = 0; vec; ++i, vec >>= 1)
+        if (vec & 1) sum ^= mat[i];
+    return sum;
+}
+void gf2_square(std::uint32_t* sq, const std::uint32_t* mat) noexcept {
+    for (int i = 0; i < 32; ++i) sq[i] = gf2_times(mat, mat[i]);
+}
+
 } // namespace
 
 std::uint32_t crc32c(std::span<const std::uint8_t> data, std::uint32_t previous) noexcept {
+#ifdef LMGC_CRC_HW
+    if (cpu_has_sse42()) return ~crc32c_sse42(data.data(), data.size(), ~previous);
+#endif
+    return crc32c_software(data, previous);
+}
+
+std::uint32_t crc32c_combine(std::uint32_t crc1, std::uint32_t crc2, std::uint64_t len2) noexcept {
+    // zlib's crc32_combine with the Castagnoli polynomial: apply len2 zero bytes to crc1
+    // by repeated squaring of the one-zero-bit operator, then add crc2.
+    if (len2 == 0) return crc1;
+    std::uint32_t even[32], odd[32];
+    odd[0] = crc32c_poly;
+    for (int i = 1; i < 32; ++i) odd[i] = 1u << (i - 1);
+    gf2_square(even, odd); // two zero bits
+    gf2_square(odd, even); // four zero bits
+    do {
+        gf2_square(even, odd);
+        if (len2 & 1) crc1 = gf2_times(even, crc1);
+        len2 >>= 1;
+        if (len2 == 0) break;
+        gf2_square(odd, even);
+        if (len2 & 1) crc1 = gf2_times(odd, crc1);
+        len2 >>= 1;
+    } while (len2 != 0);
+    return crc1 ^ crc2;
+}
+
+namespace {
+
+std::uint32_t crc32c_software(std::span<const std::uint8_t> data, std::uint32_t previous) noexcept {
     std::uint32_t c = ~previous;
     const std::uint8_t* p = data.data();
     std::size_t n = data.size();
@@ -44,5 +113,7 @@ std::uint32_t crc32c(std::span<const std::uint8_t> data, std::uint32_t previous)
     while (n--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xff];
     return ~c;
 }
+
+} // namespace
 
 } // namespace lmgc::detail

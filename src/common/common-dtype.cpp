@@ -3,7 +3,7 @@
 
 #include <array>
 
-namespace lmgc::detail {
+namespace lmgc {
 namespace {
 
 struct dtype_row {
@@ -54,10 +54,12 @@ std::optional<dtype> dtype_from_name(std::string_view name) noexcept {
         if (r.name == name) return r.type;
     return std::nullopt;
 }
+namespace detail {
 std::optional<dtype> dtype_from_code(std::uint64_t code) noexcept {
     for (const auto& r : dtype_table)
         if (static_cast<std::uint64_t>(r.type) == code) return r.type;
     return std::nullopt;
 }
 
-} // namespace lmgc::detail
+} // namespace detail
+} // namespace lmgc

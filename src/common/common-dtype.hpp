@@ -6,30 +6,17 @@
 #include <optional>
 #include <string_view>
 
+#include "lmgc/lmgc.hpp"
+
 namespace lmgc::detail {
 
-// Values are stored in .lmgc headers: never renumber.
-enum class dtype : std::uint8_t {
-    f64 = 1,
-    f32 = 2,
-    f16 = 3,
-    bf16 = 4,
-    i8 = 5,
-    u8 = 6,
-    i16 = 7,
-    u16 = 8,
-    i32 = 9,
-    u32 = 10,
-    i64 = 11,
-    u64 = 12,
-    boolean = 13,
-};
+// The public enum and its table (lmgc.hpp); the codes are stored in .lmgc headers.
+using lmgc::dtype;
+using lmgc::dtype_from_name;
+using lmgc::dtype_is_float;
+using lmgc::dtype_name;
+using lmgc::dtype_size;
 
-std::size_t dtype_size(dtype t) noexcept;
-bool dtype_is_float(dtype t) noexcept;
-// Short lowercase name: "f32", "bf16", "i64", "bool".
-std::string_view dtype_name(dtype t) noexcept;
-std::optional<dtype> dtype_from_name(std::string_view name) noexcept;
 // Validates a value read from a file.
 std::optional<dtype> dtype_from_code(std::uint64_t code) noexcept;
 

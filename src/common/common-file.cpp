@@ -1,98 +1,309 @@
-// Whole-file reads and atomic writes (temporary file in the same folder, then rename or link),
-// so an interrupted or failed run never leaves a partial output behind.
+// Sources read at offsets, output files written through a locked temporary, lazily backed
+// buffers, and the whole-file helpers of the public API.
+#include "common/common-file.hpp"
+
 #include "common/common-error.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <string>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace lmgc {
+namespace detail {
+namespace {
 
-std::vector<std::uint8_t> read_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    LMGC_CHECK(fd >= 0, errc::io, "cannot open '", path, "': ", std::strerror(errno));
+// Temporary outputs alive now, for a signal handler to remove. Fixed storage and atomics
+// only: remove_temporary_files() must be async-signal-safe. More outputs than slots at once
+// simply go unregistered (their temporaries are still removed by the next run).
+constexpr int temp_slots = 64;
+constexpr std::size_t temp_path_max = 4096;
+struct temp_registry {
+    std::atomic<int> state[temp_slots]; // 0 free, 1 being written, 2 registered
+    char path[temp_slots][temp_path_max];
+};
+temp_registry& temporaries() {
+    static temp_registry r{};
+    return r;
+}
+
+int register_temporary(const std::string& path) {
+    if (path.size() >= temp_path_max) return -1;
+    auto& r = temporaries();
+    for (int i = 0; i < temp_slots; ++i) {
+        int expected = 0;
+        if (r.state[i].compare_exchange_strong(expected, 1)) {
+            std::memcpy(r.path[i], path.c_str(), path.size() + 1);
+            r.state[i].store(2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void unregister_temporary(int slot) {
+    if (slot >= 0) temporaries().state[slot].store(0);
+}
+
+std::string errno_text(int e) {
+    return std::strerror(e);
+}
+
+} // namespace
+
+bytes byte_source::read(std::uint64_t offset, std::uint64_t n) const {
+    bytes out(n);
+    read_at(offset, out);
+    return out;
+}
+
+void memory_source::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
+    LMGC_CHECK(offset <= data_.size() && out.size() <= data_.size() - offset, errc::corrupt,
+               "read past the end of the data (", out.size(), " bytes at offset ", offset, " of ",
+               data_.size(), ")");
+    if (!out.empty()) std::memcpy(out.data(), data_.data() + offset, out.size());
+}
+
+file_source::file_source(const std::string& path, std::uint64_t stream_limit) : path_(path) {
+    fd_ = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    LMGC_CHECK(fd_ >= 0, errc::io, "cannot open '", path, "': ", errno_text(errno));
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        const int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
-        ::close(fd);
-        LMGC_FAIL(errc::io, "cannot read '", path, "': ", std::strerror(e));
+    if (::fstat(fd_, &st) != 0) {
+        const int e = errno;
+        ::close(fd_);
+        LMGC_FAIL(errc::io, "cannot read '", path, "': ", errno_text(e));
     }
-    std::vector<std::uint8_t> data;
-    try {
-        data.reserve(static_cast<std::size_t>(st.st_size));
-    } catch (const std::bad_alloc&) {
-        ::close(fd);
-        LMGC_FAIL(errc::io, "not enough memory to read '", path, "' (", st.st_size, " bytes)");
+    if (S_ISDIR(st.st_mode)) {
+        ::close(fd_);
+        LMGC_FAIL(errc::io, "cannot read '", path, "': ", errno_text(EISDIR));
     }
+    if (S_ISREG(st.st_mode)) {
+        size_ = static_cast<std::uint64_t>(st.st_size);
+        return;
+    }
+    // A pipe or device: into memory, with a bound.
     std::uint8_t buf[1 << 16];
     for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
+        const ssize_t n = ::read(fd_, buf, sizeof buf);
         if (n == 0) break;
         if (n < 0) {
             if (errno == EINTR) continue;
             const int e = errno;
-            ::close(fd);
-            LMGC_FAIL(errc::io, "cannot read '", path, "': ", std::strerror(e));
+            ::close(fd_);
+            LMGC_FAIL(errc::io, "cannot read '", path, "': ", errno_text(e));
         }
-        data.insert(data.end(), buf, buf + n);
+        if (buffer_.size() + static_cast<std::size_t>(n) > stream_limit) {
+            ::close(fd_);
+            LMGC_FAIL(errc::bad_input, "'", path, "' is not a regular file and holds more than ",
+                      stream_limit,
+                      " bytes (a pipe or device is read into memory; write it to a "
+                      "file first)");
+        }
+        buffer_.insert(buffer_.end(), buf, buf + n);
     }
-    ::close(fd);
+    size_ = buffer_.size();
+    ::close(fd_);
+    fd_ = -1;
+}
+
+file_source::~file_source() {
+    if (map_) ::munmap(map_, static_cast<std::size_t>(size_));
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void file_source::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
+    LMGC_CHECK(offset <= size_ && out.size() <= size_ - offset, errc::corrupt, "'", path_,
+               "': read past the end of the file (", out.size(), " bytes at offset ", offset, ")");
+    if (fd_ < 0) {
+        if (!out.empty()) std::memcpy(out.data(), buffer_.data() + offset, out.size());
+        return;
+    }
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n =
+            ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        LMGC_CHECK(n >= 0, errc::io, "cannot read '", path_, "': ", errno_text(errno));
+        LMGC_CHECK(n > 0, errc::io, "'", path_, "' became shorter while it was read");
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+byte_span file_source::map() const {
+    if (fd_ < 0 || size_ == 0) return buffer_;
+    if (!map_) {
+        void* p = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ, MAP_PRIVATE, fd_, 0);
+        LMGC_CHECK(p != MAP_FAILED, errc::io, "cannot map '", path_, "': ", errno_text(errno));
+        map_ = p;
+    }
+    return {static_cast<const std::uint8_t*>(map_), static_cast<std::size_t>(size_)};
+}
+
+output_file::output_file(const std::string& path, bool overwrite)
+    : path_(path), overwrite_(overwrite) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        LMGC_FAIL(errc::io, "'", path, "' is a directory");
+    LMGC_CHECK(overwrite || ::lstat(path.c_str(), &st) != 0, errc::io, "'", path,
+               "' already exists (use --force to overwrite)");
+    LMGC_CHECK(!path.empty() && path.back() != '/', errc::io, "'", path, "' is not a file name");
+    const auto slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+    tmp_ = dir + "." + (slash == std::string::npos ? path : path.substr(slash + 1)) + ".lmgc-tmp";
+    // The temporary is locked while written; one whose lock is free was left by a run that
+    // died (locks die with their process): take it over.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd_ < 0 && errno == EEXIST) {
+            const int old = ::open(tmp_.c_str(), O_RDWR | O_CLOEXEC);
+            if (old >= 0) {
+                const bool busy = ::flock(old, LOCK_EX | LOCK_NB) != 0;
+                if (!busy) ::unlink(tmp_.c_str());
+                ::close(old);
+                LMGC_CHECK(!busy, errc::io, "another process is writing '", path, "' (", tmp_,
+                           " is in use)");
+            }
+            continue;
+        }
+        LMGC_CHECK(fd_ >= 0, errc::io, "cannot create a file in '", dir.empty() ? "." : dir,
+                   "': ", errno_text(errno));
+        struct stat a {
+        }, b{};
+        if (::flock(fd_, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd_, &a) == 0 &&
+            ::stat(tmp_.c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            break; // ours, locked, and still the file of that name
+        ::close(fd_);
+        fd_ = -1;
+    }
+    LMGC_CHECK(fd_ >= 0, errc::io, "cannot create '", tmp_, "' (another process keeps taking it)");
+    slot_ = register_temporary(tmp_);
+}
+
+output_file::~output_file() {
+    if (fd_ >= 0) {
+        ::unlink(tmp_.c_str());
+        ::close(fd_);
+    }
+    unregister_temporary(slot_);
+}
+
+void output_file::fail(const char* what, int err) {
+    LMGC_FAIL(errc::io, what, " '", path_, "': ", errno_text(err));
+}
+
+void output_file::write(byte_span data) {
+    write_at(pos_, data);
+    pos_ += data.size();
+}
+
+void output_file::write_at(std::uint64_t offset, byte_span data) {
+    LMGC_ASSERT(fd_ >= 0);
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
+                                   static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("cannot write", errno);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void output_file::commit() {
+    LMGC_ASSERT(fd_ >= 0);
+    if (::fchmod(fd_, 0644) != 0) fail("cannot set permissions of", errno);
+    if (overwrite_) {
+        if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot create", errno);
+    } else {
+        // link() fails if the target appeared meanwhile: never clobber without --force.
+        if (::link(tmp_.c_str(), path_.c_str()) != 0) {
+            const int e = errno;
+            LMGC_CHECK(e != EEXIST, errc::io, "'", path_,
+                       "' already exists (use --force to overwrite)");
+            fail("cannot create", e);
+        }
+        ::unlink(tmp_.c_str());
+    }
+    const int fd = fd_;
+    fd_ = -1; // committed: the destructor leaves the file alone
+    unregister_temporary(slot_);
+    slot_ = -1;
+    if (::close(fd) != 0) fail("cannot write", errno);
+}
+
+namespace {
+constexpr std::size_t lazy_map_min = std::size_t{1} << 20;
+}
+
+lazy_buffer::lazy_buffer(std::size_t n) : size_(n) {
+    if (n == 0) return;
+    if (n >= lazy_map_min) {
+        void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        LMGC_CHECK(p != MAP_FAILED, errc::unsupported, "cannot reserve ", n,
+                   " bytes of memory for a chunk");
+        data_ = static_cast<std::uint8_t*>(p);
+        mapped_ = true;
+    } else {
+        data_ = new std::uint8_t[n]();
+    }
+}
+
+lazy_buffer::~lazy_buffer() {
+    if (mapped_)
+        ::munmap(data_, size_);
+    else
+        delete[] data_;
+}
+
+lazy_buffer::lazy_buffer(lazy_buffer&& o) noexcept
+    : data_(o.data_), size_(o.size_), mapped_(o.mapped_) {
+    o.data_ = nullptr;
+    o.size_ = 0;
+    o.mapped_ = false;
+}
+
+lazy_buffer& lazy_buffer::operator=(lazy_buffer&& o) noexcept {
+    if (this != &o) {
+        this->~lazy_buffer();
+        new (this) lazy_buffer(std::move(o));
+    }
+    return *this;
+}
+
+} // namespace detail
+
+void remove_temporary_files() noexcept {
+    auto& r = detail::temporaries();
+    for (int i = 0; i < detail::temp_slots; ++i)
+        if (r.state[i].load() == 2) ::unlink(r.path[i]);
+}
+
+std::vector<std::uint8_t> read_file(const std::string& path) {
+    const detail::file_source f(path);
+    if (!f.memory().empty() || f.size() == 0) return {f.memory().begin(), f.memory().end()};
+    std::vector<std::uint8_t> data;
+    try {
+        data.resize(static_cast<std::size_t>(f.size()));
+    } catch (const std::bad_alloc&) {
+        LMGC_FAIL(errc::io, "not enough memory to read '", path, "' (", f.size(), " bytes)");
+    }
+    f.read_at(0, data);
     return data;
 }
 
 void write_file_atomic(const std::string& path, std::span<const std::uint8_t> data,
                        bool overwrite) {
-    struct stat st {};
-    LMGC_CHECK(overwrite || ::lstat(path.c_str(), &st) != 0, errc::io, "'", path,
-               "' already exists (use --force to overwrite)");
-    const auto slash = path.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    std::string tmp =
-        (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp.XXXXXX";
-    const int fd = ::mkstemp(tmp.data());
-    LMGC_CHECK(fd >= 0, errc::io, "cannot create a file in '", dir, "': ", std::strerror(errno));
-    auto fail = [&](const char* what) {
-        const int e = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        LMGC_FAIL(errc::io, what, " '", path, "': ", std::strerror(e));
-    };
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            fail("cannot write");
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fchmod(fd, 0644) != 0) fail("cannot set permissions of");
-    if (::close(fd) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        LMGC_FAIL(errc::io, "cannot write '", path, "': ", std::strerror(e));
-    }
-    if (overwrite) {
-        if (::rename(tmp.c_str(), path.c_str()) != 0) {
-            const int e = errno;
-            ::unlink(tmp.c_str());
-            LMGC_FAIL(errc::io, "cannot create '", path, "': ", std::strerror(e));
-        }
-        return;
-    }
-    // link() fails if the target appeared meanwhile: never clobber without --force.
-    if (::link(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        LMGC_CHECK(e != EEXIST, errc::io, "'", path, "' already exists (use --force to overwrite)");
-        LMGC_FAIL(errc::io, "cannot create '", path, "': ", std::strerror(e));
-    }
-    ::unlink(tmp.c_str());
+    detail::output_file out(path, overwrite);
+    out.write(data);
+    out.commit();
 }
 
 } // namespace lmgc

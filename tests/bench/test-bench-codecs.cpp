@@ -1,8 +1,8 @@
 // The codec benchmark: one run over several files and codecs, rates that match what
 // compress() writes, both chunking modes, clear errors; and the `lmgc bench` command.
 #include "codecs/codec.hpp"
-#include "lmgc/experimental.hpp"
 #include "lmgc/lmgc.hpp"
+#include "lmgc/research.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>

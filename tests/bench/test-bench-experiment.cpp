@@ -2,8 +2,8 @@
 // lossy rows checked against the lossy reconstruction, a broken round trip that fails the
 // run instead of giving a number, skipped lm rows, presets that find (and label) the sets
 // `lmgc collect` writes, and the report files.
-#include "lmgc/experimental.hpp"
 #include "lmgc/lmgc.hpp"
+#include "lmgc/research.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>

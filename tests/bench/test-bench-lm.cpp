@@ -1,8 +1,8 @@
 // `lmgc bench` with the LLM prior: lm rows run with a (random, tiny) checkpoint, report the
 // prior's ideal code length, expand into one row per ablation value, and are checked by
 // decoding like every other row.
-#include "lmgc/experimental.hpp"
 #include "lmgc/lmgc.hpp"
+#include "lmgc/research.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>

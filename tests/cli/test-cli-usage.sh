@@ -61,7 +61,7 @@ expect_true "IN.out written" cmp -s "$TMP/w/noext.out" "$TMP/w/g.orig"
 expect_true "no temporary files left" only_files "$TMP/w" g.npy g.npy.lmgc g.orig keep.lmgc noext noext.out
 
 # info and codecs.
-check "info shows the header" 0 'format: +\.lmgc 1\.0' '^$' -- "$LMGC" info "$TMP/w/g.npy.lmgc"
+check "info shows the header" 0 'format: +\.lmgc 2\.0' '^$' -- "$LMGC" info "$TMP/w/g.npy.lmgc"
 check "info shows the source" 0 'npy file, [0-9]+ bytes' '' -- "$LMGC" info "$TMP/w/g.npy.lmgc"
 check "info shows tensors" 0 '\| array +\| f32 +\| \[5000\]' '' -- "$LMGC" info "$TMP/w/g.npy.lmgc"
 check "info --all" 0 'chunks \(' '' -- "$LMGC" info --all "$TMP/w/g.npy.lmgc"

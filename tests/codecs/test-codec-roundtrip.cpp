@@ -123,8 +123,8 @@ TEST_P(codecs_roundtrip, every_file_kind_and_mode) {
             ASSERT_EQ(decompress(image, default_decompress_params()), s.file);
             const auto fi = inspect(image);
             for (const auto& t : fi.tensors)
-                EXPECT_EQ(t.codec, expected_codec(codec, *detail::dtype_from_name(t.dtype)))
-                    << t.name << " " << t.dtype;
+                EXPECT_EQ(t.codec, expected_codec(codec, t.type))
+                    << t.name << " " << dtype_name(t.type);
             for (const auto& c : fi.chunks)
                 if (chunk) {
                     EXPECT_LE(c.raw_bytes, chunk);

@@ -1,6 +1,6 @@
 // Label `gpu`: collection on CUDA (when LibTorch sees a device): every arch trains, and the
 // same seed gives bit-identical gradients on the same device. Skipped elsewhere.
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Label `slow`: a real run on Fashion-MNIST (Debian's dataset-fashion-mnist), 20 steps of
 // the paper's recipe at batch 64; skipped when the dataset is not installed.
 #include "io/io-tensor-file.hpp"
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 // .npy), determinism with a fixed seed, and the CLI's errors.
 #include "common/common-json.hpp"
 #include "io/io-tensor-file.hpp"
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>

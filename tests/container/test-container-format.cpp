@@ -75,7 +75,7 @@ TEST(container, bad_magic_newer_version_and_empty) {
     bad[1] = 'X';
     EXPECT_EQ(error_of(bad), errc::corrupt);
     auto newer = image;
-    newer[8] = 2; // major version 2
+    newer[8] = 3; // major version 3
     try {
         decompress(newer, default_decompress_params());
         FAIL() << "newer version accepted";
@@ -147,8 +147,11 @@ TEST(container, header_fields_are_cross_checked) {
     bad = h;
     bad.original_bytes = 17;
     EXPECT_THROW(read_container(write_container(bad, payloads)), error);
-    bad = h;
-    bad.chunks[0].raw_bytes = 4;
+    bad = h; // the streams imply 4 chunks; the index holds 2
+    bad.streams[0].chunk_bytes = 4;
+    EXPECT_THROW(read_container(write_container(bad, payloads)), error);
+    bad = h; // and 1 chunk here
+    bad.streams[0].chunk_bytes = 0;
     EXPECT_THROW(read_container(write_container(bad, payloads)), error);
     bad = h;
     bad.streams[0].codec = "no-such-codec";

@@ -3,7 +3,7 @@
 // window reported as a divergence.
 #include "codecs/codec-lm.hpp"
 #include "llm-fixture.hpp"
-#include "lmgc/experimental.hpp"
+#include "lmgc/research.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>

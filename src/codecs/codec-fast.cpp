@@ -871,8 +871,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     const unsigned n_contexts = n_levels * n_lag;
     const byte_span ctx_mask = r.raw((n_contexts + 7) / 8);
     auto has_table = [&](unsigned c) { return ctx_mask[c / 8] >> (c % 8) & 1; };
-    LMGC_CHECK(has_table(0) && ctx_mask.back() >> (n_contexts % 8) == 0, errc::corrupt,
-               "fast: bad context mask");
+    LMGC_CHECK(has_table(0) && (n_contexts % 8 == 0 || ctx_mask.back() >> (n_contexts % 8) == 0),
+               errc::corrupt, "fast: bad context mask");
     const byte_span desc = r.raw(r.varint_max(r.remaining(), "table description size"));
     const byte_span stream = r.raw(r.varint_max(r.remaining(), "coded symbols size"));
     LMGC_CHECK(r.remaining() >= tail, errc::corrupt, "fast: payload truncated");

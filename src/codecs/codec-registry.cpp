@@ -13,6 +13,7 @@ namespace lmgc::detail {
 using codec_factory = std::unique_ptr<codec_i> (*)(const codec_config&);
 std::unique_ptr<codec_i> make_codec_store(const codec_config&);
 std::unique_ptr<codec_i> make_codec_cm(const codec_config&);
+std::unique_ptr<codec_i> make_codec_fast(const codec_config&);
 #ifdef LMGC_HAVE_ZLIB
 std::unique_ptr<codec_i> make_codec_gzip(const codec_config&);
 constexpr codec_factory gzip_factory = make_codec_gzip;
@@ -84,6 +85,8 @@ constexpr std::uint64_t MiB = 1u << 20;
 const codec_entry table[] = {
     {"cm", "context-mixing model of float bits (weights-free prior, fixed point)", "",
      supports_floats, 1 * MiB, make_codec_cm, "mantissa_bits"},
+    {"fast", "exponent classes by tANS in the context of an exponent level, raw mantissas; GB/s",
+     "", supports_floats, 1 * MiB, make_codec_fast, ""},
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory, "level"},
     {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory,
      "preset"},

@@ -1,10 +1,12 @@
 // Seed inputs of the fuzz targets: small valid files of every kind the targets read, so a
 // short run starts from deep inside the formats rather than from random bytes.
+#include "codecs/codec.hpp"
 #include "fuzz-common.hpp"
 #include "testutil.hpp"
 
 #include "lmgc/lmgc.hpp"
 
+#include <cstring>
 #include <random>
 
 namespace lmgc::fuzz {
@@ -78,11 +80,34 @@ std::vector<bytes> make_seeds(std::string_view target) {
     } else if (target == "codec_round_trip") {
         const auto grads = test::float_bytes(test::gradient_like(512, 12));
         for (std::uint8_t codec = 0; codec < 16; ++codec)
-            for (const std::uint8_t type : {1, 2, 3, 4, 5}) { // f32, f16, bf16, i8, u8 codes - 1
+            for (const std::uint8_t type : {0, 1, 2, 3, 4, 5}) { // f64, f32, f16, bf16, i8, u8
                 bytes s = {codec, type, static_cast<std::uint8_t>(codec * 13)};
                 s.insert(s.end(), grads.begin(), grads.end());
                 seeds.push_back(std::move(s));
             }
+        // Valid payloads of "fast" in each float type, decoded into the 515 values they hold
+        // (byte 2 = 2: 1 + 2 * 257 values), so that mutations reach deep into its decoder.
+        std::uint8_t index = 0;
+        for (const auto& e : detail::codec_table()) {
+            if (!e.available()) continue;
+            if (e.name == "fast") {
+                for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
+                                     detail::dtype::bf16}) {
+                    const std::size_t elem = detail::dtype_size(t);
+                    bytes raw(515 * elem);
+                    const auto g = test::gradient_like((515 * elem + 3) / 4, 13);
+                    std::memcpy(raw.data(), g.data(), raw.size());
+                    const std::vector<std::int64_t> shape = {515};
+                    detail::chunk_layout layout;
+                    layout.type = t;
+                    layout.tensors.push_back({0, raw.size(), shape});
+                    bytes s = {index, static_cast<std::uint8_t>(static_cast<int>(t) - 1), 2};
+                    e.make(detail::codec_config{})->encode(raw, layout, s);
+                    seeds.push_back(std::move(s));
+                }
+            }
+            ++index;
+        }
     } else if (target == "io_npy") {
         for (std::size_t i = 0; i < 4; ++i) seeds.push_back(files[i]);
     } else if (target == "io_safetensors") {

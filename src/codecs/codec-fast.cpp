@@ -1,0 +1,1076 @@
+// "fast": a lossless coder of float tensors (f32, f16, bf16, f64) built for speed, near a
+// gigabyte per second and core. Each value splits into a symbol (its magnitude class: zero, the
+// leading bit of a denormal, or the exponent; and its sign, as agreement with the sign of the
+// value a chosen lag back) and raw bits (the mantissa below the class's leading bit). Symbols
+// go through tANS tables, one per context (a running level of the recent exponents, and the
+// class of the value a lag back), built once per chunk and stored in the payload; raw bits are
+// stored as they are. Integer arithmetic only: the same bytes on every CPU and compiler.
+// Payload: docs/format.md ("fast" payload); design and measurements: docs/fast.md.
+#include "codecs/codec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <type_traits>
+
+namespace lmgc::detail {
+namespace {
+
+constexpr std::uint8_t payload_version = 1;
+constexpr std::uint8_t mode_coded = 0, mode_stored = 1;
+
+// --- Contexts ------------------------------------------------------------------------------
+//
+// A class maps to a bucket: 0 for zero, else its distance to the chunk's `center` class,
+// clamped to 1..15 (8 = the center). The level state q is 0 at the start of a lane and after
+// a zero, else the bucket in half steps, smoothed over about 8 values:
+//   q' = 0 if b = 0;  2b if q = 0;  (7q + 2b + 4) >> 3 otherwise   (q' in 2..30).
+// On gradients this level predicts the next exponent better than the previous exponent does
+// (docs/fast.md), and costs the decoder nothing: each table entry holds the next level,
+// computed when the table is built.
+//
+// With lag classes on, the context is q + 31 * l, l the class of the value `lag` back in the
+// lane (the previous kernel row or kernel: conv gradients repeat their magnitudes there):
+// 0 none or exponent field 0, 1 below the center, 2 at it, 3 above it.
+constexpr unsigned n_levels = 31;
+constexpr unsigned n_buckets = 16;
+constexpr unsigned lag_classes_max = 4;
+
+struct level_table {
+    std::array<std::array<std::uint8_t, n_buckets>, n_levels> next{};
+    constexpr level_table() {
+        for (unsigned q = 0; q < n_levels; ++q)
+            for (unsigned b = 0; b < n_buckets; ++b)
+                next[q][b] = static_cast<std::uint8_t>(b == 0   ? 0
+                                                       : q == 0 ? 2 * b
+                                                                : (7 * q + 2 * b + 4) >> 3);
+    }
+};
+constexpr level_table levels;
+
+// Table sizes 2^table_log: 2^10 slots for large chunks (2^11 gains < 0.03% and doubles the
+// decoder's tables), fewer for small ones.
+constexpr unsigned table_log_min = 5, table_log_max = 10;
+
+// Element formats: exponent and mantissa bits.
+template <typename T, unsigned E, unsigned M> struct float_format {
+    using uint = T;
+    static constexpr unsigned bits = sizeof(T) * 8, exp_bits = E, man_bits = M;
+    // Magnitude classes: 0 zero, 1 + p a denormal whose leading mantissa bit is p (0..M-1),
+    // M + e a value with exponent field e (1..2^E - 1, infinities and NaNs included).
+    static constexpr unsigned n_classes = M + (1u << E);
+    // Symbols: 2 * class + (sign XOR the sign `lag` back).
+    static constexpr unsigned n_symbols = 2 * n_classes;
+    // A decode table entry (u32) holds the symbol (sym_bits), the bits to read (4) and the
+    // next state's index, (next level << table_log) + base, in the rest.
+    static constexpr unsigned sym_bits = std::bit_width(n_symbols - 1);
+    static constexpr unsigned nb_shift = sym_bits, next_shift = sym_bits + 4;
+    // Lag classes where that index has room for them and for the trap after them (see the
+    // decoder): all types but f64.
+    static constexpr bool lag_classes_ok =
+        (std::uint64_t{n_levels * lag_classes_max} << table_log_max) < (1ull << (32 - next_shift));
+    static constexpr unsigned n_contexts_max = n_levels * (lag_classes_ok ? lag_classes_max : 1);
+    // Key = context * n_symbols + symbol: the encoder's per-value code.
+    using key =
+        std::conditional_t<(n_symbols * n_contexts_max <= 65536), std::uint16_t, std::uint32_t>;
+};
+using fmt_f32 = float_format<std::uint32_t, 8, 23>;
+using fmt_f16 = float_format<std::uint16_t, 5, 10>;
+using fmt_bf16 = float_format<std::uint16_t, 8, 7>;
+using fmt_f64 = float_format<std::uint64_t, 11, 52>;
+static_assert(fmt_f32::lag_classes_ok && fmt_bf16::lag_classes_ok && fmt_f16::lag_classes_ok &&
+              !fmt_f64::lag_classes_ok);
+static_assert((std::uint64_t{n_levels} << table_log_max) < (1ull << (32 - fmt_f64::next_shift)));
+
+template <typename F> std::array<std::uint8_t, F::n_classes> buckets_for(unsigned center) {
+    std::array<std::uint8_t, F::n_classes> b{};
+    for (unsigned c = 1; c < F::n_classes; ++c)
+        b[c] = static_cast<std::uint8_t>(
+            std::clamp(static_cast<int>(c) - static_cast<int>(center) + 8, 1, 15));
+    return b;
+}
+
+// Lag classes look at the top 10 bits of the magnitude of the value `lag` back (its exponent
+// field and, for f16 and its many denormals, enough of the mantissa to see their classes).
+constexpr unsigned lag_index_bits = 10;
+template <typename F> constexpr unsigned lag_index_shift = F::bits - 1 - lag_index_bits;
+
+// The lag class of each such index: 0 for index 0 (zero, or a tiny denormal), else the bucket
+// of the smallest magnitude with that index, below (1), at (2) or above (3) the center. All 0
+// without lag classes.
+template <typename F>
+std::array<std::uint8_t, (1u << lag_index_bits)> lag_classes_for(unsigned center, unsigned n_lag) {
+    using U = typename F::uint;
+    std::array<std::uint8_t, (1u << lag_index_bits)> l{};
+    if (n_lag == 1) return l;
+    const auto bucket = buckets_for<F>(center);
+    for (unsigned v = 1; v < l.size(); ++v) {
+        const U a = static_cast<U>(U(v) << lag_index_shift<F>);
+        const unsigned cls = a >> F::man_bits
+                                 ? F::man_bits + static_cast<unsigned>(a >> F::man_bits)
+                                 : static_cast<unsigned>(std::bit_width(a)); // 1 + leading bit
+        const unsigned b = bucket[cls];
+        l[v] = static_cast<std::uint8_t>(b < 8 ? 1 : b == 8 ? 2 : 3);
+    }
+    return l;
+}
+
+// --- tANS (FSE-style tables) ---------------------------------------------------------------
+
+// A chunk's values are cut into 4 lanes, each coded with its own tANS state; the decoder
+// follows the 4 chains at once.
+constexpr unsigned n_lanes = 4;
+
+// The coding loops must inline their small steps so that coder states stay in registers.
+#if defined(__GNUC__)
+#define LMGC_FAST_INLINE [[gnu::always_inline]] inline
+#define LMGC_FAST_LAMBDA __attribute__((always_inline))
+#else
+#define LMGC_FAST_INLINE inline
+#define LMGC_FAST_LAMBDA
+#endif
+
+// The hot loops compiled twice where GCC can (x86-64 with ifunc): for CPUs with BMI2 (whose
+// shifts by a register take one instruction) and for the baseline; the loader picks. Integer
+// code: both write and read the same bytes.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define LMGC_FAST_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define LMGC_FAST_CLONES
+#endif
+
+unsigned highbit(std::uint32_t v) { // v > 0
+    return static_cast<unsigned>(std::bit_width(v)) - 1;
+}
+
+// The order tANS states visit the table: FSE's spread (a step coprime with the size).
+void spread_symbols(const std::uint16_t* norm, const std::uint16_t* present, unsigned n_present,
+                    unsigned table_log, std::uint16_t* spread) {
+    const unsigned size = 1u << table_log, mask = size - 1;
+    const unsigned step = (size >> 1) + (size >> 3) + 3;
+    unsigned pos = 0;
+    for (unsigned i = 0; i < n_present; ++i) {
+        const unsigned s = present[i];
+        for (unsigned k = 0; k < norm[s]; ++k) {
+            spread[pos] = static_cast<std::uint16_t>(s);
+            pos = (pos + step) & mask;
+        }
+    }
+}
+
+// Scales counts (sum `total` > 0) to a distribution that sums to 2^table_log and gives every
+// present symbol at least 1. Returns false if there are more symbols than table slots.
+bool normalize(const std::uint32_t* count, const std::uint16_t* present, unsigned n_present,
+               std::uint64_t total, unsigned table_log, std::uint16_t* norm) {
+    const std::uint64_t size = 1u << table_log;
+    if (n_present > size) return false;
+    std::int64_t sum = 0;
+    for (unsigned i = 0; i < n_present; ++i) {
+        const unsigned s = present[i];
+        const std::uint64_t f = std::max<std::uint64_t>(1, (count[s] * size + total / 2) / total);
+        norm[s] = static_cast<std::uint16_t>(f);
+        sum += static_cast<std::int64_t>(f);
+    }
+    std::int64_t diff = static_cast<std::int64_t>(size) - sum;
+    while (diff != 0) { // rounding: the largest share absorbs the difference
+        unsigned best = present[0];
+        for (unsigned i = 1; i < n_present; ++i)
+            if (norm[present[i]] > norm[best]) best = present[i];
+        const std::int64_t take = diff > 0 ? diff : -std::min<std::int64_t>(-diff, norm[best] - 1);
+        norm[best] = static_cast<std::uint16_t>(norm[best] + take);
+        diff -= take;
+    }
+    return true;
+}
+
+// Forward bit writer (LSB first) of the table descriptions and the raw bits. It stores 8 bytes
+// at a time: its buffer needs 8 bytes of slack.
+class bit_writer {
+  public:
+    explicit bit_writer(std::uint8_t* p) : p_(p) {}
+    LMGC_FAST_INLINE void put(std::uint64_t v, unsigned n) { // v < 2^n, n <= 56
+        add(v, n);
+        flush();
+    }
+    // add() without flush(): at most 56 bits between two flushes.
+    LMGC_FAST_INLINE void add(std::uint64_t v, unsigned n) {
+        acc_ |= v << n_;
+        n_ += n;
+    }
+    LMGC_FAST_INLINE void flush() {
+        store_le(p_, acc_);
+        p_ += n_ >> 3;
+        acc_ >>= n_ & ~7u;
+        n_ &= 7;
+    }
+    // Exp-Golomb order 0: v + 1 in w bits goes as w - 1 zeros, a one, then its w - 1 low bits.
+    void put_eg(std::uint32_t v) {
+        const unsigned w = static_cast<unsigned>(std::bit_width(v + 1));
+        put(std::uint64_t{1} << (w - 1), w);
+        put((v + 1) & ((1u << (w - 1)) - 1), w - 1);
+    }
+    // Bytes written, the partial last byte included.
+    std::uint8_t* end() const { return p_ + (n_ ? 1 : 0); }
+
+  private:
+    std::uint8_t* p_;
+    std::uint64_t acc_ = 0;
+    unsigned n_ = 0;
+};
+
+// Forward bit reader of the table descriptions: every overrun is an error.
+class bit_reader {
+  public:
+    explicit bit_reader(byte_span in) : in_(in) {}
+    std::uint32_t get(unsigned n) { // n <= 31
+        std::uint32_t v = 0;
+        for (unsigned k = 0; k < n; ++k, ++pos_) {
+            LMGC_CHECK(pos_ < in_.size() * 8, errc::corrupt, "fast: table description truncated");
+            v |= static_cast<std::uint32_t>((in_[pos_ >> 3] >> (pos_ & 7)) & 1) << k;
+        }
+        return v;
+    }
+    std::uint32_t get_eg() {
+        unsigned zeros = 0;
+        while (get(1) == 0) LMGC_CHECK(++zeros < 24, errc::corrupt, "fast: bad table description");
+        return ((1u << zeros) | get(zeros)) - 1;
+    }
+    std::size_t bytes_used() const { return (pos_ + 7) / 8; }
+
+  private:
+    byte_span in_;
+    std::size_t pos_ = 0;
+};
+
+// Backward bit reader of the tANS stream (read from its end, like zstd's). Works on a copy
+// with 8 zero bytes in front, so its 8-byte loads stay in bounds whatever the stream says.
+class tans_reader {
+  public:
+    tans_reader(byte_span stream, bytes& buf) {
+        LMGC_CHECK(!stream.empty() && stream.back() != 0, errc::corrupt,
+                   "fast: coded symbols lack their end mark");
+        buf.assign(stream.size() + 8, 0);
+        std::memcpy(buf.data() + 8, stream.data(), stream.size());
+        base_ = buf.data();
+        p_ = base_ + stream.size();
+        acc_ = load_le<std::uint64_t>(p_);
+        used_ = 8 - highbit(stream.back()); // the end mark and the zeros above it
+    }
+    // n <= 10, at most 56 bits between two refills.
+    LMGC_FAST_INLINE std::uint32_t get(unsigned n) {
+        const auto v = static_cast<std::uint32_t>(((acc_ << used_) >> 1) >> (63 - n));
+        used_ += n;
+        return v;
+    }
+    // False, and nothing moves, when the stream is used up (the caller reports it: the cloned
+    // loops below must not throw).
+    LMGC_FAST_INLINE bool refill() {
+        const std::size_t back = used_ >> 3;
+        if (back > static_cast<std::size_t>(p_ - base_)) [[unlikely]]
+            return !(exhausted_ = true);
+        p_ -= back;
+        used_ &= 7;
+        acc_ = load_le<std::uint64_t>(p_);
+        return true;
+    }
+    bool exhausted() const { return exhausted_; }
+    // Bits of the stream not read yet (negative once it read into the zeros in front).
+    std::int64_t left() const {
+        return (p_ - base_ - 8) * 8 + 64 - static_cast<std::int64_t>(used_);
+    }
+
+  private:
+    const std::uint8_t* base_;
+    const std::uint8_t* p_;
+    std::uint64_t acc_;
+    unsigned used_;
+    bool exhausted_ = false;
+};
+
+// The chunk's lanes: n values cut into 4 runs of q = ceil(n / 4) (the last ones shorter or
+// empty).
+struct lanes {
+    std::size_t q, len[n_lanes];
+    explicit lanes(std::size_t n) : q((n + n_lanes - 1) / n_lanes) {
+        for (unsigned k = 0; k < n_lanes; ++k) len[k] = std::min(q, n - std::min(n, k * q));
+    }
+};
+
+struct sym_tt {                    // an encoder table entry (FSE's symbolTT)
+    std::int32_t delta_find_state; // includes the context's offset in the state tables
+    std::uint32_t delta_nb_bits;
+};
+
+// Scratch memory kept by each thread between chunks (fresh pages cost more than coding them).
+struct scratch {
+    std::uint32_t trap_at = 0, trap_entry = 0; // where the decoder's trap region is, what it holds
+    std::size_t trap_size = 0;
+    std::vector<std::uint16_t> keys16;
+    std::vector<std::uint32_t> keys32, hist, dtable, next_level;
+    std::vector<sym_tt> tt;
+    std::vector<std::uint16_t> norm, spread, state_table, present;
+    bytes raw_bits, tans, desc, stream;
+};
+scratch& thread_scratch() {
+    thread_local scratch s;
+    return s;
+}
+
+template <typename T> T* grow(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+}
+
+// Per-thread memory of one type (the decoder's per-symbol table).
+template <typename T> std::vector<T>& thread_vector() {
+    thread_local std::vector<T> v;
+    return v;
+}
+
+// --- Encoder ------------------------------------------------------------------------------
+
+// tANS encoder of the 4 lanes into one stream (LSB first, read back from its end).
+struct tans_writer {
+    std::uint8_t* p;
+    std::uint64_t acc = 0;
+    unsigned n = 0;
+    std::uint32_t x[n_lanes];
+    tans_writer(std::uint8_t* out, std::uint32_t size) : p(out), x{size, size, size, size} {}
+    LMGC_FAST_INLINE void put(std::uint64_t v, unsigned nb) {
+        acc |= v << n;
+        n += nb;
+    }
+    LMGC_FAST_INLINE void encode(unsigned k, sym_tt t, const std::uint16_t* state_table) {
+        const unsigned nb = (x[k] + t.delta_nb_bits) >> 16;
+        put(x[k] & ((1u << nb) - 1), nb);
+        x[k] = state_table[static_cast<std::int32_t>(x[k] >> nb) + t.delta_find_state];
+    }
+    // At most 56 bits between two flushes.
+    LMGC_FAST_INLINE void flush() {
+        store_le(p, acc);
+        p += n >> 3;
+        acc >>= n & ~7u;
+        n &= 7;
+    }
+    std::uint8_t* end() const { return p + (n ? 1 : 0); }
+};
+
+void encode_stored(byte_span raw, dtype type, bytes& out) {
+    byte_writer w(out);
+    w.u8(payload_version);
+    w.u8(static_cast<std::uint8_t>(type));
+    w.u8(mode_stored);
+    w.raw(raw);
+}
+
+// Class of a nonzero magnitude a, and its raw bits (below the leading bit) and their count.
+template <typename F> struct classified {
+    unsigned cls, nbits;
+    std::uint64_t bits;
+};
+template <typename F> classified<F> classify(typename F::uint a, unsigned zero_low) {
+    using U = typename F::uint;
+    constexpr unsigned M = F::man_bits;
+    constexpr U man_mask = (U(1) << M) - 1;
+    if (a > man_mask)
+        return {M + static_cast<unsigned>(a >> M), M - zero_low,
+                static_cast<std::uint64_t>(a & man_mask) >> zero_low};
+    const unsigned p = static_cast<unsigned>(std::bit_width(a)) - 1; // a denormal
+    return {1 + p, p - zero_low, static_cast<std::uint64_t>((a ^ (U(1) << p)) >> zero_low)};
+}
+
+// The encoder's first pass: per value its key (context * S + symbol), the histogram of keys
+// and the raw bits.
+template <typename F> struct first_pass {
+    using U = typename F::uint;
+    using K = typename F::key;
+    static constexpr unsigned M = F::man_bits, W = F::bits;
+    static constexpr U sign_bit = U(1) << (W - 1), man_mask = (U(1) << M) - 1;
+
+    const std::uint8_t* in;
+    const std::uint32_t* next_level; // level after a class, by level * n_classes + class, times S
+    const std::uint32_t* lag_key;    // by top bits of the value `lag` back: lag class * 31 * S
+    K* keys;
+    std::uint32_t* hist;
+    unsigned zero_low;
+    std::size_t lag; // 0: no lag
+    bit_writer raw;
+    std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
+    std::uint32_t level[n_lanes] = {};
+
+    // Codes value i at level c (times S), the value `lag` back being `back` (0 if none);
+    // returns the next level. The loops call it with their state in locals: a store through
+    // a byte pointer (the raw bits) could alias any object in memory, which would send that
+    // state back to memory at every value.
+    LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, K c, U back, bit_writer& w,
+                                    std::uint32_t& zero_run) {
+        const U u = load_le<U>(p.in + i * sizeof(U));
+        const U a = u & static_cast<U>(~sign_bit);
+        unsigned cls = 0;
+        if (a > man_mask) {
+            cls = M + static_cast<unsigned>(a >> M);
+            w.add(static_cast<std::uint64_t>(a & man_mask) >> p.zero_low, M - p.zero_low);
+        } else if (a) {
+            const auto cl = classify<F>(a, p.zero_low);
+            cls = cl.cls;
+            w.add(cl.bits, cl.nbits);
+        }
+        // Raw bits are flushed once per (7 + 4 * M <= 63 ? 4 : 7 + 2 * M <= 63 ? 2 : 1) values.
+        if constexpr (7 + 2 * M > 63) w.flush();
+        const unsigned key = c +
+                             p.lag_key[(back & static_cast<U>(~sign_bit)) >> lag_index_shift<F>] +
+                             2 * cls + static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
+        p.keys[i] = static_cast<K>(key);
+        if (key)
+            ++p.hist[key];
+        else
+            ++zero_run;
+        return p.next_level[(c >> 1) + cls];
+    }
+    // The value `lag` back from value i, at step j of its lane (0 if none).
+    LMGC_FAST_INLINE U back(std::size_t i, std::size_t j) const {
+        return lag && j >= lag ? load_le<U>(in + (i - lag) * sizeof(U)) : U(0);
+    }
+
+    void one(std::size_t i, std::size_t j, unsigned k) {
+        level[k] = value(*this, i, level[k], back(i, j), raw, zero_run);
+        raw.flush();
+    }
+    // After the values of lanes 0..k of a step.
+    LMGC_FAST_INLINE static void flush_after(unsigned k, bit_writer& w) {
+        if constexpr (7 + 4 * M <= 63) {
+            if (k == 3) w.flush();
+        } else if constexpr (7 + 2 * M <= 63) {
+            if (k & 1) w.flush();
+        }
+    }
+
+    // Steps 0..all-1, where every lane has a value.
+    LMGC_FAST_CLONES void steps(std::size_t q, std::size_t all) {
+        const first_pass p = *this;
+        bit_writer w = raw;
+        std::uint32_t zeros = 0;
+        std::uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        const std::size_t from = lag ? std::min(lag, all) : all;
+        for (std::size_t j = 0; j < from; ++j) {
+            c0 = value(p, j, c0, 0, w, zeros);
+            flush_after(0, w);
+            c1 = value(p, q + j, c1, 0, w, zeros);
+            flush_after(1, w);
+            c2 = value(p, 2 * q + j, c2, 0, w, zeros);
+            flush_after(2, w);
+            c3 = value(p, 3 * q + j, c3, 0, w, zeros);
+            flush_after(3, w);
+        }
+        const std::uint8_t* lagged = in - lag * sizeof(U);
+        auto at = [&](std::size_t i)
+                      LMGC_FAST_LAMBDA { return load_le<U>(lagged + i * sizeof(U)); };
+        for (std::size_t j = from; j < all; ++j) {
+            c0 = value(p, j, c0, at(j), w, zeros);
+            flush_after(0, w);
+            c1 = value(p, q + j, c1, at(q + j), w, zeros);
+            flush_after(1, w);
+            c2 = value(p, 2 * q + j, c2, at(2 * q + j), w, zeros);
+            flush_after(2, w);
+            c3 = value(p, 3 * q + j, c3, at(3 * q + j), w, zeros);
+            flush_after(3, w);
+        }
+        level[0] = c0, level[1] = c1, level[2] = c2, level[3] = c3;
+        raw = w;
+        zero_run += zeros;
+    }
+};
+
+// log2(x) in 16.16 fixed point, for x > 0, from integers only (repeated squaring), so that
+// the encoder's choices are the same on every machine.
+std::uint64_t log2_fix(std::uint64_t x) {
+    const unsigned e = static_cast<unsigned>(std::bit_width(x)) - 1;
+    std::uint64_t m = e >= 30 ? x >> (e - 30) : x << (30 - e); // 1.m in [2^30, 2^31)
+    std::uint64_t r = e;
+    for (int i = 0; i < 16; ++i) {
+        m = (m * m) >> 30;
+        r <<= 1;
+        if (m >= (1ull << 31)) m >>= 1, r |= 1;
+    }
+    return r;
+}
+
+// Estimated bits of the symbols with the lag classes (hist: 4 * 31 contexts of S symbols) and
+// without them (the classes merged), counting each table's description (about 12 bits per
+// symbol, 8 per context). True if the classes save more than n / 32 bits.
+bool lag_classes_pay(const std::uint32_t* hist, unsigned S, std::size_t n) {
+    std::uint64_t with = 0, without = 0; // in 1/65536 bit
+    auto add_context = [](std::uint64_t& bits, std::uint64_t total, std::uint64_t sum_xlogx,
+                          unsigned present) {
+        if (total) bits += total * log2_fix(total) - sum_xlogx + (12u * present + 8) * 65536;
+    };
+    for (unsigned q = 0; q < n_levels; ++q) {
+        std::uint64_t total1 = 0, xlogx1 = 0;
+        unsigned present1 = 0;
+        for (unsigned l = 0; l < lag_classes_max; ++l) {
+            const std::uint32_t* h = hist + (q + l * n_levels) * S;
+            std::uint64_t total = 0, xlogx = 0;
+            unsigned present = 0;
+            for (unsigned s = 0; s < S; ++s)
+                if (h[s]) total += h[s], xlogx += h[s] * log2_fix(h[s]), ++present;
+            add_context(with, total, xlogx, present);
+        }
+        for (unsigned s = 0; s < S; ++s) {
+            std::uint64_t c = 0;
+            for (unsigned l = 0; l < lag_classes_max; ++l) c += hist[(q + l * n_levels) * S + s];
+            if (c) total1 += c, xlogx1 += c * log2_fix(c), ++present1;
+        }
+        add_context(without, total1, xlogx1, present1);
+    }
+    return with + (std::uint64_t{n} << 16) / 32 < without;
+}
+
+// The lag whose sign best predicts a value's sign (signs agree along kernel rows, or between
+// neighbouring kernels), from a sample of the chunk; 0 when none predicts well. Integer
+// counts only, so the choice is the same everywhere.
+template <typename F> std::size_t choose_lag(const std::uint8_t* in, std::size_t n) {
+    using U = typename F::uint;
+    constexpr unsigned W = F::bits;
+    static constexpr std::size_t candidates[] = {1,  2,  3,  4,  5,  6,  7,  8, 9,
+                                                 10, 12, 14, 16, 18, 25, 27, 49};
+    constexpr std::size_t run = 32, every = 1024, max_lag = 49;
+    std::size_t best = 0, best_score = 0, total = 0;
+    std::array<std::size_t, std::size(candidates)> agree{};
+    for (std::size_t r = max_lag; r + run <= n; r += every)
+        for (std::size_t t = r; t < r + run; ++t) {
+            const U u = load_le<U>(in + t * sizeof(U));
+            if (!static_cast<U>(u << 1)) continue; // a zero
+            ++total;
+            for (std::size_t c = 0; c < std::size(candidates); ++c)
+                agree[c] +=
+                    ((u ^ load_le<U>(in + (t - candidates[c]) * sizeof(U))) >> (W - 1)) == 0;
+        }
+    for (std::size_t c = 0; c < std::size(candidates); ++c) {
+        const std::size_t a = agree[c], score = a * 2 > total ? a * 2 - total : total - a * 2;
+        if (score > best_score) best = candidates[c], best_score = score;
+    }
+    // Worth it from 53% agreement (or disagreement: the coder learns either), and only if
+    // that is 4 standard deviations away from chance on this sample.
+    const bool clear = best_score * 16 >= total && best_score * best_score >= 16 * total;
+    return total && clear ? best : 0;
+}
+
+// tANS encoding of steps all-1 down to 0, where every lane has a value.
+template <typename K>
+LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const K* keys, std::size_t q,
+                                   std::size_t all, const sym_tt* tt,
+                                   const std::uint16_t* state_table) {
+    tans_writer tw = tw_io;
+    const K* k1 = keys + q;
+    const K* k2 = keys + 2 * q;
+    const K* k3 = keys + 3 * q;
+    for (std::size_t j = all; j-- > 0;) {
+        tw.encode(3, tt[k3[j]], state_table);
+        tw.encode(2, tt[k2[j]], state_table);
+        tw.encode(1, tt[k1[j]], state_table);
+        tw.encode(0, tt[keys[j]], state_table);
+        tw.flush();
+    }
+    tw_io = tw;
+}
+
+template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) {
+    using U = typename F::uint;
+    using K = typename F::key;
+    constexpr unsigned S = F::n_symbols, M = F::man_bits, W = F::bits;
+    constexpr U sign_bit = U(1) << (W - 1), man_mask = (U(1) << M) - 1;
+    const std::size_t n = raw.size() / sizeof(U), base = out.size();
+    const std::uint8_t* in = raw.data();
+    auto& sc = thread_scratch();
+
+    // Low mantissa bits that are zero in every value are not stored.
+    U man_or = 0;
+    for (std::size_t i = 0; i < n; ++i) man_or |= load_le<U>(in + i * sizeof(U));
+    man_or &= man_mask;
+    const unsigned zero_low = man_or ? static_cast<unsigned>(std::countr_zero(man_or)) : M;
+
+    // The center: the median class of the nonzero values in a sample of every 16th value.
+    unsigned center = 0;
+    {
+        std::array<std::uint32_t, F::n_classes> h{};
+        std::uint32_t nonzero = 0;
+        for (std::size_t i = 0; i < n; i += 16) {
+            const U a = load_le<U>(in + i * sizeof(U)) & static_cast<U>(~sign_bit);
+            if (a) ++h[classify<F>(a, zero_low).cls], ++nonzero;
+        }
+        std::uint32_t acc = 0;
+        for (unsigned c = 1; c < F::n_classes && nonzero; ++c)
+            if ((acc += h[c]) * 2 >= nonzero) {
+                center = c;
+                break;
+            }
+    }
+    const auto bucket = buckets_for<F>(center);
+
+    // The lag, for the sign and (from 2 on, where the type has room) the lag classes.
+    const std::size_t lag = choose_lag<F>(in, n);
+    unsigned n_lag = F::lag_classes_ok && lag >= 2 ? lag_classes_max : 1;
+
+    // One pass, lanes interleaved as the decoder reads them: each value's key (context * S +
+    // symbol), the histogram of keys, and the raw bits.
+    const lanes ln(n);
+    K* keys;
+    if constexpr (sizeof(K) == 2)
+        keys = grow(sc.keys16, n);
+    else
+        keys = grow(sc.keys32, n);
+    grow(sc.raw_bits, n * sizeof(U) + 16);
+    sc.hist.assign(std::size_t{n_levels} * n_lag * S, 0);
+    std::uint32_t* hist = sc.hist.data();
+    std::vector<std::uint32_t>& next_level = sc.next_level;
+    grow(next_level, std::size_t{n_levels} * F::n_classes);
+    for (unsigned q = 0; q < n_levels; ++q)
+        for (unsigned cls = 0; cls < F::n_classes; ++cls)
+            next_level[q * F::n_classes + cls] = levels.next[q][bucket[cls]] * S;
+    std::array<std::uint32_t, (1u << lag_index_bits)> lag_key{};
+    const auto lag_class = lag_classes_for<F>(center, n_lag);
+    for (unsigned e = 0; e < lag_key.size(); ++e) lag_key[e] = lag_class[e] * n_levels * S;
+    first_pass<F> fp{in,
+                     next_level.data(),
+                     lag_key.data(),
+                     keys,
+                     hist,
+                     zero_low,
+                     lag,
+                     bit_writer(sc.raw_bits.data())};
+    const std::size_t all = ln.len[n_lanes - 1];
+    fp.steps(ln.q, all);
+    for (std::size_t j = all; j < ln.q; ++j)
+        for (unsigned k = 0; k < n_lanes; ++k)
+            if (j < ln.len[k]) fp.one(k * ln.q + j, j, k);
+    const bit_writer rw = fp.raw;
+    hist[0] += fp.zero_run;
+    const std::size_t raw_size = static_cast<std::size_t>(rw.end() - sc.raw_bits.data());
+
+    // Lag classes are kept where they pay for their tables and the decoder's extra work
+    // (a thirty-second of a bit per value); else the contexts merge back to the levels.
+    if (n_lag > 1 && !lag_classes_pay(hist, S, n)) {
+        for (unsigned q = 0; q < n_levels; ++q)
+            for (unsigned l = 1; l < n_lag; ++l)
+                for (unsigned s = 0; s < S; ++s)
+                    hist[q * S + s] += hist[(q + l * n_levels) * S + s];
+        constexpr std::uint32_t span = n_levels * S;
+        for (std::size_t i = 0; i < n; ++i) keys[i] = static_cast<K>(keys[i] % span);
+        n_lag = 1;
+    }
+    const unsigned n_contexts = n_levels * n_lag;
+
+    const unsigned table_log = static_cast<unsigned>(std::clamp(
+        static_cast<int>(std::bit_width(n)) - 2, int{table_log_min}, int{table_log_max}));
+    const unsigned size = 1u << table_log;
+
+    // Per context: the normalized distribution, its description, the encoder's tables.
+    std::array<std::uint8_t, (n_levels * lag_classes_max + 7) / 8> ctx_mask{};
+    grow(sc.norm, S);
+    grow(sc.spread, size);
+    grow(sc.present, S);
+    grow(sc.state_table, std::size_t{n_contexts} * size);
+    grow(sc.tt, std::size_t{n_contexts} * S);
+    grow(sc.desc, std::size_t{n_contexts} * S * 6 + 64);
+    std::uint16_t* present = sc.present.data();
+    std::uint16_t* norm = sc.norm.data();
+    bit_writer dw(sc.desc.data());
+    for (unsigned c = 0; c < n_contexts; ++c) {
+        const std::uint32_t* h = &hist[c * S];
+        std::uint64_t total = 0;
+        unsigned n_present = 0;
+        for (unsigned s = 0; s < S; ++s)
+            if (h[s]) present[n_present++] = static_cast<std::uint16_t>(s), total += h[s];
+        if (!total) continue;
+        ctx_mask[c / 8] |= static_cast<std::uint8_t>(1u << (c % 8));
+        if (!normalize(h, present, n_present, total, table_log, norm)) {
+            out.resize(base); // more symbols than table slots (e.g. random f64 bits)
+            return encode_stored(raw, type, out);
+        }
+        // Description: count - 1, then per symbol the gap to the previous one and its share
+        // in as many bits as the largest share it can have (the last share is what is left).
+        dw.put_eg(n_present - 1);
+        unsigned left = size, prev = 0;
+        for (unsigned i = 0; i < n_present; ++i) {
+            const unsigned s = present[i];
+            dw.put_eg(s - prev);
+            prev = s + 1;
+            if (i + 1 < n_present) {
+                const unsigned max_f = left - (n_present - 1 - i);
+                dw.put(norm[s] - 1u, static_cast<unsigned>(std::bit_width(max_f - 1)));
+                left -= norm[s];
+            }
+        }
+        // Encoder tables (FSE's layout, the context's offset folded into delta_find_state).
+        spread_symbols(norm, present, n_present, table_log, sc.spread.data());
+        std::uint16_t* st = &sc.state_table[c * size];
+        unsigned total_f = 0;
+        for (unsigned i = 0; i < n_present; ++i) {
+            const unsigned s = present[i], f = norm[s];
+            sym_tt& t = sc.tt[c * S + s];
+            const unsigned max_bits = f == 1 ? table_log : table_log - highbit(f - 1);
+            t.delta_nb_bits = (max_bits << 16) - (f << max_bits);
+            t.delta_find_state =
+                static_cast<std::int32_t>(c * size + total_f) - static_cast<std::int32_t>(f);
+            norm[s] = static_cast<std::uint16_t>(total_f); // now the cumulative start
+            total_f += f;
+        }
+        for (unsigned u = 0; u < size; ++u)
+            st[norm[sc.spread[u]]++] = static_cast<std::uint16_t>(size + u);
+    }
+    const std::size_t desc_size = static_cast<std::size_t>(dw.end() - sc.desc.data());
+
+    // tANS, backwards: the decoder reads the stream from its end, lane 0 first in each step.
+    grow(sc.tans, (n * table_log_max + 64) / 8 + 32);
+    const sym_tt* tt = sc.tt.data();
+    const std::uint16_t* state_table = sc.state_table.data();
+    tans_writer tw(sc.tans.data(), size);
+    for (std::size_t j = ln.q; j-- > all;) {
+        for (unsigned k = n_lanes; k-- > 0;)
+            if (j < ln.len[k]) tw.encode(k, tt[keys[k * ln.q + j]], state_table);
+        tw.flush();
+    }
+    encode_steps(tw, keys, ln.q, all, tt, state_table);
+    for (unsigned k = n_lanes; k-- > 0;)
+        if (ln.len[k]) tw.put(tw.x[k] - size, table_log);
+    tw.flush();
+    tw.put(1, 1); // end mark
+    tw.flush();
+    const std::size_t tans_size = static_cast<std::size_t>(tw.end() - sc.tans.data());
+
+    // The payload.
+    const std::size_t tail = raw.size() - n * sizeof(U);
+    if (9 + (n_contexts + 7) / 8 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
+        return encode_stored(raw, type, out);
+    byte_writer w(out);
+    w.u8(payload_version);
+    w.u8(static_cast<std::uint8_t>(type));
+    w.u8(mode_coded);
+    w.u8(static_cast<std::uint8_t>(zero_low));
+    w.u8(static_cast<std::uint8_t>(table_log));
+    w.varint(center);
+    w.varint(lag);
+    w.u8(static_cast<std::uint8_t>(n_lag));
+    w.raw(byte_span(ctx_mask).first((n_contexts + 7) / 8));
+    w.varint(desc_size);
+    w.raw(byte_span(sc.desc).first(desc_size));
+    w.varint(tans_size);
+    w.raw(byte_span(sc.tans).first(tans_size));
+    w.raw(byte_span(sc.raw_bits).first(raw_size));
+    w.raw(raw.last(tail));
+    if (out.size() - base > raw.size() + 3) {
+        out.resize(base);
+        encode_stored(raw, type, out);
+    }
+}
+
+// --- Decoder ------------------------------------------------------------------------------
+
+template <typename U> struct symbol_info {
+    U base;              // sign, exponent and leading bit of the value
+    U mask;              // of its raw bits
+    std::uint32_t nbits; // raw bits
+};
+
+// What the decoder's loops share: the tables and the position in the raw bits.
+template <typename F> struct decode_state {
+    using U = typename F::uint;
+    const std::uint32_t* dt;         // decode tables, (context << table_log) + state
+    const symbol_info<U>* info;      // per symbol
+    const std::uint32_t* lag_offset; // per top bits of the value `lag` back, in dt
+    const std::uint8_t* rb;          // raw bits
+    std::size_t rb_size;
+    std::uint64_t pos = 0; // bits of rb read
+    unsigned zero_low;
+    std::size_t lag;
+};
+
+// One value: the symbol of lane state x (in the context given by `back`, the value `lag` back,
+// when there are lag classes), then its raw bits from `word`, which the caller loaded at pos
+// (and which moves on).
+template <typename F, bool lag_classes>
+LMGC_FAST_INLINE typename F::uint decode_value(const decode_state<F>& ds, tans_reader& br,
+                                               std::uint32_t& x, typename F::uint back,
+                                               std::uint64_t& word, std::uint64_t& pos) {
+    using U = typename F::uint;
+    constexpr U sign_bit = U(1) << (F::bits - 1);
+    std::uint32_t at = x;
+    if constexpr (lag_classes)
+        at += ds.lag_offset[static_cast<U>(back & ~sign_bit) >> lag_index_shift<F>];
+    const std::uint32_t e = ds.dt[at];
+    x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
+    const symbol_info<U> si = ds.info[e & ((1u << F::sym_bits) - 1)];
+    const std::uint64_t raw = (word & si.mask) << ds.zero_low;
+    word >>= si.nbits;
+    pos += si.nbits;
+    return static_cast<U>((si.base ^ (back & sign_bit)) | static_cast<U>(raw));
+}
+
+// The decoder's main loop: whole steps of 4 values (one per lane) from out to out_end (lane 0's
+// part; the others follow every lane_bytes), all at least `lag` into their lane, while the raw
+// bits of a step are surely there (pos <= pos_max). Returns the steps done.
+template <typename F, bool lag_classes>
+LMGC_FAST_CLONES std::size_t decode_steps(decode_state<F>& ds_io, tans_reader& br_io,
+                                          std::uint32_t (&idx)[n_lanes], std::uint64_t pos_max,
+                                          std::uint8_t* out, std::uint8_t* out_end,
+                                          std::size_t lane_bytes) {
+    using U = typename F::uint;
+    // Everything the loop changes lives in locals: stores through a byte pointer could alias
+    // any object in memory, which would force the coder's state back there at every value.
+    const decode_state<F> ds = ds_io;
+    tans_reader br = br_io;
+    std::uint8_t* const start = out;
+    std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
+    std::uint64_t pos = ds.pos;
+    // Without a lag, `back` reads the value about to be written: its sign and lag class are
+    // masked out (pred_mask 0, lag_offset all 0).
+    const std::size_t lag_bytes = ds.lag * sizeof(U);
+    const U pred_mask =
+        lag_classes || ds.lag ? static_cast<U>(~U(0)) : U(0); // lag classes: lag >= 2
+    // Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
+    // f64): 7 + group * (mantissa bits) <= 64.
+    constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
+    std::uint64_t word = 0;
+    auto value = [&](std::uint32_t& x, std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
+        if (k % group == 0) word = load_le<std::uint64_t>(ds.rb + (pos >> 3)) >> (pos & 7);
+        const U back = load_le<U>(to - lag_bytes) & pred_mask;
+        store_le(to, decode_value<F, lag_classes>(ds, br, x, back, word, pos));
+    };
+    for (; out < out_end && pos <= pos_max; out += sizeof(U)) {
+        value(x0, out, 0);
+        value(x1, out + lane_bytes, 1);
+        value(x2, out + 2 * lane_bytes, 2);
+        value(x3, out + 3 * lane_bytes, 3);
+        if (!br.refill()) break;
+    }
+    idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
+    br_io = br;
+    ds_io.pos = pos;
+    return static_cast<std::size_t>(out - start) / sizeof(U);
+}
+
+template <typename F>
+void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out) {
+    using U = typename F::uint;
+    constexpr unsigned S = F::n_symbols, M = F::man_bits, W = F::bits;
+    const std::size_t n = out.size() / sizeof(U), tail = out.size() - n * sizeof(U);
+    LMGC_CHECK(n > 0, errc::corrupt, "fast: coded payload for a chunk without whole values");
+    auto& sc = thread_scratch();
+
+    const unsigned zero_low = r.u8();
+    LMGC_CHECK(zero_low <= M, errc::corrupt, "fast: zero_low ", zero_low, " is out of range");
+    const unsigned table_log = r.u8();
+    LMGC_CHECK(table_log >= table_log_min && table_log <= table_log_max, errc::corrupt,
+               "fast: table_log ", table_log, " is out of range");
+    const unsigned center = static_cast<unsigned>(r.varint_max(F::n_classes - 1, "center"));
+    const std::size_t lag = r.varint_max(n, "lag");
+    const unsigned n_lag = r.u8();
+    LMGC_CHECK(n_lag == 1 || (n_lag == lag_classes_max && F::lag_classes_ok && lag >= 2),
+               errc::corrupt, "fast: ", n_lag, " lag classes with lag ", lag);
+    const unsigned n_contexts = n_levels * n_lag;
+    const byte_span ctx_mask = r.raw((n_contexts + 7) / 8);
+    auto has_table = [&](unsigned c) { return ctx_mask[c / 8] >> (c % 8) & 1; };
+    LMGC_CHECK(has_table(0) && (n_contexts % 8 == 0 || ctx_mask.back() >> (n_contexts % 8) == 0),
+               errc::corrupt, "fast: bad context mask");
+    const byte_span desc = r.raw(r.varint_max(r.remaining(), "table description size"));
+    const byte_span stream = r.raw(r.varint_max(r.remaining(), "coded symbols size"));
+    LMGC_CHECK(r.remaining() >= tail, errc::corrupt, "fast: payload truncated");
+    const byte_span raw_bits = coded.subspan(r.pos(), r.remaining() - tail);
+    const byte_span tail_bytes = coded.last(tail);
+
+    // Decode tables: read the distributions, spread them, and precompute each entry's next
+    // level. Contexts without a table, and a trap region after the contexts, decode symbol 0
+    // and go to the trap's state 0, where a lane stays (whatever lag class is added), so that
+    // a lane that gets there fails the final check below. The trap region's contents depend
+    // only on the table size and the context count: kept from the previous chunk if they match.
+    const unsigned size = 1u << table_log;
+    const std::uint32_t trap = (n_contexts << table_log);
+    const std::uint32_t trap_entry = trap << F::next_shift;
+    const std::size_t trap_size = std::size_t{n_levels * (n_lag - 1) + 1} << table_log;
+    grow(sc.dtable, (std::size_t{n_contexts} << table_log) + trap_size);
+    if (sc.trap_at != trap || sc.trap_entry != trap_entry || sc.trap_size != trap_size) {
+        std::fill_n(&sc.dtable[trap], trap_size, trap_entry);
+        sc.trap_at = trap, sc.trap_entry = trap_entry, sc.trap_size = trap_size;
+    }
+    const auto bucket = buckets_for<F>(center);
+    grow(sc.norm, S);
+    grow(sc.spread, size);
+    grow(sc.present, S);
+    std::uint16_t* present = sc.present.data();
+    std::uint16_t* norm = sc.norm.data();
+    bit_reader dr(desc);
+    for (unsigned c = 0; c < n_contexts; ++c) {
+        std::uint32_t* dt = &sc.dtable[std::size_t{c} << table_log];
+        if (!has_table(c)) {
+            std::fill_n(dt, size, trap_entry);
+            continue;
+        }
+        const std::uint32_t n_present = dr.get_eg() + 1;
+        LMGC_CHECK(n_present <= std::min(S, size), errc::corrupt, "fast: table of context ", c,
+                   " lists ", n_present, " symbols");
+        unsigned left = size, prev = 0;
+        for (unsigned i = 0; i < n_present; ++i) {
+            const std::uint32_t gap = dr.get_eg();
+            LMGC_CHECK(gap < S - prev, errc::corrupt, "fast: symbol out of range in a table");
+            const unsigned s = prev + gap;
+            prev = s + 1;
+            present[i] = static_cast<std::uint16_t>(s);
+            unsigned f = left;
+            if (i + 1 < n_present) {
+                const unsigned max_f = left - (n_present - 1 - i);
+                f = dr.get(static_cast<unsigned>(std::bit_width(max_f - 1))) + 1;
+                LMGC_CHECK(f <= max_f, errc::corrupt, "fast: bad symbol share in a table");
+                left -= f;
+            }
+            norm[s] = static_cast<std::uint16_t>(f);
+        }
+        spread_symbols(norm, present, n_present, table_log, sc.spread.data());
+        const auto& next_level = levels.next[c % n_levels];
+        for (unsigned u = 0; u < size; ++u) {
+            const unsigned s = sc.spread[u];
+            const unsigned xs = norm[s]++;
+            const unsigned nb = table_log - highbit(xs);
+            const unsigned next =
+                (unsigned{next_level[bucket[s >> 1]]} << table_log) + (xs << nb) - size;
+            dt[u] = next << F::next_shift | nb << F::nb_shift | s;
+        }
+    }
+    LMGC_CHECK(dr.bytes_used() == desc.size(), errc::corrupt,
+               "fast: table description has unused bytes");
+
+    // Per symbol: the value's sign, exponent and leading bit, and its raw bits.
+    using sym_info = symbol_info<U>;
+    sym_info* info = grow(thread_vector<sym_info>(), S);
+    std::fill_n(info, S, sym_info{});
+    for (unsigned sign = 0; sign < 2; ++sign) {
+        const U sb = static_cast<U>(U(sign) << (W - 1));
+        info[sign] = {sb, 0, 0};
+        for (unsigned p = zero_low; p < M; ++p)
+            info[2 * (1 + p) + sign] = {static_cast<U>(sb | U(1) << p),
+                                        static_cast<U>((U(1) << (p - zero_low)) - 1), p - zero_low};
+        for (unsigned e = 1; e < (1u << F::exp_bits); ++e)
+            info[2 * (M + e) + sign] = {static_cast<U>(sb | U(e) << M),
+                                        static_cast<U>((U(1) << (M - zero_low)) - 1), M - zero_low};
+    }
+    // Per top bits of the value `lag` back: its lag class's offset in the tables.
+    std::array<std::uint32_t, (1u << lag_index_bits)> lag_offset{};
+    const auto lag_class = lag_classes_for<F>(center, n_lag);
+    for (unsigned e = 0; e < lag_offset.size(); ++e)
+        lag_offset[e] = (lag_class[e] * n_levels) << table_log;
+
+    // The values, four lanes at a time: a symbol from the lane's tANS state, then its raw bits.
+    const lanes ln(n);
+    tans_reader br(stream, sc.stream);
+    std::uint32_t idx[n_lanes] = {};
+    for (unsigned k = 0; k < n_lanes; ++k)
+        if (ln.len[k]) idx[k] = br.get(table_log);
+    LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
+    decode_state<F> ds{sc.dtable.data(), info, lag_offset.data(), raw_bits.data(),
+                       raw_bits.size(),  0,    zero_low,          lag};
+    std::uint8_t* const dst = out.data();
+    // One step the slow way: any lanes, raw bits loaded byte by byte.
+    auto step = [&](std::size_t j) {
+        for (unsigned k = 0; k < n_lanes; ++k) {
+            if (j >= ln.len[k]) continue;
+            const std::size_t i = k * ln.q + j;
+            std::uint64_t word = 0;
+            const std::size_t at = static_cast<std::size_t>(ds.pos >> 3);
+            for (std::size_t b = 0; b < 8 && at + b < ds.rb_size; ++b)
+                word |= std::uint64_t{ds.rb[at + b]} << (8 * b);
+            word >>= ds.pos & 7;
+            const U back = lag && j >= lag ? load_le<U>(dst + (i - lag) * sizeof(U)) : U(0);
+            store_le(dst + i * sizeof(U),
+                     decode_value<F, true>(ds, br, idx[k], back, word, ds.pos));
+            LMGC_CHECK(ds.pos <= ds.rb_size * 8, errc::corrupt, "fast: raw bits truncated");
+        }
+        LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
+    };
+    // The first steps (before the lag) the slow way, then whole steps while the raw bits of a
+    // step are surely there, then the rest.
+    const std::size_t max_bits = M - zero_low;
+    const std::size_t all = ln.len[n_lanes - 1];
+    std::size_t j = 0;
+    for (; j < std::min(lag, all); ++j) step(j);
+    if (ds.rb_size >= 8 && (ds.rb_size - 8) * 8 >= n_lanes * max_bits) {
+        const std::uint64_t pos_max = (ds.rb_size - 8) * 8 - n_lanes * max_bits;
+        std::uint8_t* const begin = dst + j * sizeof(U);
+        std::uint8_t* const end = dst + all * sizeof(U);
+        const std::size_t lane_bytes = ln.q * sizeof(U);
+        j += n_lag > 1 ? decode_steps<F, true>(ds, br, idx, pos_max, begin, end, lane_bytes)
+                       : decode_steps<F, false>(ds, br, idx, pos_max, begin, end, lane_bytes);
+        LMGC_CHECK(!br.exhausted(), errc::corrupt, "fast: coded symbols truncated");
+    }
+    for (; j < ln.q; ++j) step(j);
+    LMGC_CHECK(br.left() == 0, errc::corrupt, "fast: coded symbols damaged (",
+               br.left() < 0 ? "read past their start" : "bits left over", ")");
+    for (unsigned k = 0; k < n_lanes; ++k)
+        LMGC_CHECK((idx[k] & (size - 1)) == 0 && idx[k] < (n_levels << table_log), errc::corrupt,
+                   "fast: coded symbols damaged (bad final state)");
+    const std::uint64_t pos = ds.pos;
+    LMGC_CHECK((pos + 7) / 8 == ds.rb_size, errc::corrupt, "fast: ", ds.rb_size - (pos + 7) / 8,
+               " unexpected bytes after the raw bits");
+    LMGC_CHECK((pos & 7) == 0 || (ds.rb[ds.rb_size - 1] >> (pos & 7)) == 0, errc::corrupt,
+               "fast: raw bits damaged (padding not zero)");
+    if (tail) std::memcpy(out.data() + n * sizeof(U), tail_bytes.data(), tail);
+}
+
+class codec_fast final : public codec_i {
+  public:
+    void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
+        if (raw.size() < dtype_size(layout.type)) return encode_stored(raw, layout.type, out);
+        switch (layout.type) {
+        case dtype::f32:
+            return encode_values<fmt_f32>(raw, layout.type, out);
+        case dtype::f16:
+            return encode_values<fmt_f16>(raw, layout.type, out);
+        case dtype::bf16:
+            return encode_values<fmt_bf16>(raw, layout.type, out);
+        case dtype::f64:
+            return encode_values<fmt_f64>(raw, layout.type, out);
+        default:
+            break;
+        }
+        LMGC_FAIL(errc::internal, "fast: ", dtype_name(layout.type), " is not a float type");
+    }
+
+    void decode(byte_span coded, const chunk_layout& layout,
+                std::span<std::uint8_t> out) const override {
+        byte_reader r(coded, errc::corrupt, "fast: payload truncated");
+        const auto version = r.u8();
+        LMGC_CHECK(version == payload_version, errc::corrupt, "fast: payload version ",
+                   int(version), " is not ", int(payload_version));
+        LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
+                   "fast: payload element type does not match the stream's");
+        const auto mode = r.u8();
+        if (mode == mode_stored) {
+            LMGC_CHECK(r.remaining() == out.size(), errc::corrupt, "fast: stored chunk has ",
+                       r.remaining(), " bytes, expected ", out.size());
+            if (!out.empty()) std::memcpy(out.data(), coded.data() + r.pos(), out.size());
+            return;
+        }
+        LMGC_CHECK(mode == mode_coded, errc::corrupt, "fast: unknown payload mode ", int(mode));
+        switch (layout.type) {
+        case dtype::f32:
+            return decode_values<fmt_f32>(r, coded, out);
+        case dtype::f16:
+            return decode_values<fmt_f16>(r, coded, out);
+        case dtype::bf16:
+            return decode_values<fmt_bf16>(r, coded, out);
+        case dtype::f64:
+            return decode_values<fmt_f64>(r, coded, out);
+        default:
+            break;
+        }
+        LMGC_FAIL(errc::corrupt, "fast: stream of ", dtype_name(layout.type),
+                  " values, which fast does not code");
+    }
+};
+
+} // namespace
+
+std::unique_ptr<codec_i> make_codec_fast(const codec_config&) {
+    return std::make_unique<codec_fast>();
+}
+
+} // namespace lmgc::detail

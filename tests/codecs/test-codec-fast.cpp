@@ -1,0 +1,476 @@
+// The fast codec: bit-exact round trips of every element type it codes (special values, tiny
+// and odd-sized chunks, zeros, constants, random bits, gradients, real gradients), the
+// payload layout of docs/format.md, a frozen stream, and hostile payloads failing cleanly.
+#include "codec-test-util.hpp"
+#include "common/common-checksum.hpp"
+#include "common/common-float.hpp"
+#include "lmgc/lmgc.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+using namespace lmgc;
+using namespace lmgc::test;
+using detail::dtype;
+
+namespace {
+
+constexpr dtype fast_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64};
+
+// Encodes and decodes raw through the codec table; returns the payload.
+bytes round_trip(dtype t, const bytes& raw) {
+    const auto coded = encode_direct("fast", t, raw);
+    EXPECT_EQ(decode_direct("fast", t, coded, raw.size()), raw)
+        << detail::dtype_name(t) << ", " << raw.size() << " bytes";
+    return coded;
+}
+
+// Payload modes (docs/format.md): 0 coded, 1 stored.
+int mode_of(const bytes& coded) {
+    return coded.size() > 2 ? coded[2] : -1;
+}
+
+template <typename T> bytes as_bytes(const std::vector<T>& v) {
+    bytes b(v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
+    return b;
+}
+
+// Gradient-like values in element type t.
+bytes gradients(dtype t, std::size_t n, std::uint64_t seed) {
+    const auto g = gradient_like(n, seed);
+    switch (t) {
+    case dtype::f32:
+        return float_bytes(g);
+    case dtype::f64: {
+        std::vector<double> d;
+        for (std::size_t i = 0; i < g.size(); ++i) d.push_back(g[i] * (1.0 + 1e-9 * (i % 7)));
+        return as_bytes(d);
+    }
+    default: {
+        std::vector<std::uint16_t> h;
+        for (const float x : g)
+            h.push_back(t == dtype::f16 ? detail::f32_to_f16(x) : detail::f32_to_bf16(x));
+        return as_bytes(h);
+    }
+    }
+}
+
+// Special bit patterns of each type: +-0, +-inf, NaNs with payloads, denormals, extremes.
+bytes specials(dtype t) {
+    switch (t) {
+    case dtype::f32: {
+        std::vector<std::uint32_t> v = special_f32_bits(0, 1);
+        return as_bytes(v);
+    }
+    case dtype::f64:
+        return as_bytes(std::vector<std::uint64_t>{
+            0x0ull, 0x8000000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
+            0x7ff8000000000000ull, 0xfff8000000000001ull, 0x7ff0000000000001ull,
+            0x7ff4dead0000beefull, 0x0000000000000001ull, 0x800fffffffffffffull,
+            0x0008000000000000ull, 0x0010000000000000ull, 0x7fefffffffffffffull,
+            0xffefffffffffffffull});
+    case dtype::f16:
+        return as_bytes(std::vector<std::uint16_t>{0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe01,
+                                                   0x7c01, 0x7d55, 0x0001, 0x83ff, 0x0200, 0x0400,
+                                                   0x7bff, 0xfbff});
+    default:
+        return as_bytes(std::vector<std::uint16_t>{0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0xffc1,
+                                                   0x7f81, 0x7fd5, 0x0001, 0x807f, 0x0040, 0x0080,
+                                                   0x7f7f, 0xff7f});
+    }
+}
+
+std::uint64_t n_seed(dtype t) {
+    return static_cast<std::uint64_t>(t) * 7919;
+}
+
+// Real gradients when the shared development data is around (CI has it beside the clone).
+std::vector<std::string> real_gradient_files() {
+    std::vector<std::string> out;
+    const char* src = std::getenv("LMGC_SOURCE");
+    if (!src) src = LMGC_TEST_SOURCE_DIR;
+    for (const char* rel : {"/../shared/data/grads", "/../../shared/data/grads"}) {
+        const std::filesystem::path d = std::string(src) + rel;
+        std::error_code ec;
+        if (!std::filesystem::is_directory(d, ec)) continue;
+        for (const auto& e : std::filesystem::directory_iterator(d, ec))
+            if (e.path().extension() == ".npy") out.push_back(e.path().string());
+        if (!out.empty()) break;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Deterministic gradient-like f32 values from an LCG (no library RNG: the frozen stream
+// below must not depend on the standard library's distributions).
+bytes lcg_gradients(std::size_t n) {
+    std::vector<std::uint32_t> v(n);
+    std::uint64_t s = 12345;
+    auto next = [&] {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::uint32_t>(s >> 33);
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t r = next();
+        if ((i / 200) % 3 == 0) continue; // zero runs
+        const std::uint32_t exp = 112 + (r % 7) + static_cast<std::uint32_t>(i / 5000 % 3);
+        v[i] = (r >> 31) << 31 | exp << 23 | (next() & 0x7fffff);
+    }
+    return as_bytes(v);
+}
+
+} // namespace
+
+TEST(codec_fast, in_the_table_for_float_types_only) {
+    const auto& e = detail::find_codec("fast");
+    EXPECT_TRUE(e.available());
+    EXPECT_EQ(e.default_chunk_bytes, 1u << 20);
+    for (const auto t : fast_types) EXPECT_TRUE(e.supports(t)) << detail::dtype_name(t);
+    for (const auto t : {dtype::i8, dtype::u8, dtype::i16, dtype::u16, dtype::i32, dtype::u32,
+                         dtype::i64, dtype::u64, dtype::boolean})
+        EXPECT_FALSE(e.supports(t)) << detail::dtype_name(t);
+}
+
+TEST(codec_fast, gradients_of_every_type_round_trip_and_compress) {
+    for (const auto t : fast_types) {
+        const auto raw = gradients(t, 200000, 3);
+        const auto coded = round_trip(t, raw);
+        EXPECT_EQ(mode_of(coded), 0);
+        // ~35% zeros and a per-block scale: well below the raw size.
+        EXPECT_LT(coded.size(), raw.size() * (t == dtype::f64 ? 60 : 75) / 100)
+            << detail::dtype_name(t);
+    }
+}
+
+TEST(codec_fast, special_values_alone_in_runs_and_mixed_into_gradients) {
+    for (const auto t : fast_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const std::size_t elem = detail::dtype_size(t);
+        const auto sp = specials(t);
+        round_trip(t, sp);
+        // Runs of each special value, then each one sprinkled into gradients (coded mode).
+        bytes runs;
+        for (std::size_t k = 0; k < sp.size(); k += elem)
+            for (int r = 0; r < 300; ++r)
+                runs.insert(runs.end(), sp.begin() + k, sp.begin() + k + elem);
+        EXPECT_EQ(mode_of(round_trip(t, runs)), 0);
+        bytes mixed = gradients(t, 20000, 9);
+        std::mt19937_64 rng(9);
+        for (std::size_t i = 0; i < mixed.size() / elem; ++i)
+            if (rng() % 16 == 0) {
+                const std::size_t k = rng() % (sp.size() / elem);
+                std::memcpy(mixed.data() + i * elem, sp.data() + k * elem, elem);
+            }
+        EXPECT_EQ(mode_of(round_trip(t, mixed)), 0);
+    }
+    // Every 16-bit pattern (all denormals, infinities and NaNs of both formats).
+    std::vector<std::uint16_t> all(65536);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i * 40503u);
+    round_trip(dtype::f16, as_bytes(all));
+    round_trip(dtype::bf16, as_bytes(all));
+    // Every f32 denormal class (leading bit 0..22), with random bits below it.
+    std::vector<std::uint32_t> den;
+    std::mt19937_64 rng(5);
+    for (int k = 0; k < 5000; ++k) {
+        const unsigned p = static_cast<unsigned>(rng() % 23);
+        den.push_back(static_cast<std::uint32_t>(rng() & 0x80000000u) | 1u << p |
+                      (static_cast<std::uint32_t>(rng()) & ((1u << p) - 1)));
+    }
+    EXPECT_EQ(mode_of(round_trip(dtype::f32, as_bytes(den))), 0);
+}
+
+TEST(codec_fast, tiny_chunks_and_partial_trailing_elements) {
+    for (const auto t : fast_types) {
+        const std::size_t elem = detail::dtype_size(t);
+        for (std::size_t n = 0; n <= 3; ++n) {
+            const auto g = gradients(t, n, 11);
+            for (std::size_t extra = 0; extra < elem; ++extra) {
+                bytes raw = g;
+                for (std::size_t k = 0; k < extra; ++k)
+                    raw.push_back(static_cast<std::uint8_t>(0xA0 + k));
+                round_trip(t, raw);
+                // Zeros code even when tiny (f64), so the coded path sees 1-3 values too.
+                bytes zeros(n * elem, 0);
+                zeros.insert(zeros.end(), raw.end() - static_cast<std::ptrdiff_t>(extra),
+                             raw.end());
+                round_trip(t, zeros);
+            }
+        }
+        // A partial element after many values, in coded mode.
+        bytes odd = gradients(t, 5000, 3);
+        odd.push_back(0xAB);
+        EXPECT_EQ(mode_of(round_trip(t, odd)), 0);
+    }
+    EXPECT_EQ(mode_of(round_trip(dtype::f64, bytes(3 * 8, 0))), 0);
+}
+
+TEST(codec_fast, sizes_around_lanes_groups_and_the_sign_lag) {
+    // Every count from 1 to 300 values (lanes of unequal length, steps shorter than the sign
+    // lag, the raw-bit tail) and some larger ones, in coded mode: values from a few classes
+    // with signs that follow the value 3 back.
+    for (const auto t : fast_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const auto g = gradients(t, 20000, 13);
+        const std::size_t elem = detail::dtype_size(t);
+        // Powers of two of a few exponents (no raw bits): coded even when tiny.
+        const std::uint64_t one = t == dtype::f32   ? 0x3f800000u
+                                  : t == dtype::f64 ? 0x3ff0000000000000u
+                                  : t == dtype::f16 ? 0x3c00u
+                                                    : 0x3f80u;
+        const unsigned man = t == dtype::f32 ? 23 : t == dtype::f64 ? 52 : t == dtype::f16 ? 10 : 7;
+        std::mt19937_64 rng(n_seed(t));
+        for (std::size_t n = 1; n <= 300; ++n) {
+            bytes raw(g.begin(), g.begin() + static_cast<std::ptrdiff_t>(n * elem));
+            round_trip(t, raw);
+            bytes pow2(n * elem);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint64_t v = (rng() % 5 == 0) ? 0 : one - ((rng() % 3) << man);
+                std::memcpy(pow2.data() + i * elem, &v, elem);
+            }
+            const auto coded = round_trip(t, pow2);
+            if (n >= 24) {
+                EXPECT_EQ(mode_of(coded), 0) << n;
+            }
+        }
+        for (const std::size_t n : {1021u, 4096u, 4097u, 12289u, 20000u}) {
+            bytes raw(g.begin(), g.begin() + static_cast<std::ptrdiff_t>(n * elem));
+            for (std::size_t i = 3; i < n; i += 3) // signs agree 3 apart
+                raw[i * elem + elem - 1] = static_cast<std::uint8_t>(
+                    (raw[i * elem + elem - 1] & 0x7F) | (raw[(i - 3) * elem + elem - 1] & 0x80));
+            EXPECT_EQ(mode_of(round_trip(t, raw)), 0) << n;
+        }
+    }
+}
+
+TEST(codec_fast, zeros_and_constants) {
+    // Bit patterns of -0, 1.0 and a NaN with its lowest payload bit set, per type.
+    struct consts {
+        dtype t;
+        std::uint64_t neg_zero, one, nan;
+    };
+    for (const auto& c :
+         {consts{dtype::f32, 0x80000000u, 0x3f800000u, 0x7fff0001u},
+          consts{dtype::f16, 0x8000u, 0x3c00u, 0x7fffu},
+          consts{dtype::bf16, 0x8000u, 0x3f80u, 0x7fffu},
+          consts{dtype::f64, 0x8000000000000000u, 0x3ff0000000000000u, 0x7fff000000000001u}}) {
+        SCOPED_TRACE(detail::dtype_name(c.t));
+        const std::size_t elem = detail::dtype_size(c.t), n = 100000;
+        EXPECT_LT(round_trip(c.t, bytes(n * elem, 0)).size(), 64u);
+        auto filled = [&](std::uint64_t v) {
+            bytes b(n * elem);
+            for (std::size_t i = 0; i < n; ++i) std::memcpy(b.data() + i * elem, &v, elem);
+            return b;
+        };
+        // The class costs nothing; mantissa bits that are zero in every value are left out.
+        EXPECT_LT(round_trip(c.t, filled(c.neg_zero)).size(), 64u);
+        EXPECT_LT(round_trip(c.t, filled(c.one)).size(), 64u);
+        // The NaN's low bit set: every mantissa bit is raw, still below the raw size.
+        EXPECT_LT(round_trip(c.t, filled(c.nan)).size(), n * elem);
+    }
+}
+
+TEST(codec_fast, random_bit_patterns_are_stored) {
+    for (const auto t : fast_types) {
+        const auto raw = random_bytes(100000 * detail::dtype_size(t), 5);
+        const auto coded = round_trip(t, raw);
+        EXPECT_EQ(mode_of(coded), 1) << detail::dtype_name(t);
+        EXPECT_EQ(coded.size(), raw.size() + 3);
+    }
+}
+
+TEST(codec_fast, real_gradients_in_every_type_beat_byte_shuffling) {
+    const auto files = real_gradient_files();
+    if (files.empty()) GTEST_SKIP() << "shared/data/grads not found next to the source tree";
+    for (const auto& f : files) {
+        const auto file = read_file(f);
+        auto p = default_compress_params();
+        p.codec = "fast";
+        compress_stats st;
+        const auto image = compress(file, p, &st);
+        EXPECT_EQ(decompress(image, default_decompress_params()), file) << f;
+        // shuffle-zstd reaches 56.1% and 55.7% on these files.
+        EXPECT_LT(st.rate_percent(), 55.5) << f;
+    }
+    // The same values as bf16 and f16, through the codec.
+    const auto file = read_file(files[0]);
+    bytes raw(file.end() - 317706 * 4, file.end());
+    std::vector<float> v(raw.size() / 4);
+    std::memcpy(v.data(), raw.data(), raw.size());
+    std::vector<std::uint16_t> h, bf;
+    for (const float x : v)
+        h.push_back(detail::f32_to_f16(x)), bf.push_back(detail::f32_to_bf16(x));
+    EXPECT_LT(round_trip(dtype::bf16, as_bytes(bf)).size(), bf.size() * 2 * 46 / 100);
+    EXPECT_LT(round_trip(dtype::f16, as_bytes(h)).size(), h.size() * 2 * 54 / 100);
+}
+
+TEST(codec_fast, chunks_threads_and_mixed_files_through_the_container) {
+    const auto g = float_bytes(gradient_like(300000, 17));
+    const auto file = make_safetensors({{"w", "F32", {300000}, g},
+                                        {"h", "F16", {5000}, gradients(dtype::f16, 5000, 2)},
+                                        {"b", "BF16", {5000}, gradients(dtype::bf16, 5000, 3)},
+                                        {"d", "F64", {5000}, gradients(dtype::f64, 5000, 4)},
+                                        {"step", "I64", {1}, random_bytes(8, 6)}});
+    bytes first;
+    for (const int threads : {1, 2, 3}) {
+        auto p = default_compress_params();
+        p.codec = "fast";
+        p.chunk_bytes = 256 * 1024;
+        p.n_threads = threads;
+        const auto image = compress(file, p);
+        if (first.empty()) first = image;
+        EXPECT_EQ(image, first); // the same bytes whatever the thread count
+        auto dp = default_decompress_params();
+        dp.n_threads = threads;
+        EXPECT_EQ(decompress(image, dp), file);
+        for (const auto& t : inspect(image).tensors)
+            EXPECT_EQ(t.codec, t.name == "step" ? std::string(detail::byte_codec_name()) : "fast");
+    }
+}
+
+TEST(codec_fast, frozen_stream) {
+    // If this fails, the coded bytes changed: files written before may no longer decode the
+    // same. Bump the fast payload version (docs/format.md) if the decoder changed, and update
+    // the values only on purpose.
+    const auto raw = lcg_gradients(100000);
+    const auto coded = encode_direct("fast", dtype::f32, raw);
+    EXPECT_EQ(decode_direct("fast", dtype::f32, coded, raw.size()), raw);
+    EXPECT_EQ(coded.size(), 216627u);
+    EXPECT_EQ(detail::crc32c(coded), 1190877233u);
+    // With a lag and lag classes: the top byte (sign, exponent) repeats 3 values on, with a
+    // sign flip every third value (so the sign pattern repeats 6 on).
+    bytes rows = raw;
+    for (std::size_t i = 3; i < rows.size() / 4; ++i) {
+        if (i % 5) rows[4 * i + 3] = rows[4 * (i - 3) + 3];
+        if (i % 3 == 1) rows[4 * i + 3] ^= 0x80;
+    }
+    const auto coded_rows = encode_direct("fast", dtype::f32, rows);
+    EXPECT_EQ(decode_direct("fast", dtype::f32, coded_rows, rows.size()), rows);
+    detail::byte_reader r(detail::byte_span(coded_rows).subspan(5));
+    r.varint();                // center
+    EXPECT_EQ(r.varint(), 6u); // lag (of the sign pattern)
+    EXPECT_EQ(r.u8(), 4u);     // lag classes
+    EXPECT_EQ(coded_rows.size(), 224314u);
+    EXPECT_EQ(detail::crc32c(coded_rows), 32139031u);
+}
+
+// Parses the header of a coded fast payload as docs/format.md gives it; returns the lag and
+// the number of lag classes, checking the fields on the way.
+std::pair<std::uint64_t, unsigned> check_coded_header(const bytes& coded, dtype t, std::size_t n) {
+    EXPECT_EQ(coded[0], 1);
+    EXPECT_EQ(coded[1], static_cast<std::uint8_t>(t));
+    EXPECT_EQ(coded[2], 0);
+    EXPECT_EQ(coded[3], 0);  // gradients use every mantissa bit: zero_low 0
+    EXPECT_EQ(coded[4], 10); // table_log for a chunk this large
+    detail::byte_reader r(detail::byte_span(coded).subspan(5));
+    const auto center = r.varint();
+    EXPECT_GT(center, 23u + 100u); // exponent classes of values near 1e-4 .. 1e-2
+    EXPECT_LT(center, 23u + 127u);
+    const auto lag = r.varint();
+    EXPECT_LE(lag, n);
+    const unsigned n_lag = r.u8();
+    EXPECT_TRUE(n_lag == 1 || (n_lag == 4 && lag >= 2)) << n_lag;
+    const auto mask = r.raw((31 * n_lag + 7) / 8); // which contexts have a table
+    EXPECT_EQ(mask[0] & 1, 1);
+    EXPECT_EQ(mask.back() >> (31 * n_lag % 8), 0);
+    r.blob();                  // table descriptions
+    const auto sym = r.blob(); // coded symbols, read from their end
+    EXPECT_FALSE(sym.empty());
+    if (!sym.empty()) {
+        EXPECT_NE(sym.back(), 0); // the end mark
+    }
+    EXPECT_GT(r.remaining(), n * 23 / 8 * 6 / 10); // raw mantissas of the nonzero values
+    return {lag, n_lag};
+}
+
+TEST(codecs_formats, fast_payload_is_what_format_md_says) {
+    // Coded: version 1, dtype, mode 0, zero_low, table_log, center, lag, lag classes, context
+    // mask, then two sized sections and the raw bits.
+    const std::size_t n = 50000;
+    auto raw = gradients(dtype::f32, n, 7);
+    auto coded = encode_direct("fast", dtype::f32, raw);
+    ASSERT_GT(coded.size(), 16u);
+    EXPECT_EQ(check_coded_header(coded, dtype::f32, n), (std::pair<std::uint64_t, unsigned>{0, 1}));
+    // Kernel rows of 3: signs and scales repeat 3 values on. The lag is 3, with lag classes.
+    for (std::size_t i = 3; i < n; ++i)
+        if (i % 5) raw[4 * i + 3] = raw[4 * (i - 3) + 3];
+    coded = encode_direct("fast", dtype::f32, raw);
+    EXPECT_EQ(decode_direct("fast", dtype::f32, coded, raw.size()), raw);
+    EXPECT_EQ(check_coded_header(coded, dtype::f32, n).second, 4u);
+    // Stored: the header, then the chunk as it is.
+    const auto noise = random_bytes(4000, 1);
+    const auto stored = encode_direct("fast", dtype::f32, noise);
+    ASSERT_EQ(stored.size(), noise.size() + 3);
+    EXPECT_EQ(bytes(stored.begin(), stored.begin() + 3),
+              (bytes{1, static_cast<std::uint8_t>(dtype::f32), 1}));
+    EXPECT_TRUE(std::equal(noise.begin(), noise.end(), stored.begin() + 3));
+}
+
+TEST(codec_fast, hostile_payloads_fail_cleanly) {
+    const auto raw = gradients(dtype::f32, 20000, 29);
+    const auto coded = encode_direct("fast", dtype::f32, raw);
+    ASSERT_EQ(mode_of(coded), 0);
+    auto expect_corrupt = [&](const bytes& p, std::size_t n, const char* what) {
+        try {
+            decode_direct("fast", dtype::f32, p, n);
+            ADD_FAILURE() << what << ": decoded";
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::corrupt) << what << ": " << e.what();
+        }
+    };
+    // Each header field out of range.
+    auto with = [&](std::size_t at, std::uint8_t v) {
+        bytes b = coded;
+        b[at] = v;
+        return b;
+    };
+    expect_corrupt(with(0, 2), raw.size(), "version 2");
+    expect_corrupt(with(1, static_cast<std::uint8_t>(dtype::f64)), raw.size(), "other dtype");
+    expect_corrupt(with(2, 7), raw.size(), "mode 7");
+    expect_corrupt(with(3, 24), raw.size(), "zero_low 24");
+    expect_corrupt(with(4, 4), raw.size(), "table_log 4");
+    expect_corrupt(with(4, 11), raw.size(), "table_log 11");
+    bytes big_center = with(5, 0xFF);
+    big_center[6] = 0x7F;
+    expect_corrupt(big_center, raw.size(), "center 16383");
+    // A stored payload of the wrong size, a coded one for a chunk without a whole value.
+    expect_corrupt(bytes{1, static_cast<std::uint8_t>(dtype::f32), 1, 0, 0}, 4, "stored size");
+    expect_corrupt(coded, 3, "no whole value");
+    // Truncated anywhere, or with bytes after its end.
+    for (std::size_t keep = 0; keep < coded.size(); keep += 1 + keep / 3)
+        expect_corrupt(bytes(coded.begin(), coded.begin() + static_cast<std::ptrdiff_t>(keep)),
+                       raw.size(), "truncated");
+    bytes longer = coded;
+    longer.push_back(1);
+    expect_corrupt(longer, raw.size(), "trailing byte");
+    // A valid payload decoded into a much larger chunk: the symbols run out early, and the
+    // decoder stops there instead of running through 16 MiB of output.
+    expect_corrupt(coded, 16u << 20, "chunk size");
+    // Flipped bytes and junk: an error or some output, never a crash (ASan build).
+    std::mt19937_64 rng(3);
+    for (int k = 0; k < 3000; ++k) {
+        bytes b = coded;
+        const int flips = 1 + static_cast<int>(rng() % 4);
+        for (int f = 0; f < flips; ++f)
+            b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+        try {
+            decode_direct("fast", dtype::f32, b, raw.size());
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+        }
+    }
+    for (const auto t : fast_types)
+        for (int k = 0; k < 300; ++k) {
+            bytes junk = random_bytes(rng() % 200, rng());
+            if (junk.size() > 2) junk[0] = 1, junk[1] = static_cast<std::uint8_t>(t), junk[2] = 0;
+            try {
+                decode_direct("fast", t, junk, detail::dtype_size(t) * (rng() % 3000));
+            } catch (const error& e) {
+                EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+            }
+        }
+}

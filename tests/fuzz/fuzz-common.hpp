@@ -31,7 +31,7 @@ template <typename Fn> void expect_clean(Fn&& fn);
 // Seeds of a target ("container_decode", ...), built from small valid inputs.
 std::vector<detail::bytes> make_seeds(std::string_view target);
 // The targets, in the order scripts/fuzz runs them.
-extern const char* const targets[6];
+extern const char* const targets[7];
 
 } // namespace lmgc::fuzz
 

@@ -11,7 +11,8 @@
 
 namespace lmgc::fuzz {
 
-const char* const targets[6] = {"container_decode", "coder_round_trip", "codec_round_trip",
+const char* const targets[7] = {"container_decode", "coder_round_trip", "codec_round_trip",
+                                "shape_round_trip",
                                 "io_npy",           "io_safetensors",   "io_torch"};
 
 namespace {
@@ -107,6 +108,16 @@ std::vector<bytes> make_seeds(std::string_view target) {
                 }
             }
             ++index;
+        }
+    } else if (target == "shape_round_trip") {
+        // codec, kind, type, rank, 4 dims, chunk, flags, then values
+        const auto grads = test::float_bytes(test::gradient_like(256, 14));
+        for (std::uint8_t i = 0; i < 32; ++i) {
+            bytes s = {i, static_cast<std::uint8_t>(i / 3), static_cast<std::uint8_t>(i / 5),
+                       static_cast<std::uint8_t>(1 + i % 4), 7, 13, 3, 2,
+                       static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i % 4)};
+            s.insert(s.end(), grads.begin(), grads.end());
+            seeds.push_back(std::move(s));
         }
     } else if (target == "io_npy") {
         for (std::size_t i = 0; i < 4; ++i) seeds.push_back(files[i]);

@@ -231,3 +231,14 @@ def test_npy_and_safetensors_files_made_elsewhere(tmp_path):
     np.save(tmp_path / "b.npy", b)
     lmgc.compress_file(tmp_path / "b.npy")
     assert same(lnp.load_file(tmp_path / "b.npy.lmgc")["array"], b)
+
+
+def test_many_tensors_with_long_names():
+    """A file much larger than its tensor bytes (names dominate): save's bytes object grows
+    past its first size."""
+    t = {f"layer{i:04d}." + "x" * 300: np.full(1, i, np.float32) for i in range(1000)}
+    data = lnp.save(t, metadata={"k" * 1000: "v" * 5000})
+    assert len(data) > 2 * (4000 + 6000 + 1000 * 256)  # the first size: tensors + 256 each
+    back, meta = lnp.load(data, return_metadata=True)
+    assert list(back) == list(t) and all(same(t[k], back[k]) for k in t)
+    assert meta == {"k" * 1000: "v" * 5000}

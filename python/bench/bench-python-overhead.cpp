@@ -48,8 +48,8 @@ int main(int argc, char** argv) {
             image.reserve(values.size() + values.size() / 64 + 4096 + 256);
             (void)lmgc::compress_tensors({&g, 1}, cp, write);
         };
-        // numpy (>= 1.22) asks for transparent huge pages on arrays of 4 MiB and more, which
-        // makes their first touch cheaper: the same here, so that only the call differs.
+        // numpy (>= 1.22) advises transparent huge pages for arrays of 4 MiB and more: the
+        // same here, so that only the call differs.
         std::unique_ptr<std::uint8_t, decltype(&std::free)> out(nullptr, &std::free);
         const lmgc::tensor_allocator allocate = [&](const lmgc::tensor_info& t) {
             constexpr std::size_t huge = std::size_t{2} << 20;

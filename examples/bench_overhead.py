@@ -6,14 +6,15 @@
 
 Makes a float32 tensor of --mb megabytes (gradient-like: normal * 1e-3, 30% zeros), then
 alternates, --repeat times after one warm-up round: the C++ program
-build/python/lmgc-bench-python-overhead, which times lmgc::compress and lmgc::decompress of
-the safetensors image lmgc.numpy.save builds (read from a file beforehand, not timed; after
-an untimed round of its own, as the Python process is warm too), and
-the Python calls data = lmgc.numpy.save({"g": g}) and lmgc.numpy.load(data). Prints the
-median and best of each, in wall time and in CPU time of the process (all threads), and
-the overhead, (Python - C++) / C++. Since separate processes on a shared machine are noisy,
-it also reports, for the same Python calls, the time spent inside lmgc::compress /
-lmgc::decompress (measured in C++ by the extension) and the rest: the overhead of the call.
+build/python/lmgc-bench-python-overhead, which times lmgc::compress_tensors and
+lmgc::decompress_tensors of the same tensor (its values read from a file beforehand, not
+timed; after an untimed round of its own, as the Python process is warm too), and the
+Python calls data = lmgc.numpy.save({"g": g}) and lmgc.numpy.load(data), which make the
+same library calls. Prints the median and best of each, in wall time and in CPU time of the
+process (all threads), and the overhead, (Python - C++) / C++. Since separate processes on
+a shared machine are noisy, it also reports, for the same Python calls, the time spent
+inside lmgc::compress_tensors / decompress_tensors (measured in C++ by the extension) and
+the rest: the overhead of the call.
 """
 
 import argparse
@@ -49,15 +50,14 @@ def main():
     tensors = {"g": g}
     codec = a.codec or None
     with tempfile.TemporaryDirectory() as tmp:
-        # The exact image lmgc.numpy.save codes: decompressing its output gives it back.
-        lnp.save_file(tensors, os.path.join(tmp, "g.lmgc"), codec="store")
-        image = lmgc.decompress_file(os.path.join(tmp, "g.lmgc"))
+        values = os.path.join(tmp, "g.f32")
+        g.tofile(values)
         keys = ("compress_s", "decompress_s", "compress_cpu_s", "decompress_cpu_s")
         cpp = {k: [] for k in keys}
         py = {k: [] for k in keys}
         inner = {"compress_s": [], "decompress_s": []}
         for r in range(a.repeat + 1):
-            out = subprocess.run([bench, image, a.codec, str(a.threads)], check=True,
+            out = subprocess.run([bench, values, a.codec, str(a.threads)], check=True,
                                  capture_output=True, text=True).stdout
             c = json.loads(out)
             t0, c0 = time.perf_counter(), time.process_time()
@@ -67,9 +67,10 @@ def main():
             back = lnp.load(data, threads=a.threads)
             t2, c2 = time.perf_counter(), time.process_time()
             lib_d = _lmgc._last_library_seconds()
-            assert len(data) == c["output_bytes"], "Python and C++ coded different images"
+            coded = len(data)
+            assert coded == c["output_bytes"], "Python and C++ coded different files"
             assert back["g"].tobytes() == g.tobytes()
-            del back
+            del data, back  # freed outside the timed calls (munmap of 60 MB takes a while)
             if r == 0:
                 continue  # warm-up
             for k in keys:
@@ -81,9 +82,9 @@ def main():
             py["compress_cpu_s"].append(c1 - c0)
             py["decompress_cpu_s"].append(c2 - c1)
     print(f"{a.mb:g} MB float32, codec {a.codec or 'default'}, threads {a.threads or 'all'}, "
-          f"{a.repeat} runs after a warm-up, coded to {100 * len(data) / g.nbytes:.2f}%")
-    print("In one process: the library call (lmgc::compress / decompress, timed in C++ "
-          "inside the extension) against the whole Python call around it")
+          f"{a.repeat} runs after a warm-up, coded to {100 * coded / g.nbytes:.2f}%")
+    print("In one process: the library call (lmgc::compress_tensors / decompress_tensors, "
+          "timed in C++ inside the extension) against the whole Python call around it")
     print("| call | library s (median) | Python call s (median) | overhead s | overhead % |")
     print("|---|---:|---:|---:|---:|")
     for k, name in (("compress_s", "lmgc.numpy.save"), ("decompress_s", "lmgc.numpy.load")):

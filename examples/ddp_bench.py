@@ -3,6 +3,7 @@
 
     PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --world 2 --steps 20
     PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --world 3 --steps 20 --width 16 --check
+    PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --codec zstd --set level=1
 
 Starts WORLD processes on this machine (gloo over loopback). Each trains the paper's
 ConvNet on Fashion-MNIST twice in lockstep, from the same start and on the same batches:
@@ -38,6 +39,17 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def settings(pairs):
+    """--set KEY=VALUE arguments as the codec options dict (None when there are none)."""
+    out = {}
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep or not k:
+            raise SystemExit(f"--set takes KEY=VALUE, not {p!r}")
+        out[k] = v
+    return out or None
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -67,7 +79,7 @@ def worker(a):
 
     ref_hook = lmgc.torch.ddp_allgather_hook()
     lm_hook = lmgc.torch.ddp_comm_hook(codec=a.codec or None, threads=a.threads,
-                                       level=a.level or None)
+                                       level=a.level or None, options=settings(a.set))
     ref, ref_opt = make(ref_hook)
     lm, lm_opt = make(lm_hook)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -119,7 +131,7 @@ def worker(a):
     dist.destroy_process_group()
 
 
-def run(world, steps, width, batch, codec, level, threads, timeout):
+def run(world, steps, width, batch, codec, level, sets, threads, timeout):
     """Starts the ranks, waits (killing them after timeout seconds), returns their results."""
     port = free_port()
     env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
@@ -131,7 +143,7 @@ def run(world, steps, width, batch, codec, level, threads, timeout):
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--rank", str(r),
                    "--port", str(port), "--world", str(world), "--steps", str(steps),
                    "--width", str(width), "--batch", str(batch), "--codec", codec or "",
-                   "--level", str(level or 0),
+                   "--level", str(level or 0), *(x for kv in sets for x in ("--set", kv)),
                    "--threads", str(threads), "--timeout", str(timeout), "--out", out]
             log = open(os.path.join(tmp, f"rank{r}.log"), "w")
             procs.append((subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT),
@@ -215,6 +227,14 @@ def breakeven(mbps):
     return f"{mbps:.2f} MB/s ({mbps * 8:.1f} Mbit/s)"
 
 
+def describe(a):
+    """The codec as the tables name it: "default", "zstd, level 1" (a setting), "level 2"."""
+    parts = [a.codec or "default"] + [kv.replace("=", " ") for kv in a.set]
+    if a.level:
+        parts.append(f"lmgc level {a.level}")
+    return ", ".join(parts)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--world", type=int, default=2, help="number of processes (default 2)")
@@ -222,7 +242,11 @@ def main():
     ap.add_argument("--width", type=int, default=128, help="ConvNet channels (paper: 128)")
     ap.add_argument("--batch", type=int, default=32, help="batch per rank")
     ap.add_argument("--codec", default="", help="lmgc codec (default: the library default)")
-    ap.add_argument("--level", type=int, default=0, help="codec level 1..9 (default: the codec's)")
+    ap.add_argument("--level", type=int, default=0,
+                    help="lmgc level 1..9: picks the codec and its settings when --codec is not "
+                         "given (default: the default level)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="codec setting, e.g. --set level=1 for zstd's level (repeatable)")
     ap.add_argument("--threads", type=int, default=1, help="coding threads per rank")
     ap.add_argument("--timeout", type=int, default=600, help="seconds before giving up")
     ap.add_argument("--json", help="write the checks and rows here")
@@ -236,12 +260,14 @@ def main():
         worker(a)
         return 0
     t0 = time.monotonic()
-    results = run(a.world, a.steps, a.width, a.batch, a.codec, a.level, a.threads, a.timeout)
+    settings(a.set)  # checked before the ranks start
+    results = run(a.world, a.steps, a.width, a.batch, a.codec, a.level, a.set, a.threads,
+                  a.timeout)
     checks, rows = summarize(results)
     label = f"n={a.world}"
     print(f"DDP, {a.world} processes, ConvNet width {a.width} "
           f"({results[0]['n_params']} parameters), batch {a.batch}/rank, {a.steps} steps, "
-          f"codec {a.codec or 'default'}{f' level {a.level}' if a.level else ''}, "
+          f"codec {describe(a)}, "
           f"{a.threads} coding thread(s)/rank, "
           f"{time.monotonic() - t0:.0f} s")
     for k, v in checks.items():
@@ -255,8 +281,7 @@ def main():
     print("| n | codec | bucket MB | coded % | hook MB | ring allreduce MB | raw all-gather MB | "
           "coding ms, wall / CPU | coding MB/s (CPU) | hook faster below |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    codec = (a.codec or "default") + (f" level {a.level}" if a.level else "")
-    print(f"| {a.world} | {codec} | {r0['raw_bytes'] / 1e6:.3f} | {med['rate_percent']:.2f} | "
+    print(f"| {a.world} | {describe(a)} | {r0['raw_bytes'] / 1e6:.3f} | {med['rate_percent']:.2f} | "
           f"{statistics.median(r['hook_wire'] for r in rows) / 1e6:.3f} | "
           f"{r0['allreduce_wire'] / 1e6:.3f} | {r0['allgather_wire'] / 1e6:.3f} | "
           f"{1e3 * med['coding_s']:.0f} / {1e3 * med['coding_cpu_s']:.0f} | "

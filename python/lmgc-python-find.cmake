@@ -1,8 +1,8 @@
 # Looks for what the Python package needs (included by the top-level CMakeLists.txt before
-# its LMGC_BUILD_PYTHON option): a Python 3 interpreter with headers, pybind11 and
-# nlohmann_json. Sets LMGC_PYTHON_FOUND. Debian's /usr/bin/python3 is taken over any other
-# python3 on PATH (it is the one with python3-numpy and python3-torch); pass
-# -DPython3_EXECUTABLE=... to choose another.
+# its LMGC_BUILD_PYTHON option): a Python 3 interpreter with headers and pybind11. Sets
+# LMGC_PYTHON_FOUND. Debian's /usr/bin/python3 is taken over any other python3 on PATH (it is
+# the one with python3-numpy and python3-torch); pass -DPython3_EXECUTABLE=... to choose
+# another.
 if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
   set(Python3_EXECUTABLE /usr/bin/python3 CACHE FILEPATH "Python 3 interpreter for the lmgc package")
 endif()
@@ -11,8 +11,7 @@ set(LMGC_PYTHON_FOUND OFF)
 if(Python3_FOUND)
   # With Python3 found first, pybind11 uses it (its FindPython mode).
   find_package(pybind11 CONFIG QUIET)
-  find_package(nlohmann_json CONFIG QUIET)
-  if(pybind11_FOUND AND nlohmann_json_FOUND)
+  if(pybind11_FOUND)
     set(LMGC_PYTHON_FOUND ON)
   endif()
 endif()

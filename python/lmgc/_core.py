@@ -12,7 +12,7 @@ from ._errors import UsageError
 FRAMEWORK_KEY = "lmgc.framework"
 
 
-def coding_args(codec, level, threads, chunk_bytes, options, progress):
+def coding_args(codec, level, threads, chunk_bytes, options, verify, progress):
     """Checks the common keyword arguments; returns them in the extension's order."""
     if codec is None:
         codec = ""
@@ -22,8 +22,10 @@ def coding_args(codec, level, threads, chunk_bytes, options, progress):
         level = 0
     elif isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 9:
         raise UsageError(f"level must be an int in 1..9 or None, not {level!r}")
+    if not isinstance(verify, bool):
+        raise UsageError(f"verify must be True or False, not {verify!r}")
     return codec, level, int_arg("threads", threads), int_arg("chunk_bytes", chunk_bytes), \
-        options, callback_arg(progress)
+        options, verify, callback_arg(progress)
 
 
 def int_arg(name, value):
@@ -98,13 +100,14 @@ def framework_of(x):
 
 
 def compress(x, *, codec=None, level=None, threads=0, chunk_bytes=0, options=None,
-             progress=None):
+             verify=False, progress=None):
     """Compresses one numpy array or torch tensor; returns the bytes of a .lmgc file.
 
     ``lmgc.decompress`` gives back the same dtype, shape and bits, as the same kind of
     object. The file is a one-tensor safetensors file (tensor "tensor") when decompressed
-    with the ``lmgc`` command. codec: see ``lmgc.codecs()`` (None = the library default);
-    level: 1..9 or None; threads: 0 = all cores; progress: called with (done, total)."""
+    with the ``lmgc`` command. codec: see ``lmgc.codecs()`` (None = the level's codec);
+    level: 1..9 or None (the default level); verify: decode each chunk again before writing
+    it; threads: 0 = all cores; progress: called with (done, total)."""
     fw = framework_of(x)
     if fw == "torch":
         from . import torch as mod
@@ -114,7 +117,7 @@ def compress(x, *, codec=None, level=None, threads=0, chunk_bytes=0, options=Non
         raise UsageError(f"lmgc.compress expects a numpy array or a torch tensor, "
                          f"not {type(x).__name__}")
     entry = mod.tensor_entry("tensor", x)
-    args = coding_args(codec, level, threads, chunk_bytes, options, progress)
+    args = coding_args(codec, level, threads, chunk_bytes, options, verify, progress)
     return _lmgc.compress_tensors([entry], {FRAMEWORK_KEY: fw}, *args, None, False)
 
 
@@ -124,7 +127,17 @@ def decompress(data, *, framework=None, device=None, threads=0, options=None, pr
 
     framework: "numpy" or "torch"; None = what was given to lmgc.compress (numpy for
     files made otherwise). device: for torch, where to put the tensor."""
-    tensors, metadata, _ = decode_tensors(data, threads, options, progress)
+    if framework not in (None, "numpy", "torch"):
+        raise UsageError(f"framework must be 'numpy' or 'torch', not {framework!r}")
+    if framework == "numpy" and device not in (None, "cpu"):
+        raise UsageError("device= needs framework='torch'")
+    # Decoded into what the framework allocates; with framework=None, into numpy arrays,
+    # which torch.from_numpy wraps without a copy if the file says torch.
+    if framework == "torch":
+        from . import torch as mod
+    else:
+        from . import numpy as mod
+    tensors, metadata, _ = decode_tensors(data, threads, options, progress, mod.allocate)
     if len(tensors) != 1:
         raise UsageError(f"this .lmgc file holds {len(tensors)} tensors; lmgc.decompress is for "
                          "one (use lmgc.numpy.load / lmgc.torch.load)")
@@ -137,21 +150,23 @@ def decompress(data, *, framework=None, device=None, threads=0, options=None, pr
         if device not in (None, "cpu"):
             raise UsageError("device= needs framework='torch'")
         return mod.array_from_entry(tensors[0])
-    raise UsageError(f"framework must be 'numpy' or 'torch', not {fw!r}")
+    raise UsageError(f"this file names the framework {fw!r}: pass framework='numpy' or 'torch'")
 
 
-def decode_tensors(data, threads, options, progress):
-    """Decodes a .lmgc file of named tensors: ([entry], metadata, source_format)."""
+def decode_tensors(data, threads, options, progress, allocate):
+    """Decodes a .lmgc file of named tensors into the arrays or tensors allocate(name, dtype,
+    shape, fortran_order, big_endian) -> (obj, buffer) makes: ([entry], metadata,
+    source_format), an entry being (name, dtype, shape, fortran_order, big_endian, obj)."""
     data = data_arg(data)
     threads = int_arg("threads", threads)
     progress = callback_arg(progress)
     if isinstance(data, str):
-        return _lmgc.decompress_tensors_file(data, threads, options, progress)
-    return _lmgc.decompress_tensors(data, threads, options, progress)
+        return _lmgc.decompress_tensors_file(data, threads, options, progress, allocate)
+    return _lmgc.decompress_tensors(data, threads, options, progress, allocate)
 
 
 def compress_file(in_path, out_path=None, *, format="auto", codec=None, level=None, threads=0,
-                  chunk_bytes=0, options=None, progress=None, overwrite=False):
+                  chunk_bytes=0, options=None, verify=False, progress=None, overwrite=False):
     """Compresses a tensor file (.npy, .safetensors, torch.save .pt) into out_path
     (default: in_path + ".lmgc"), as ``lmgc compress`` does; ``lmgc decompress`` gives back
     the identical file. Returns the sizes and time as a dict."""
@@ -159,7 +174,8 @@ def compress_file(in_path, out_path=None, *, format="auto", codec=None, level=No
     out_path = in_path + ".lmgc" if out_path is None else path_arg("out_path", out_path)
     check_overwrite(out_path, overwrite)
     return _lmgc.compress_file(in_path, out_path, format,
-                               *coding_args(codec, level, threads, chunk_bytes, options, progress),
+                               *coding_args(codec, level, threads, chunk_bytes, options, verify,
+                                            progress),
                                overwrite)
 
 

@@ -18,6 +18,8 @@ _TO_LMGC = {
     np.dtype(np.int64): "i64", np.dtype(np.uint64): "u64", np.dtype(np.bool_): "bool",
 }
 _FROM_LMGC = {v: k for k, v in _TO_LMGC.items()}
+# The dtype decoded tensors are allocated with.
+_CARRIER = dict(_FROM_LMGC, bf16=np.dtype(np.uint16))
 
 _BF16_CHOICES = ("error", "uint16", "float32")
 
@@ -46,24 +48,45 @@ def tensor_entry(name, x):
     return (name, code, x.shape, x)
 
 
+def allocate(name, code, shape, fortran_order, big_endian):
+    """The decoding allocator (see _core.decode_tensors): an uninitialized array of the
+    tensor's shape that the library decodes into, in Fortran order for .npy files stored
+    that way. bfloat16 gets uint16 (numpy has none); values arrive little-endian."""
+    a = np.empty(shape, _CARRIER[code], order="F" if fortran_order else "C")
+    return a, a
+
+
+def _allocator(bf16):
+    """allocate, refusing bfloat16 before anything is decoded unless bf16 says what to do."""
+    if bf16 not in _BF16_CHOICES:
+        raise UsageError(f"bf16 must be one of {_BF16_CHOICES}, not {bf16!r}")
+    if bf16 != "error":
+        return allocate
+
+    def allocate_no_bf16(name, code, shape, fortran_order, big_endian):
+        if code == "bf16":
+            raise _bf16_error(name)
+        return allocate(name, code, shape, fortran_order, big_endian)
+    return allocate_no_bf16
+
+
+def _bf16_error(name):
+    return UnsupportedError(
+        f"tensor '{name}' is bfloat16, which numpy has no dtype for: pass bf16='uint16' for "
+        "the raw bits or bf16='float32' to widen it exactly, or use lmgc.torch")
+
+
 def array_from_entry(entry, bf16="error"):
-    """The numpy array of a decoded tensor; shares the decoded memory (no copy)."""
-    name, code, shape, fortran_order, big_endian, buf = entry
+    """The numpy array of a decoded tensor: the array allocate made (no copy), with the byte
+    order of the original file for big-endian .npy files (swapped in place)."""
+    name, code, shape, fortran_order, big_endian, a = entry
     if code == "bf16":
         if bf16 not in _BF16_CHOICES:
             raise UsageError(f"bf16 must be one of {_BF16_CHOICES}, not {bf16!r}")
         if bf16 == "error":
-            raise UnsupportedError(
-                f"tensor '{name}' is bfloat16, which numpy has no dtype for: pass "
-                "bf16='uint16' for the raw bits or bf16='float32' to widen it exactly, "
-                "or use lmgc.torch")
-        dt = np.dtype(np.uint16)
-    else:
-        dt = _FROM_LMGC[code]
+            raise _bf16_error(name)
     if big_endian:
-        dt = dt.newbyteorder(">")
-    a = np.frombuffer(buf, dtype=dt)
-    a = a.reshape(shape[::-1]).T if fortran_order else a.reshape(shape)
+        a = a.byteswap(inplace=True).view(a.dtype.newbyteorder(">"))
     if code == "bf16" and bf16 == "float32":
         a = (a.astype(np.uint32) << 16).view(np.float32)
     return a
@@ -75,25 +98,27 @@ def _entries(tensors, what):
 
 
 def save(tensors, metadata=None, *, codec=None, level=None, threads=0, chunk_bytes=0,
-         options=None, progress=None):
+         options=None, verify=False, progress=None):
     """Compresses a dict of str to numpy arrays; returns the .lmgc bytes.
-    metadata: dict of str to str (safetensors __metadata__)."""
-    args = _core.coding_args(codec, level, threads, chunk_bytes, options, progress)
+    metadata: dict of str to str (safetensors __metadata__). The arrays are read in place
+    (C-contiguous ones are not copied) and must not change during the call."""
+    args = _core.coding_args(codec, level, threads, chunk_bytes, options, verify, progress)
     return _lmgc.compress_tensors(_entries(tensors, "save"), metadata, *args, None, False)
 
 
 def save_file(tensors, filename, metadata=None, *, codec=None, level=None, threads=0,
-              chunk_bytes=0, options=None, progress=None):
+              chunk_bytes=0, options=None, verify=False, progress=None):
     """Compresses a dict of str to numpy arrays into filename (replaced if it exists,
     atomically). Returns the sizes and time as a dict. ``lmgc decompress`` turns the file
     into a .safetensors file."""
-    args = _core.coding_args(codec, level, threads, chunk_bytes, options, progress)
+    args = _core.coding_args(codec, level, threads, chunk_bytes, options, verify, progress)
     path = _core.path_arg("filename", filename)
     return _lmgc.compress_tensors(_entries(tensors, "save_file"), metadata, *args, path, True)
 
 
 def _load(data, threads, options, progress, bf16, return_metadata):
-    entries, metadata, _ = _core.decode_tensors(data, threads, options, progress)
+    entries, metadata, _ = _core.decode_tensors(data, threads, options, progress,
+                                                _allocator(bf16))
     out = {e[0]: array_from_entry(e, bf16) for e in entries}
     return (out, metadata) if return_metadata else out
 

@@ -34,8 +34,8 @@ for _name, _code in (("uint16", "u16"), ("uint32", "u32"), ("uint64", "u64")):
 _FROM_LMGC = {v: k for k, v in _TO_LMGC.items()}
 
 # The numpy dtype whose array carries each lmgc dtype's bytes into torch.from_numpy (which
-# knows no bfloat16 and, before torch 2.3, no unsigned types but uint8); torch's view(dtype)
-# then gives the right type without a copy.
+# knows no bfloat16 and, before torch 2.3, no unsigned types but uint8) and out of
+# Tensor.numpy(); torch's view(dtype) then gives the right type without a copy.
 _NP_CARRIER = {
     "f64": np.float64, "f32": np.float32, "f16": np.float16, "bf16": np.int16, "i8": np.int8,
     "u8": np.uint8, "i16": np.int16, "u16": np.int16, "i32": np.int32, "u32": np.int32,
@@ -65,21 +65,40 @@ def tensor_entry(name, t):
     return (name, code, tuple(t.shape), carrier.numpy())
 
 
-def tensor_from_entry(entry, device=None):
-    """The torch tensor of a decoded tensor; on the CPU it shares the decoded memory."""
-    name, code, shape, fortran_order, big_endian, buf = entry
+def allocate(name, code, shape, fortran_order, big_endian):
+    """The decoding allocator (see _core.decode_tensors): an uninitialized CPU tensor that the
+    library decodes into (Fortran strides for .npy files stored that way; values arrive
+    little-endian), and a numpy view of its memory for the extension to write through."""
     dt = _FROM_LMGC.get(code)
     if dt is None:
         raise UnsupportedError(f"tensor '{name}' is {code}, which torch {torch.__version__} has "
                                "no dtype for: use lmgc.numpy")
-    npdt = np.dtype(_NP_CARRIER[code])
-    a = np.frombuffer(buf, dtype=npdt.newbyteorder(">") if big_endian else npdt)
-    if big_endian:
-        a = a.astype(npdt)
-    a = a.reshape(shape[::-1]).T if fortran_order else a.reshape(shape)
-    t = torch.from_numpy(a)
-    if t.dtype != dt:
-        t = t.view(dt)
+    if fortran_order:
+        strides, n = [], 1
+        for d in shape:
+            strides.append(n)
+            n *= max(d, 1)
+        t = torch.empty_strided(shape, strides, dtype=dt)
+    else:
+        t = torch.empty(shape, dtype=dt)
+    carrier = t.view(_SIGNED[t.element_size()]) if code in ("bf16", "u16", "u32", "u64") else t
+    return t, carrier.numpy()
+
+
+def tensor_from_entry(entry, device=None):
+    """The torch tensor of a decoded tensor: the tensor allocate made, or the numpy array
+    lmgc.numpy.allocate made wrapped by torch.from_numpy (no copy on the CPU either way)."""
+    name, code, shape, fortran_order, big_endian, obj = entry
+    if isinstance(obj, torch.Tensor):
+        t = obj
+    else:
+        dt = _FROM_LMGC.get(code)
+        if dt is None:
+            raise UnsupportedError(f"tensor '{name}' is {code}, which torch {torch.__version__} "
+                                   "has no dtype for: use lmgc.numpy")
+        t = torch.from_numpy(obj.view(_NP_CARRIER[code]))
+        if t.dtype != dt:
+            t = t.view(dt)
     if device is not None and torch.device(device).type != "cpu":
         t = t.to(device)
     return t
@@ -91,11 +110,11 @@ def _entries(tensors, what):
 
 
 def save_file(tensors, filename, metadata=None, *, codec=None, level=None, threads=0,
-              chunk_bytes=0, options=None, progress=None):
+              chunk_bytes=0, options=None, verify=False, progress=None):
     """Compresses a dict of str to tensors into filename (replaced atomically if it exists).
     Returns the sizes and time as a dict. ``lmgc decompress`` turns the file into a
     .safetensors file."""
-    args = _core.coding_args(codec, level, threads, chunk_bytes, options, progress)
+    args = _core.coding_args(codec, level, threads, chunk_bytes, options, verify, progress)
     path = _core.path_arg("filename", filename)
     return _lmgc.compress_tensors(_entries(tensors, "save_file"), metadata, *args, path, True)
 
@@ -105,13 +124,13 @@ def load_file(filename, device="cpu", *, threads=0, options=None, progress=None,
     """Decompresses a .lmgc file of named tensors into a dict of str to tensors on device
     (in file order). With return_metadata, returns (dict, metadata)."""
     entries, metadata, _ = _core.decode_tensors(_core.path_arg("filename", filename), threads,
-                                                options, progress)
+                                                options, progress, allocate)
     out = {e[0]: tensor_from_entry(e, device) for e in entries}
     return (out, metadata) if return_metadata else out
 
 
 def save(obj, f=None, metadata=None, *, codec=None, level=None, threads=0, chunk_bytes=0,
-         options=None, progress=None, pickle_protocol=2):
+         options=None, verify=False, progress=None, pickle_protocol=2):
     """Two calls in one (see the module doc):
 
     save(tensors, metadata=None) -> bytes: a dict of str to tensors, like
@@ -122,7 +141,7 @@ def save(obj, f=None, metadata=None, *, codec=None, level=None, threads=0, chunk
     The torch.save image is compressed: tensors coded, the rest stored exactly, so
     lmgc.torch.load (or torch.load of the ``lmgc decompress``-ed file) gives equal objects.
     Returns the sizes and time as a dict."""
-    args = _core.coding_args(codec, level, threads, chunk_bytes, options, progress)
+    args = _core.coding_args(codec, level, threads, chunk_bytes, options, verify, progress)
     if f is None or isinstance(f, dict):
         if isinstance(f, dict):
             if metadata is not None:
@@ -169,7 +188,7 @@ def load(f, map_location=None, *, device=None, threads=0, options=None, progress
                          "holds named tensors, not a torch.save file")
     if device is None and isinstance(map_location, (str, torch.device)):
         device = map_location
-    entries, _, _ = _core.decode_tensors(data, threads, options, progress)
+    entries, _, _ = _core.decode_tensors(data, threads, options, progress, allocate)
     return {e[0]: tensor_from_entry(e, device) for e in entries}
 
 
@@ -232,11 +251,13 @@ def _make_hook(name, encode, decode, process_group, max_stats):
     return hook
 
 
-def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None, max_stats=10000):
+def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None, max_stats=10000,
+                  options=None):
     """A LOSSLESS DDP communication hook: model.register_comm_hook(None, hook).
 
-    Each rank codes its gradient bucket with lmgc (codec: None = the library default; see
-    lmgc.codecs(); threads: 0 = all cores), all-gathers the sizes, then the coded bytes
+    Each rank codes its gradient bucket with lmgc (codec: None = the level's codec; see
+    lmgc.codecs(); level: 1..9 or None; options: the codec's settings, e.g. {"level": 1}
+    for zstd; threads: 0 = all cores), all-gathers the sizes, then the coded bytes
     (uint8 tensors padded to the largest), decodes the other ranks' buckets and sums all
     of them in rank order, so every rank holds identical bits, equal to those of
     ddp_allgather_hook(); the future returns the sum divided by the world size.
@@ -245,13 +266,13 @@ def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None, max_sta
     2 (n-1)/n x the bucket for a ring allreduce (docs/python.md has measured numbers).
     ``hook.stats`` keeps one dict per bucket and step (sizes, coding and comm seconds), the
     last max_stats of them."""
-    args = _core.coding_args(codec, level, threads, 0, None, None)
+    args = _core.coding_args(codec, level, threads, 0, options, False, None)
 
     def encode(flat):
         return _lmgc.compress_tensors([tensor_entry("bucket", flat)], None, *args, None, False)
 
     def decode(data, like):
-        entries, _, _ = _lmgc.decompress_tensors(data, args[2], None, None)
+        entries, _, _ = _lmgc.decompress_tensors(data, args[2], None, None, allocate)
         t = tensor_from_entry(entries[0])
         if t.dtype != like.dtype or t.shape != like.shape:
             from ._errors import MismatchError

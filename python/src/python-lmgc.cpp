@@ -1,28 +1,22 @@
 // The extension module lmgc._lmgc: the public C++ API (lmgc.hpp) for the Python package.
 // Only python/lmgc/*.py imports it; they map numpy and torch types onto the plain tuples here.
 //
-// Tensors cross this boundary as (name, dtype name, shape, buffer). Until lmgc.hpp has the
-// tensor API (compress_tensors / decompress_tensors), namespace `interim` provides it over
-// the image functions by building and parsing a safetensors image; it is the only code that
-// changes at the switch (see docs/python.md, "The tensor API switch").
+// Tensors cross this boundary without copies. Saving: (name, dtype name, shape, buffer)
+// tuples become lmgc::tensor_ref pointing at the buffers' memory, held while the GIL is
+// released. Loading: lmgc::decompress_tensors asks a Python allocator (from lmgc.numpy or
+// lmgc.torch) for each tensor's array or tensor and decodes straight into its memory.
 #include "lmgc/lmgc.hpp"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
-#include <limits>
 #include <memory>
-#include <mutex>
 #include <new>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,363 +24,57 @@ namespace py = pybind11;
 
 namespace lmgc::python {
 
-// ---------------------------------------------------------------------------------------
-// The tensor API, as lmgc.hpp will declare it (same names, same fields).
-
-/// Element types (the .lmgc codes).
-enum class dtype : std::uint8_t {
-    f64 = 1,
-    f32,
-    f16,
-    bf16,
-    i8,
-    u8,
-    i16,
-    u16,
-    i32,
-    u32,
-    i64,
-    u64,
-    boolean
-};
-
-struct dtype_row {
-    dtype type;
-    const char* name;        // lmgc's short name, also what Python sees
-    const char* safetensors; // the safetensors code
-    std::size_t size;
-};
-constexpr std::array<dtype_row, 13> dtype_rows{{
-    {dtype::f64, "f64", "F64", 8},
-    {dtype::f32, "f32", "F32", 4},
-    {dtype::f16, "f16", "F16", 2},
-    {dtype::bf16, "bf16", "BF16", 2},
-    {dtype::i8, "i8", "I8", 1},
-    {dtype::u8, "u8", "U8", 1},
-    {dtype::i16, "i16", "I16", 2},
-    {dtype::u16, "u16", "U16", 2},
-    {dtype::i32, "i32", "I32", 4},
-    {dtype::u32, "u32", "U32", 4},
-    {dtype::i64, "i64", "I64", 8},
-    {dtype::u64, "u64", "U64", 8},
-    {dtype::boolean, "bool", "BOOL", 1},
-}};
-
-const dtype_row& row_of(dtype t) {
-    for (const auto& r : dtype_rows)
-        if (r.type == t) return r;
-    throw error(errc::internal, "python: unknown dtype code " + std::to_string(int(t)));
-}
-
-std::optional<dtype> dtype_from_name(std::string_view s) {
-    for (const auto& r : dtype_rows)
-        if (s == r.name) return r.type;
-    return std::nullopt;
-}
-
-struct tensor_ref {
-    std::string name;
-    dtype type;
-    std::vector<std::int64_t> shape;
-    const void* data;
-};
-
-using metadata_t = std::vector<std::pair<std::string, std::string>>;
-
-/// One tensor of a decompressed file (lmgc::tensor_info once it gains these fields).
-struct tensor_info {
-    std::string name;
-    dtype type = dtype::u8;
-    std::vector<std::int64_t> shape;
-    std::uint64_t nbytes = 0;
-    bool fortran_order = false;
-    bool big_endian = false;
-};
-
-/// Returns where a tensor's bytes go (nbytes of them); nullptr skips the tensor.
-using tensor_allocator = std::function<void*(const tensor_info&)>;
-
-struct tensors_header {
-    std::vector<tensor_info> tensors;
-    metadata_t metadata;
-    std::string source_format;
-};
-
-// Elements of a shape, refusing negative dimensions and overflow.
-std::uint64_t shape_bytes(const std::vector<std::int64_t>& shape, dtype t, const std::string& name,
-                          errc code) {
-    std::uint64_t n = row_of(t).size;
+// Bytes of a tensor of this shape and type; usage error for a negative dimension or overflow.
+std::uint64_t shape_bytes(const std::vector<std::int64_t>& shape, dtype t,
+                          const std::string& name) {
+    std::uint64_t n = dtype_size(t);
     for (const auto d : shape) {
-        if (d < 0) throw error(code, "tensor '" + name + "' has a negative dimension");
+        if (d < 0) throw error(errc::usage, "tensor '" + name + "' has a negative dimension");
         const auto u = static_cast<std::uint64_t>(d);
         if (u != 0 && n > (std::uint64_t{1} << 62) / u)
-            throw error(code, "tensor '" + name + "' is too large");
+            throw error(errc::usage, "tensor '" + name + "' is too large");
         n *= u;
     }
     return n;
 }
 
-// Wall seconds the last call on this thread spent inside lmgc::compress / lmgc::decompress
-// (inspect included): examples/bench_overhead.py subtracts it from the Python call's time.
+// The dtypes, in code order, as Python names them (lmgc's short names).
+constexpr std::array<dtype, 13> all_dtypes{
+    dtype::f64, dtype::f32, dtype::f16, dtype::bf16, dtype::i8,  dtype::u8,     dtype::i16,
+    dtype::u16, dtype::i32, dtype::u32, dtype::i64,  dtype::u64, dtype::boolean};
+
+// Wall seconds the last tensor call on this thread spent inside lmgc::compress_tensors /
+// decompress_tensors (the allocator's calls included): examples/bench_overhead.py subtracts
+// it from the Python call's time.
 thread_local double last_library_seconds = 0;
 
 template <typename Fn> auto timed_library_call(Fn&& fn) {
-    const auto t0 = std::chrono::steady_clock::now();
     struct record {
-        std::chrono::steady_clock::time_point t0;
+        std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
         ~record() {
             last_library_seconds +=
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         }
-    } r{t0};
+    } r;
     return fn();
 }
-
-namespace interim {
-
-// The tensor API over lmgc::compress / lmgc::decompress: a safetensors image in memory.
-// Costs one copy of the tensors each way, which the library's tensor API will save.
-
-std::vector<std::uint8_t> safetensors_image(std::span<const tensor_ref> tensors,
-                                            const metadata_t& metadata) {
-    nlohmann::ordered_json header = nlohmann::ordered_json::object();
-    if (!metadata.empty()) {
-        auto& m = header["__metadata__"] = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : metadata) m[k] = v;
-    }
-    std::vector<std::uint64_t> sizes;
-    std::uint64_t offset = 0;
-    for (const auto& t : tensors) {
-        if (t.name == "__metadata__")
-            throw error(errc::usage, "'__metadata__' is reserved and cannot name a tensor");
-        if (header.contains(t.name))
-            throw error(errc::usage, "two tensors are named '" + t.name + "'");
-        const auto n = shape_bytes(t.shape, t.type, t.name, errc::usage);
-        header[t.name] = {{"dtype", row_of(t.type).safetensors},
-                          {"shape", t.shape},
-                          {"data_offsets", {offset, offset + n}}};
-        sizes.push_back(n);
-        offset += n;
-    }
-    std::string text = header.dump();
-    // Like the safetensors library: the header is padded with spaces so the data starts at a
-    // multiple of 8.
-    text.append((8 - text.size() % 8) % 8, ' ');
-    std::vector<std::uint8_t> image(8 + text.size() + offset);
-    std::uint64_t n = text.size();
-    for (int i = 0; i < 8; ++i) image[i] = static_cast<std::uint8_t>(n >> (8 * i));
-    std::memcpy(image.data() + 8, text.data(), text.size());
-    std::uint8_t* out = image.data() + 8 + text.size();
-    for (std::size_t i = 0; i < tensors.size(); ++i) {
-        if (sizes[i]) std::memcpy(out, tensors[i].data, sizes[i]);
-        out += sizes[i];
-    }
-    return image;
-}
-
-std::vector<std::uint8_t> compress_tensors(std::span<const tensor_ref> tensors,
-                                           const compress_params& params,
-                                           const metadata_t& metadata = {},
-                                           compress_stats* stats = nullptr) {
-    const auto image = safetensors_image(tensors, metadata);
-    compress_params p = params;
-    p.format = input_format::safetensors;
-    last_library_seconds = 0;
-    return timed_library_call([&] { return compress(image, p, stats); });
-}
-
-// Each parser fills the header and the byte range of every tensor in `file`.
-struct located {
-    tensor_info info;
-    std::uint64_t offset = 0;
-};
-
-std::vector<located> parse_safetensors(std::span<const std::uint8_t> file, tensors_header& h) {
-    auto bad = [](const std::string& why) { return error(errc::bad_input, "safetensors: " + why); };
-    if (file.size() < 8) throw bad("file too short for a header");
-    std::uint64_t n = 0;
-    for (int i = 0; i < 8; ++i) n |= std::uint64_t{file[i]} << (8 * i);
-    if (n > file.size() - 8) throw bad("header runs past the end of the file");
-    const std::uint64_t data_start = 8 + n, data_size = file.size() - data_start;
-    nlohmann::ordered_json doc;
-    try {
-        doc = nlohmann::ordered_json::parse(file.begin() + 8, file.begin() + 8 + n);
-    } catch (const nlohmann::json::exception& e) {
-        throw bad(std::string("header is not JSON: ") + e.what());
-    }
-    if (!doc.is_object()) throw bad("header is not a JSON object");
-    std::vector<located> out;
-    try {
-        for (const auto& [name, v] : doc.items()) {
-            if (name == "__metadata__") {
-                for (const auto& [k, s] : v.items())
-                    h.metadata.emplace_back(k, s.get<std::string>());
-                continue;
-            }
-            located t;
-            t.info.name = name;
-            const auto code = v.at("dtype").get<std::string>();
-            const auto* r = std::find_if(dtype_rows.begin(), dtype_rows.end(),
-                                         [&](const dtype_row& x) { return code == x.safetensors; });
-            if (r == dtype_rows.end())
-                throw error(errc::unsupported, "safetensors: tensor '" + name + "' has dtype '" +
-                                                   code +
-                                                   "', which lmgc's Python API does not map");
-            t.info.type = r->type;
-            t.info.shape = v.at("shape").get<std::vector<std::int64_t>>();
-            const auto offs = v.at("data_offsets").get<std::vector<std::uint64_t>>();
-            if (offs.size() != 2 || offs[0] > offs[1] || offs[1] > data_size)
-                throw bad("tensor '" + name + "' has bad data_offsets");
-            t.info.nbytes = offs[1] - offs[0];
-            if (shape_bytes(t.info.shape, t.info.type, name, errc::bad_input) != t.info.nbytes)
-                throw bad("tensor '" + name + "' size does not match its shape");
-            t.offset = data_start + offs[0];
-            out.push_back(std::move(t));
-        }
-    } catch (const nlohmann::json::exception& e) {
-        throw bad(std::string("malformed header: ") + e.what());
-    }
-    return out;
-}
-
-// .npy (versions 1-3): one tensor named "array", as lmgc names it.
-std::vector<located> parse_npy(std::span<const std::uint8_t> file) {
-    auto bad = [](const std::string& why) { return error(errc::bad_input, "npy: " + why); };
-    if (file.size() < 10 || std::memcmp(file.data(), "\x93NUMPY", 6) != 0)
-        throw bad("no npy magic");
-    const int major = file[6];
-    std::uint64_t hlen = 0, start = 0;
-    if (major == 1) {
-        hlen = file[8] | (std::uint64_t{file[9]} << 8);
-        start = 10;
-    } else {
-        if (file.size() < 12) throw bad("header truncated");
-        for (int i = 0; i < 4; ++i) hlen |= std::uint64_t{file[8 + i]} << (8 * i);
-        start = 12;
-    }
-    if (hlen > file.size() - start) throw bad("header runs past the end of the file");
-    const std::string h(reinterpret_cast<const char*>(file.data() + start), hlen);
-    auto value_of = [&](const std::string& key) {
-        const auto k = h.find("'" + key + "'");
-        if (k == std::string::npos) throw bad("header has no '" + key + "'");
-        auto p = h.find(':', k);
-        if (p == std::string::npos) throw bad("header is malformed");
-        p = h.find_first_not_of(' ', p + 1);
-        if (p == std::string::npos) throw bad("header is malformed");
-        return p;
-    };
-    located t;
-    t.info.name = "array";
-    auto p = value_of("descr");
-    const auto q = h.find('\'', p + 1);
-    if (h[p] != '\'' || q == std::string::npos) throw bad("descr is not a simple type");
-    std::string descr = h.substr(p + 1, q - p - 1);
-    t.info.big_endian = !descr.empty() && descr[0] == '>';
-    if (!descr.empty() &&
-        (descr[0] == '<' || descr[0] == '>' || descr[0] == '|' || descr[0] == '='))
-        descr = descr.substr(1);
-    static const std::pair<const char*, dtype> kinds[] = {
-        {"f8", dtype::f64},    {"f4", dtype::f32}, {"f2", dtype::f16}, {"V2", dtype::bf16},
-        {"i1", dtype::i8},     {"u1", dtype::u8},  {"i2", dtype::i16}, {"u2", dtype::u16},
-        {"i4", dtype::i32},    {"u4", dtype::u32}, {"i8", dtype::i64}, {"u8", dtype::u64},
-        {"b1", dtype::boolean}};
-    const auto* k = std::find_if(std::begin(kinds), std::end(kinds),
-                                 [&](const auto& x) { return descr == x.first; });
-    if (k == std::end(kinds))
-        throw error(errc::unsupported, "npy: dtype '" + descr + "' has no lmgc Python mapping");
-    t.info.type = k->second;
-    if (t.info.big_endian && row_of(t.info.type).size == 1) t.info.big_endian = false;
-    t.info.fortran_order = h.compare(value_of("fortran_order"), 4, "True") == 0;
-    p = value_of("shape");
-    const auto e = h.find(')', p);
-    if (h[p] != '(' || e == std::string::npos) throw bad("shape is malformed");
-    std::string dims = h.substr(p + 1, e - p - 1);
-    std::size_t i = 0;
-    while (i < dims.size()) {
-        while (i < dims.size() && (dims[i] == ' ' || dims[i] == ',')) ++i;
-        if (i == dims.size()) break;
-        std::size_t used = 0;
-        try {
-            t.info.shape.push_back(std::stoll(dims.substr(i), &used));
-        } catch (const std::exception&) {
-            throw bad("shape is malformed");
-        }
-        i += used;
-    }
-    t.info.nbytes = shape_bytes(t.info.shape, t.info.type, "array", errc::bad_input);
-    t.offset = start + hlen;
-    if (t.info.nbytes > file.size() - t.offset) throw bad("data is shorter than the shape");
-    return {t};
-}
-
-tensors_header decompress_tensors(std::span<const std::uint8_t> image,
-                                  const decompress_params& params,
-                                  const tensor_allocator& allocate) {
-    tensors_header h;
-    last_library_seconds = 0;
-    h.source_format = timed_library_call([&] { return inspect(image).source_format; });
-    if (h.source_format == "torch")
-        throw error(errc::unsupported, "this .lmgc file holds a torch.save file, not named "
-                                       "tensors: load it with lmgc.torch.load");
-    const auto file = timed_library_call([&] { return decompress(image, params); });
-    std::vector<located> ts;
-    if (h.source_format == "safetensors") {
-        ts = parse_safetensors(file, h);
-    } else if (h.source_format == "npy") {
-        ts = parse_npy(file);
-    } else if (h.source_format == "raw") {
-        located t;
-        t.info = {"data", dtype::f32, {std::int64_t(file.size() / 4)}, file.size() / 4 * 4};
-        ts.push_back(t);
-    } else {
-        throw error(errc::unsupported, "source format '" + h.source_format + "' is not known");
-    }
-    for (const auto& t : ts) {
-        h.tensors.push_back(t.info);
-        void* dst = allocate(t.info);
-        if (dst && t.info.nbytes) std::memcpy(dst, file.data() + t.offset, t.info.nbytes);
-    }
-    return h;
-}
-
-} // namespace interim
-
-// ---------------------------------------------------------------------------------------
-// Python glue.
 
 // Exception classes by errc value, registered by lmgc/_errors.py at import.
 std::array<PyObject*, 8> error_classes{};
 
-// Memory that decompressed tensors are written into, handed to Python through the buffer
-// protocol (numpy.frombuffer and torch.from_numpy then wrap it without a copy).
-class owned_buffer {
-  public:
-    static constexpr std::size_t alignment = 64;
-    explicit owned_buffer(std::size_t n) : size_(n) {
-        if (n) data_ = static_cast<std::uint8_t*>(::operator new (n, std::align_val_t{alignment}));
-    }
-    ~owned_buffer() {
-        if (data_) ::operator delete (data_, std::align_val_t{alignment});
-    }
-    owned_buffer(const owned_buffer&) = delete;
-    owned_buffer& operator=(const owned_buffer&) = delete;
-    std::uint8_t* data() { return data_ ? data_ : &empty_; }
-    std::size_t size() const { return size_; }
-
-  private:
-    std::size_t size_;
-    std::uint8_t* data_ = nullptr;
-    std::uint8_t empty_ = 0;
-};
-
-// A C-contiguous view of a Python buffer, held while the GIL is released.
+// A contiguous view of a Python buffer, held while the GIL is released. Holding it keeps
+// the object alive and, for numpy, stops it from being resized.
 class held_buffer {
   public:
-    explicit held_buffer(py::handle obj) {
-        if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) {
+    // Read-only: C-contiguous. Writable: C- or Fortran-contiguous (decoding writes raw bytes).
+    explicit held_buffer(py::handle obj, bool writable = false) {
+        const int flags = writable ? (PyBUF_ANY_CONTIGUOUS | PyBUF_WRITABLE) : PyBUF_C_CONTIGUOUS;
+        if (PyObject_GetBuffer(obj.ptr(), &view_, flags) != 0) {
             PyErr_Clear();
             throw error(errc::usage,
-                        std::string("expected a C-contiguous buffer (numpy array, bytes), got ") +
+                        std::string(writable ? "expected a writable contiguous buffer, got "
+                                             : "expected a C-contiguous buffer (numpy array, "
+                                               "bytes), got ") +
                             Py_TYPE(obj.ptr())->tp_name);
         }
         held_ = true;
@@ -399,55 +87,106 @@ class held_buffer {
     std::span<const std::uint8_t> bytes() const {
         return {static_cast<const std::uint8_t*>(view_.buf), static_cast<std::size_t>(view_.len)};
     }
+    void* data() const { return view_.buf; }
 
   private:
     Py_buffer view_{};
     bool held_ = false;
 };
 
-// A Python progress callback called from the library's threads: each call takes the GIL. An
-// exception in the callback (KeyboardInterrupt too) stops the coding and is re-raised.
+// Python callables (progress, the allocator) called from inside the library, where the GIL
+// is released: each call takes the GIL. The first Python exception is kept and every later
+// call throws `callback_abort`, which unwinds the library call; rethrow() then raises the
+// Python exception (KeyboardInterrupt too) from the call.
 struct callback_abort {};
-class progress_bridge {
+class callback_guard {
   public:
-    explicit progress_bridge(py::object cb) : cb_(std::move(cb)) {}
-    progress_fn fn() {
-        if (cb_.is_none()) return {};
-        // Captures raw pointers: copying the std::function must not touch refcounts (it may
-        // happen without the GIL). cb_ outlives the call.
-        return [self = this](std::uint64_t done, std::uint64_t total) {
-            py::gil_scoped_acquire gil;
-            if (self->failed_) throw callback_abort{};
-            try {
-                self->cb_(done, total);
-            } catch (py::error_already_set& e) {
-                self->failed_ = true;
-                self->error_ = std::make_unique<py::error_already_set>(std::move(e));
-                throw callback_abort{};
-            }
-        };
+    // With the GIL held: calls fn, keeping a Python exception for rethrow().
+    template <typename Fn> auto call(Fn&& fn) {
+        if (failed_) throw callback_abort{};
+        try {
+            return fn();
+        } catch (py::error_already_set& e) {
+            failed_ = true;
+            error_ = std::make_unique<py::error_already_set>(std::move(e));
+            throw callback_abort{};
+        }
     }
-    // With the GIL held, after the call: re-raises what the callback raised.
+    // With the GIL held, after the call: raises what a callback raised.
     void rethrow() {
         if (error_) throw py::error_already_set(std::move(*error_));
     }
 
   private:
-    py::object cb_;
     bool failed_ = false;
     std::unique_ptr<py::error_already_set> error_;
 };
 
+// progress(done, total), called from the library's worker threads.
+progress_fn progress_from(const py::object& cb, callback_guard& guard) {
+    if (cb.is_none()) return {};
+    // Captures raw pointers: copying the std::function must not touch refcounts (it may
+    // happen without the GIL). Both outlive the call.
+    return [cb = &cb, guard = &guard](std::uint64_t done, std::uint64_t total) {
+        py::gil_scoped_acquire gil;
+        guard->call([&] { (*cb)(done, total); });
+    };
+}
+
 // Runs fn with the GIL released; turns a callback's exception back into the Python one.
-template <typename Fn> auto without_gil(progress_bridge& bridge, Fn&& fn) {
+template <typename Fn> auto without_gil(callback_guard& guard, Fn&& fn) {
     try {
         py::gil_scoped_release release;
         return fn();
     } catch (const callback_abort&) {
-        bridge.rethrow();
-        throw error(errc::internal, "progress callback failed");
+        guard.rethrow();
+        throw error(errc::internal, "python: a callback failed without an exception");
     }
 }
+
+// A .lmgc stream written straight into a Python bytes object (what save() returns), so the
+// output is not copied again from a std::vector. The object is made large enough for the
+// usual case (every coded stream at most its raw size plus room for the container), grown
+// with the GIL if the output is larger, and shrunk to the output's length at the end (a
+// realloc that does not move large blocks). The object is not shared until finish(), so
+// writing into it without the GIL is safe.
+class bytes_output {
+  public:
+    explicit bytes_output(std::uint64_t expected) : capacity_(expected + expected / 64 + 4096) {
+        obj_ = PyBytes_FromStringAndSize(nullptr, static_cast<py::ssize_t>(capacity_));
+        if (!obj_) throw py::error_already_set();
+    }
+    ~bytes_output() { Py_XDECREF(obj_); } // with the GIL: the owner lives outside without_gil
+    bytes_output(const bytes_output&) = delete;
+    bytes_output& operator=(const bytes_output&) = delete;
+
+    write_fn fn() {
+        return [self = this](std::span<const std::uint8_t> b) { self->append(b); };
+    }
+    // With the GIL held, after the call.
+    py::bytes finish() {
+        if (_PyBytes_Resize(&obj_, static_cast<py::ssize_t>(size_)) != 0)
+            throw py::error_already_set();
+        return py::reinterpret_steal<py::bytes>(std::exchange(obj_, nullptr));
+    }
+
+  private:
+    void append(std::span<const std::uint8_t> b) {
+        if (b.size() > capacity_ - size_) {
+            py::gil_scoped_acquire gil;
+            const auto want = std::max(size_ + b.size(), capacity_ + capacity_ / 2);
+            if (_PyBytes_Resize(&obj_, static_cast<py::ssize_t>(want)) != 0) {
+                PyErr_Clear(); // obj_ is gone: nothing to free
+                throw std::bad_alloc();
+            }
+            capacity_ = want;
+        }
+        if (!b.empty()) std::memcpy(PyBytes_AS_STRING(obj_) + size_, b.data(), b.size());
+        size_ += b.size();
+    }
+    PyObject* obj_ = nullptr;
+    std::uint64_t capacity_ = 0, size_ = 0;
+};
 
 std::vector<codec_option> options_from(const py::object& options) {
     std::vector<codec_option> out;
@@ -461,28 +200,46 @@ std::vector<codec_option> options_from(const py::object& options) {
     return out;
 }
 
-compress_params make_compress_params(const std::string& codec, int level, int threads,
-                                     std::uint64_t chunk_bytes, const py::object& options) {
-    if (threads < 0) throw error(errc::usage, "threads must be >= 0 (0 = all cores)");
-    if (level < 0 || level > 9)
-        throw error(errc::usage, "level must be 1..9 (or None for the codec's default)");
+// The coding arguments every compressing call takes, in this order.
+struct coding_args {
+    std::string codec;
+    int level = 0;
+    int threads = 0;
+    std::uint64_t chunk_bytes = 0;
+    py::object options;
+    bool verify = false;
+    py::object progress;
+};
+
+compress_params make_compress_params(const coding_args& a, callback_guard& guard) {
+    if (a.threads < 0) throw error(errc::usage, "threads must be >= 0 (0 = all cores)");
+    if (a.level < 0 || a.level > 9)
+        throw error(errc::usage, "level must be 1..9 (or None for the default)");
     auto p = default_compress_params();
-    p.codec = codec;
-    p.n_threads = threads;
-    p.chunk_bytes = chunk_bytes;
-    p.codec_options = options_from(options);
-    // Until compress_params has `level`, it goes to the codecs that read a "level" setting
-    // (zstd, gzip, png, flac); the others ignore it.
-    if (level > 0) p.codec_options.emplace_back("level", std::to_string(level));
+    p.codec = a.codec;
+    p.level = a.level;
+    p.n_threads = a.threads;
+    p.chunk_bytes = a.chunk_bytes;
+    p.codec_options = options_from(a.options);
+    p.verify = a.verify;
+    p.progress = progress_from(a.progress, guard);
     return p;
 }
 
-decompress_params make_decompress_params(int threads, const py::object& options) {
+decompress_params make_decompress_params(int threads, const py::object& options,
+                                         const py::object& progress, callback_guard& guard) {
     if (threads < 0) throw error(errc::usage, "threads must be >= 0 (0 = all cores)");
     auto p = default_decompress_params();
     p.n_threads = threads;
     p.codec_options = options_from(options);
+    p.progress = progress_from(progress, guard);
     return p;
+}
+
+input_format format_from(const std::string& name) {
+    const auto f = input_format_from_name(name);
+    if (!f) throw error(errc::usage, "format must be " + input_format_names());
+    return *f;
 }
 
 metadata_t metadata_from(const py::object& metadata) {
@@ -510,10 +267,11 @@ py::dict stats_dict(const compress_stats& s) {
 }
 
 // tensors: a sequence of (name, dtype name, shape, buffer). The buffers are held (no copy)
-// while the GIL is released.
+// while the GIL is released; the tensor_refs point into them.
 struct held_tensors {
     std::vector<tensor_ref> refs;
     std::vector<std::unique_ptr<held_buffer>> buffers;
+    std::uint64_t total_bytes = 0;
 };
 
 held_tensors hold_tensors(const py::sequence& tensors) {
@@ -530,51 +288,91 @@ held_tensors hold_tensors(const py::sequence& tensors) {
         r.shape = t[2].cast<std::vector<std::int64_t>>();
         h.buffers.push_back(std::make_unique<held_buffer>(t[3]));
         const auto bytes = h.buffers.back()->bytes();
-        const auto need = shape_bytes(r.shape, r.type, r.name, errc::usage);
+        const auto need = shape_bytes(r.shape, r.type, r.name);
         if (bytes.size() != need)
             throw error(errc::usage, "tensor '" + r.name + "': buffer has " +
                                          std::to_string(bytes.size()) +
                                          " bytes, shape and dtype need " + std::to_string(need));
         r.data = bytes.data();
+        h.total_bytes += need;
         h.refs.push_back(std::move(r));
     }
     return h;
 }
 
-py::tuple header_to_python(tensors_header&& h,
-                           std::vector<std::unique_ptr<owned_buffer>>&& buffers) {
-    if (buffers.size() != h.tensors.size())
-        throw error(errc::internal, "python: one buffer per tensor expected");
+// The Python allocator's results: what it returned for each tensor (in file order) and the
+// held buffers the library decodes into. Destroyed with the GIL held.
+struct allocated_tensors {
+    std::vector<py::object> objects;
+    std::vector<std::unique_ptr<held_buffer>> buffers;
+};
+
+// allocate(name, dtype name, shape, fortran_order, big_endian) -> (obj, buffer) or None:
+// obj is what the load returns, buffer a writable contiguous buffer of exactly the tensor's
+// bytes over obj's memory (the same object for a numpy array); None skips the tensor. Called
+// once per tensor from the calling thread before decoding starts (lmgc::tensor_allocator),
+// where the GIL is released: it takes the GIL.
+tensor_allocator allocator_from(const py::object& allocate, allocated_tensors& out,
+                                callback_guard& guard) {
+    return [allocate = &allocate, out = &out, guard = &guard](const tensor_info& t) -> void* {
+        py::gil_scoped_acquire gil;
+        const py::object r = guard->call([&] {
+            return (*allocate)(t.name, std::string(dtype_name(t.type)),
+                               py::tuple(py::cast(t.shape)), t.fortran_order, t.big_endian);
+        });
+        if (r.is_none()) {
+            out->objects.push_back(py::none());
+            return nullptr;
+        }
+        if (!py::isinstance<py::tuple>(r) || py::len(r) != 2)
+            throw error(errc::internal, "python: the allocator returns (object, buffer)");
+        const auto pair = r.cast<py::tuple>();
+        out->objects.push_back(pair[0]);
+        out->buffers.push_back(std::make_unique<held_buffer>(pair[1], true));
+        const auto& b = *out->buffers.back();
+        if (b.bytes().size() != t.nbytes)
+            throw error(errc::internal, "python: the allocator gave " +
+                                            std::to_string(b.bytes().size()) + " bytes for '" +
+                                            t.name + "', which has " + std::to_string(t.nbytes));
+        return b.data();
+    };
+}
+
+// decode(params, allocator) runs lmgc::decompress_tensors(_file); check() reads the header
+// first, so that a torch.save file is refused before anything is allocated.
+template <typename Check, typename Decode>
+py::tuple decompress_tensors_py(int threads, const py::object& options, const py::object& progress,
+                                const py::object& allocate, Check&& check, Decode&& decode) {
+    callback_guard guard;
+    const auto params = make_decompress_params(threads, options, progress, guard);
+    allocated_tensors allocated;
+    const auto alloc = allocator_from(allocate, allocated, guard);
+    last_library_seconds = 0;
+    const auto h = without_gil(guard, [&] {
+        if (check() == "torch")
+            throw error(errc::unsupported, "this .lmgc file holds a torch.save file, not named "
+                                           "tensors: load it with lmgc.torch.load");
+        return timed_library_call([&] { return decode(params, alloc); });
+    });
+    allocated.buffers.clear();
+    if (allocated.objects.size() != h.tensors.size())
+        throw error(errc::internal, "python: one allocation per tensor expected");
     py::list tensors;
     for (std::size_t i = 0; i < h.tensors.size(); ++i) {
         const auto& t = h.tensors[i];
-        tensors.append(py::make_tuple(t.name, row_of(t.type).name, py::tuple(py::cast(t.shape)),
-                                      t.fortran_order, t.big_endian,
-                                      py::cast(std::move(buffers[i]))));
+        tensors.append(py::make_tuple(t.name, std::string(dtype_name(t.type)),
+                                      py::tuple(py::cast(t.shape)), t.fortran_order, t.big_endian,
+                                      std::move(allocated.objects[i])));
     }
     py::dict metadata;
     for (const auto& [k, v] : h.metadata) metadata[py::str(k)] = v;
     return py::make_tuple(tensors, metadata, h.source_format);
 }
 
-py::tuple decompress_tensors_py(std::span<const std::uint8_t> image, int threads,
-                                const py::object& options, const py::object& progress) {
-    progress_bridge bridge(progress);
-    auto params = make_decompress_params(threads, options);
-    params.progress = bridge.fn();
-    std::vector<std::unique_ptr<owned_buffer>> buffers;
-    auto h = without_gil(bridge, [&] {
-        return interim::decompress_tensors(image, params, [&](const tensor_info& t) -> void* {
-            buffers.push_back(std::make_unique<owned_buffer>(t.nbytes));
-            return buffers.back()->data();
-        });
-    });
-    return header_to_python(std::move(h), std::move(buffers));
-}
-
 py::dict file_info_dict(const file_info& fi) {
     py::dict d;
     d["format_version"] = std::to_string(fi.format_major) + "." + std::to_string(fi.format_minor);
+    d["level"] = fi.level;
     d["source_format"] = fi.source_format;
     d["original_bytes"] = fi.original_bytes;
     d["tensor_bytes"] = fi.tensor_bytes;
@@ -585,7 +383,7 @@ py::dict file_info_dict(const file_info& fi) {
     for (const auto& s : fi.streams) {
         py::dict sd;
         sd["codec"] = s.codec;
-        sd["dtype"] = s.dtype;
+        sd["dtype"] = std::string(dtype_name(s.type));
         sd["raw_bytes"] = s.raw_bytes;
         sd["chunk_bytes"] = s.chunk_bytes;
         py::dict params;
@@ -598,7 +396,7 @@ py::dict file_info_dict(const file_info& fi) {
     for (const auto& t : fi.tensors) {
         py::dict td;
         td["name"] = t.name;
-        td["dtype"] = t.dtype;
+        td["dtype"] = std::string(dtype_name(t.type));
         td["shape"] = py::tuple(py::cast(t.shape));
         td["nbytes"] = t.nbytes;
         td["codec"] = t.codec;
@@ -647,23 +445,16 @@ PYBIND11_MODULE(_lmgc, m) {
         [](int code, const std::string& msg) { throw error(static_cast<errc>(code), msg); },
         "Throws lmgc::error(code, msg): lets the tests check the exception mapping.");
 
-    py::class_<owned_buffer, std::unique_ptr<owned_buffer>>(m, "_Buffer", py::buffer_protocol())
-        .def_buffer([](owned_buffer& b) {
-            return py::buffer_info(b.data(), 1, "B", 1, {static_cast<py::ssize_t>(b.size())},
-                                   {py::ssize_t{1}}, false);
-        })
-        .def("__len__", &owned_buffer::size);
-
     m.def("version", [] { return std::string(lmgc::version()); });
 
     m.def(
         "_last_library_seconds", [] { return last_library_seconds; },
-        "Wall seconds the last tensor call on this thread spent inside lmgc::compress / "
-        "decompress.");
+        "Wall seconds the last tensor call on this thread spent inside "
+        "lmgc::compress_tensors / decompress_tensors.");
 
     m.def("dtype_names", [] {
         py::list out;
-        for (const auto& r : dtype_rows) out.append(r.name);
+        for (const auto t : all_dtypes) out.append(std::string(dtype_name(t)));
         return out;
     });
 
@@ -683,108 +474,117 @@ PYBIND11_MODULE(_lmgc, m) {
 
     m.def(
         "compress_tensors",
-        [](const py::sequence& tensors, const py::object& metadata, const std::string& codec,
-           int level, int threads, std::uint64_t chunk_bytes, const py::object& options,
-           const py::object& progress, const py::object& out_path, bool overwrite) -> py::object {
-            auto held = hold_tensors(tensors);
+        [](const py::sequence& tensors, const py::object& metadata, std::string codec, int level,
+           int threads, std::uint64_t chunk_bytes, py::object options, bool verify,
+           py::object progress, const py::object& out_path, bool overwrite) -> py::object {
+            const coding_args args{
+                std::move(codec),   level, threads, chunk_bytes, std::move(options), verify,
+                std::move(progress)};
+            const auto held = hold_tensors(tensors);
             const auto meta = metadata_from(metadata);
-            progress_bridge bridge(progress);
-            auto params = make_compress_params(codec, level, threads, chunk_bytes, options);
-            params.progress = bridge.fn();
-            compress_stats stats;
+            callback_guard guard;
+            const auto params = make_compress_params(args, guard);
+            last_library_seconds = 0;
             if (out_path.is_none()) {
-                auto image = without_gil(bridge, [&] {
-                    return interim::compress_tensors(held.refs, params, meta, &stats);
+                std::uint64_t meta_bytes = 0;
+                for (const auto& [k, v] : meta) meta_bytes += k.size() + v.size() + 8;
+                bytes_output out(held.total_bytes + meta_bytes + 256 * held.refs.size());
+                without_gil(guard, [&] {
+                    return timed_library_call(
+                        [&] { return compress_tensors(held.refs, params, out.fn(), meta); });
                 });
-                return py::bytes(reinterpret_cast<const char*>(image.data()), image.size());
+                return out.finish();
             }
             const auto path = out_path.cast<std::string>();
-            without_gil(bridge, [&] {
-                const auto image = interim::compress_tensors(held.refs, params, meta, &stats);
-                write_file_atomic(path, image, overwrite);
-                return 0;
+            const auto stats = without_gil(guard, [&] {
+                return timed_library_call([&] {
+                    return compress_tensors_to_file(held.refs, path, params, meta, overwrite);
+                });
             });
             return stats_dict(stats);
         },
         py::arg("tensors"), py::arg("metadata"), py::arg("codec"), py::arg("level"),
-        py::arg("threads"), py::arg("chunk_bytes"), py::arg("options"), py::arg("progress"),
-        py::arg("out_path"), py::arg("overwrite"),
-        "Codes (name, dtype, shape, buffer) tuples; returns the .lmgc bytes, or writes out_path "
-        "and returns the stats.");
+        py::arg("threads"), py::arg("chunk_bytes"), py::arg("options"), py::arg("verify"),
+        py::arg("progress"), py::arg("out_path"), py::arg("overwrite"),
+        "Codes (name, dtype, shape, buffer) tuples (lmgc::compress_tensors, no copy of the "
+        "buffers); returns the .lmgc bytes, or writes out_path and returns the stats.");
 
     m.def(
         "decompress_tensors",
         [](const py::buffer& data, int threads, const py::object& options,
-           const py::object& progress) {
-            held_buffer held(data);
-            return decompress_tensors_py(held.bytes(), threads, options, progress);
+           const py::object& progress, const py::object& allocate) {
+            const held_buffer held(data);
+            return decompress_tensors_py(
+                threads, options, progress, allocate,
+                [&] { return inspect(held.bytes()).source_format; },
+                [&](const decompress_params& p, const tensor_allocator& a) {
+                    return lmgc::decompress_tensors(held.bytes(), p, a);
+                });
         },
         py::arg("data"), py::arg("threads"), py::arg("options"), py::arg("progress"),
-        "Returns ([(name, dtype, shape, fortran_order, big_endian, buffer)], metadata, "
-        "source_format).");
+        py::arg("allocate"),
+        "Decodes .lmgc bytes into what allocate(name, dtype, shape, fortran_order, big_endian) "
+        "returns ((obj, writable buffer) or None). Returns ([(name, dtype, shape, "
+        "fortran_order, big_endian, obj)], metadata, source_format); values little-endian.");
 
     m.def(
         "decompress_tensors_file",
         [](const std::string& path, int threads, const py::object& options,
-           const py::object& progress) {
-            std::vector<std::uint8_t> image;
-            {
-                py::gil_scoped_release release;
-                image = read_file(path);
-            }
-            return decompress_tensors_py(image, threads, options, progress);
+           const py::object& progress, const py::object& allocate) {
+            return decompress_tensors_py(
+                threads, options, progress, allocate,
+                [&] { return inspect_file(path).source_format; },
+                [&](const decompress_params& p, const tensor_allocator& a) {
+                    return lmgc::decompress_tensors_file(path, p, a);
+                });
         },
-        py::arg("path"), py::arg("threads"), py::arg("options"), py::arg("progress"));
+        py::arg("path"), py::arg("threads"), py::arg("options"), py::arg("progress"),
+        py::arg("allocate"), "decompress_tensors of a file (read as it is decoded).");
 
     m.def(
         "compress_image",
-        [](const py::buffer& data, const std::string& format, const std::string& codec, int level,
-           int threads, std::uint64_t chunk_bytes, const py::object& options,
-           const py::object& progress, const py::object& out_path, bool overwrite) -> py::object {
-            held_buffer held(data);
-            progress_bridge bridge(progress);
-            auto params = make_compress_params(codec, level, threads, chunk_bytes, options);
-            params.progress = bridge.fn();
-            if (format == "torch")
-                params.format = input_format::torch;
-            else if (format == "safetensors")
-                params.format = input_format::safetensors;
-            else if (format == "npy")
-                params.format = input_format::npy;
-            else if (format == "raw")
-                params.format = input_format::raw;
-            else if (format != "auto")
-                throw error(errc::usage, "format must be auto, npy, safetensors, torch or raw");
-            compress_stats stats;
-            auto image =
-                without_gil(bridge, [&] { return compress(held.bytes(), params, &stats); });
-            if (out_path.is_none())
-                return py::bytes(reinterpret_cast<const char*>(image.data()), image.size());
-            const auto path = out_path.cast<std::string>();
-            {
-                py::gil_scoped_release release;
-                write_file_atomic(path, image, overwrite);
+        [](const py::buffer& data, const std::string& format, std::string codec, int level,
+           int threads, std::uint64_t chunk_bytes, py::object options, bool verify,
+           py::object progress, const py::object& out_path, bool overwrite) -> py::object {
+            const coding_args args{
+                std::move(codec),   level, threads, chunk_bytes, std::move(options), verify,
+                std::move(progress)};
+            const held_buffer held(data);
+            callback_guard guard;
+            auto params = make_compress_params(args, guard);
+            params.format = format_from(format);
+            if (out_path.is_none()) {
+                bytes_output out(held.bytes().size());
+                without_gil(guard, [&] { return compress_to(held.bytes(), params, out.fn()); });
+                return out.finish();
             }
+            const auto path = out_path.cast<std::string>();
+            const auto stats = without_gil(guard, [&] {
+                compress_stats st;
+                const auto image = compress(held.bytes(), params, &st);
+                write_file_atomic(path, image, overwrite);
+                return st;
+            });
             return stats_dict(stats);
         },
         py::arg("data"), py::arg("format"), py::arg("codec"), py::arg("level"), py::arg("threads"),
-        py::arg("chunk_bytes"), py::arg("options"), py::arg("progress"), py::arg("out_path"),
-        py::arg("overwrite"), "Compresses a tensor file's bytes (npy, safetensors, torch.save).");
+        py::arg("chunk_bytes"), py::arg("options"), py::arg("verify"), py::arg("progress"),
+        py::arg("out_path"), py::arg("overwrite"),
+        "Compresses a tensor file's bytes (npy, safetensors, torch.save).");
 
     m.def(
         "decompress_image",
         [](const py::object& data, int threads, const py::object& options,
            const py::object& progress) {
-            progress_bridge bridge(progress);
-            auto params = make_decompress_params(threads, options);
-            params.progress = bridge.fn();
+            callback_guard guard;
+            const auto params = make_decompress_params(threads, options, progress, guard);
             std::vector<std::uint8_t> out;
             if (py::isinstance<py::str>(data)) {
                 const auto path = data.cast<std::string>();
-                out = without_gil(bridge, [&] { return decompress(read_file(path), params); });
+                out = without_gil(guard, [&] { return decompress(read_file(path), params); });
             } else {
-                held_buffer held(data);
-                out = without_gil(bridge, [&] { return decompress(held.bytes(), params); });
+                const held_buffer held(data);
+                out = without_gil(guard, [&] { return decompress(held.bytes(), params); });
             }
             return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
         },
@@ -794,37 +594,29 @@ PYBIND11_MODULE(_lmgc, m) {
     m.def(
         "compress_file",
         [](const std::string& in, const std::string& out, const std::string& format,
-           const std::string& codec, int level, int threads, std::uint64_t chunk_bytes,
-           const py::object& options, const py::object& progress, bool overwrite) {
-            progress_bridge bridge(progress);
-            auto params = make_compress_params(codec, level, threads, chunk_bytes, options);
-            params.progress = bridge.fn();
-            if (format == "torch")
-                params.format = input_format::torch;
-            else if (format == "safetensors")
-                params.format = input_format::safetensors;
-            else if (format == "npy")
-                params.format = input_format::npy;
-            else if (format == "raw")
-                params.format = input_format::raw;
-            else if (format != "auto")
-                throw error(errc::usage, "format must be auto, npy, safetensors, torch or raw");
-            const auto stats = without_gil(
-                bridge, [&] { return lmgc::compress_file(in, out, params, overwrite); });
+           std::string codec, int level, int threads, std::uint64_t chunk_bytes, py::object options,
+           bool verify, py::object progress, bool overwrite) {
+            const coding_args args{
+                std::move(codec),   level, threads, chunk_bytes, std::move(options), verify,
+                std::move(progress)};
+            callback_guard guard;
+            auto params = make_compress_params(args, guard);
+            params.format = format_from(format);
+            const auto stats =
+                without_gil(guard, [&] { return lmgc::compress_file(in, out, params, overwrite); });
             return stats_dict(stats);
         },
         py::arg("in_path"), py::arg("out_path"), py::arg("format"), py::arg("codec"),
         py::arg("level"), py::arg("threads"), py::arg("chunk_bytes"), py::arg("options"),
-        py::arg("progress"), py::arg("overwrite"));
+        py::arg("verify"), py::arg("progress"), py::arg("overwrite"));
 
     m.def(
         "decompress_file",
         [](const std::string& in, const std::string& out, int threads, const py::object& options,
            const py::object& progress, bool overwrite) {
-            progress_bridge bridge(progress);
-            auto params = make_decompress_params(threads, options);
-            params.progress = bridge.fn();
-            without_gil(bridge, [&] {
+            callback_guard guard;
+            const auto params = make_decompress_params(threads, options, progress, guard);
+            without_gil(guard, [&] {
                 lmgc::decompress_file(in, out, params, overwrite);
                 return 0;
             });
@@ -844,7 +636,7 @@ PYBIND11_MODULE(_lmgc, m) {
                 }
                 return file_info_dict(fi);
             }
-            held_buffer held(data);
+            const held_buffer held(data);
             return file_info_dict(inspect(held.bytes()));
         },
         py::arg("data"), "What `lmgc info` shows, as a dict; data is .lmgc bytes or a path (str).");

@@ -166,3 +166,30 @@ def test_numpy_works_without_torch():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_lm_codec_round_trip(tmp_path):
+    """In a LibTorch build the lm codec loads liblmgc-torch.so from beside the extension (the
+    build copies it there); the extension itself never links LibTorch."""
+    if not any(c["name"] == "lm" and c["available"] for c in lmgc.codecs()):
+        pytest.skip("built without LibTorch")
+    pkg = os.path.dirname(os.path.abspath(lmgc.__file__))
+    assert os.path.exists(os.path.join(pkg, "liblmgc-torch.so"))
+    cli = lmgc_cli()
+    if cli is None:
+        pytest.skip("no build/lmgc to write a random model")
+    model = tmp_path / "tiny"
+    subprocess.run([cli, "random-model", str(model)], check=True, capture_output=True)
+    t = {"g": grads(256)}
+    data = lnp.save(t, codec="lm", options={"model": str(model)}, threads=1)
+    assert lmgc.info(data)["streams"][0]["codec"] == "lm"
+    back = lnp.load(data, options={"model": str(model)}, threads=1)
+    assert back["g"].tobytes() == t["g"].tobytes()
+
+
+def test_extension_does_not_link_libtorch():
+    ext = lmgc._lmgc.__file__
+    r = subprocess.run(["ldd", ext], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("no ldd")
+    assert "libtorch" not in r.stdout and "libc10" not in r.stdout, r.stdout

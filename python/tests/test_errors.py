@@ -88,6 +88,10 @@ def test_bad_arguments_are_usage_errors(tmp_path):
         lambda: lnp.save(a, level=10),
         lambda: lnp.save(a, level=0),
         lambda: lnp.save(a, chunk_bytes=-5),
+        lambda: lnp.save(a, verify="yes"),
+        lambda: lnp.save(a, codec="store", options={"level": 3}),  # store has no settings
+        lambda: lnp.save(a, options={"no_such_setting": 1}),
+        lambda: lmgc.compress_file(tmp_path / "x.npy", format="zip"),
         lambda: lnp.save(a, progress=42),
         lambda: lnp.save([np.zeros(3)]),
         lambda: lnp.save({1: np.zeros(3)}),

@@ -111,6 +111,34 @@ def test_loaded_arrays_are_writable_and_own_their_memory():
     assert a[0, 0] == 1.0 and a.flags.writeable
 
 
+def test_load_decodes_into_the_arrays_it_returns():
+    """No copy on load: each array is the one the allocator made (numpy.empty), which the
+    library decoded into; Fortran-order .npy arrays come back in Fortran order."""
+    t = {"a": sample(np.float32, (64, 33)), "z": np.zeros((0, 3), np.int16),
+         "s": np.array(7, np.int64)}
+    for back in (lnp.load(lnp.save(t)), lnp.load(lnp.save(t, codec="store"))):
+        for k, v in back.items():
+            assert v.base is None and v.flags.owndata and v.flags.c_contiguous, k
+            assert same(t[k], v)
+
+
+def test_verify():
+    t = {"g": sample(np.float32, (128, 65))}
+    data = lnp.save(t, verify=True)
+    assert data == lnp.save(t) and same(lnp.load(data)["g"], t["g"])
+
+
+def test_level_picks_the_codec():
+    t = {"g": sample(np.float32, (64, 33))}
+    names = {c["name"] for c in lmgc.codecs() if c["available"]}
+    for level in (1, 9):
+        i = lmgc.info(lnp.save(t, level=level))
+        assert i["level"] == level
+        if "shuffle-zstd" in names:  # docs: levels 1-4 shuffle-zstd, 5-9 cm
+            assert i["streams"][0]["codec"] == ("shuffle-zstd" if level == 1 else "cm")
+    assert lmgc.info(lnp.save(t))["level"] == 0
+
+
 def test_metadata_and_order(tmp_path):
     t = {name: np.arange(i + 1, dtype=np.float32) for i, name in enumerate("zyxabc")}
     meta = {"step": "400", "format": "np", "note": "ünïcode \"quoted\""}
@@ -196,5 +224,21 @@ def test_npy_and_safetensors_files_made_elsewhere(tmp_path):
     back = lnp.load_file(tmp_path / "a.npy.lmgc")
     assert list(back) == ["array"]
     np.testing.assert_array_equal(back["array"], a)
-    assert back["array"].dtype == a.dtype
+    assert back["array"].dtype == a.dtype and back["array"].flags.f_contiguous
     assert same(lmgc.decompress(tmp_path / "a.npy.lmgc"), a)
+    # 3-D, Fortran order, big-endian int16
+    b = np.asfortranarray(sample(np.int16, (3, 4, 5))).astype(">i2")
+    np.save(tmp_path / "b.npy", b)
+    lmgc.compress_file(tmp_path / "b.npy")
+    assert same(lnp.load_file(tmp_path / "b.npy.lmgc")["array"], b)
+
+
+def test_many_tensors_with_long_names():
+    """A file much larger than its tensor bytes (names dominate): save's bytes object grows
+    past its first size."""
+    t = {f"layer{i:04d}." + "x" * 300: np.full(1, i, np.float32) for i in range(1000)}
+    data = lnp.save(t, metadata={"k" * 1000: "v" * 5000})
+    assert len(data) > 2 * (4000 + 6000 + 1000 * 256)  # the first size: tensors + 256 each
+    back, meta = lnp.load(data, return_metadata=True)
+    assert list(back) == list(t) and all(same(t[k], back[k]) for k in t)
+    assert meta == {"k" * 1000: "v" * 5000}

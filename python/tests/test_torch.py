@@ -91,6 +91,26 @@ def test_contiguous_tensor_is_not_copied():
     assert lt.tensor_entry("b", bf)[3].__array_interface__["data"][0] == bf.data_ptr()
 
 
+def test_load_decodes_into_the_tensors_it_returns():
+    """No copy on load: each tensor is the one torch.empty made, which the library decoded
+    into (not a view of another buffer)."""
+    t = {"f": sample(torch.float32), "b": sample(torch.bfloat16), "i": sample(torch.int64)}
+    for back in (lt.load(lt.save(t)), lt.load(lt.save(t, codec="store"))):
+        for k, v in back.items():
+            assert not v._is_view() and v.is_contiguous() and same(t[k], v), k
+
+
+def test_npy_files_in_fortran_order_and_big_endian(tmp_path):
+    """.lmgc files `lmgc compress` made of .npy files load into torch with their values."""
+    a = np.asfortranarray(np.arange(15, dtype=np.float32).reshape(5, 3) / 7).astype(">f4")
+    np.save(tmp_path / "a.npy", a)
+    lmgc.compress_file(tmp_path / "a.npy")
+    back = lt.load_file(tmp_path / "a.npy.lmgc")["array"]
+    assert back.shape == (5, 3) and back.stride() == (1, 5)
+    assert torch.equal(back, torch.from_numpy(a.astype("<f4")))
+    assert torch.equal(lmgc.decompress(tmp_path / "a.npy.lmgc", framework="torch"), back)
+
+
 def test_device_argument(tmp_path):
     t = {"a": sample(torch.float32)}
     lt.save_file(t, tmp_path / "d.lmgc")

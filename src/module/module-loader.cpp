@@ -11,6 +11,7 @@
 namespace lmgc::detail {
 namespace {
 
+#ifdef LMGC_TORCH_MODULE_BUILT
 bool is_file(const std::string& p) {
     struct stat st {};
     return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -29,6 +30,7 @@ std::string own_folder() {
     }
     return p.substr(0, p.find_last_of('/'));
 }
+#endif
 
 struct loaded_module {
     void* handle = nullptr;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "common/common-dtype.hpp"
+#include "common/common-file.hpp"
 #include "model/model-prior.hpp"
 
 #include <algorithm>
@@ -340,7 +341,6 @@ template <typename F> class float_model {
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
           ctab_(table_bits(n) + 2), mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256),
           as_(4096) {
-        if (!feat_) throw std::bad_alloc();
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -821,13 +821,11 @@ template <typename F> class float_model {
     U* vals_;
     std::size_t n_;
     // Per coded value: log-magnitude class (bits 0..11), sign class (bits 12..13).
-    // calloc: a large block comes zeroed from the kernel and takes memory only as values are
-    // coded (a hostile chunk size costs address space, not memory).
-    struct free_deleter {
-        void operator()(std::uint16_t* p) const { std::free(p); }
-    };
-    std::unique_ptr<std::uint16_t[], free_deleter> feat_{
-        static_cast<std::uint16_t*>(std::calloc(n_ + 3, sizeof(std::uint16_t)))};
+    // A lazy buffer: a large one is an anonymous mapping that takes memory only as values are
+    // coded (a hostile chunk size costs address space, not memory; calloc would, under
+    // ASan, write the shadow of the whole block).
+    lazy_buffer feat_buf_{(n_ + 3) * sizeof(std::uint16_t)};
+    std::uint16_t* feat_ = reinterpret_cast<std::uint16_t*>(feat_buf_.span().data());
     std::vector<segment> segs_;
     float_params fp_;
     slot_table tab_;

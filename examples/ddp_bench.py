@@ -2,7 +2,8 @@
 """DDP with lmgc's lossless communication hook, against the same all-gather without coding.
 
     PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --world 2 --steps 20
-    PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --world 3 --steps 20 --width 16 --check
+    PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --world 3 --steps 20 --width 16
+    PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --level 5      # cm
     PYTHONPATH=build/python /usr/bin/python3 examples/ddp_bench.py --codec zstd --set level=1
 
 Starts WORLD processes on this machine (gloo over loopback). Each trains the paper's
@@ -124,7 +125,7 @@ def worker(a):
         wh.update(bits(q).numpy().tobytes())
     result = {"rank": a.rank, "steps": steps, "grad_mismatches": grad_mismatch,
               "weights_equal": weights_equal, "weights_sha256": wh.hexdigest(),
-              "n_params": sum(p.numel() for p in lm.parameters())}
+              "n_params": sum(p.numel() for p in lm.parameters()), "codec": lm_hook.codec}
     with open(a.out, "w") as f:
         json.dump(result, f)
     dist.barrier()
@@ -227,12 +228,16 @@ def breakeven(mbps):
     return f"{mbps:.2f} MB/s ({mbps * 8:.1f} Mbit/s)"
 
 
-def describe(a):
-    """The codec as the tables name it: "default", "zstd, level 1" (a setting), "level 2"."""
-    parts = [a.codec or "default"] + [kv.replace("=", " ") for kv in a.set]
-    if a.level:
-        parts.append(f"lmgc level {a.level}")
-    return ", ".join(parts)
+def describe(a, picked):
+    """The codec as the tables name it: "fast (hook default)", "zstd, level 1" (a setting),
+    "lmgc level 5" (picked: the hook's codec attribute)."""
+    if a.codec:
+        parts = [a.codec]
+    elif a.level:
+        parts = [f"lmgc level {a.level}"]
+    else:
+        parts = [f"{picked} (hook default)"]
+    return ", ".join(parts + [kv.replace("=", " ") for kv in a.set])
 
 
 def main():
@@ -241,10 +246,11 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--width", type=int, default=128, help="ConvNet channels (paper: 128)")
     ap.add_argument("--batch", type=int, default=32, help="batch per rank")
-    ap.add_argument("--codec", default="", help="lmgc codec (default: the library default)")
+    ap.add_argument("--codec", default="",
+                    help="lmgc codec (default: the hook's default, fast, unless --level)")
     ap.add_argument("--level", type=int, default=0,
                     help="lmgc level 1..9: picks the codec and its settings when --codec is not "
-                         "given (default: the default level)")
+                         "given (5 = cm, the library's default)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="codec setting, e.g. --set level=1 for zstd's level (repeatable)")
     ap.add_argument("--threads", type=int, default=1, help="coding threads per rank")
@@ -267,7 +273,7 @@ def main():
     label = f"n={a.world}"
     print(f"DDP, {a.world} processes, ConvNet width {a.width} "
           f"({results[0]['n_params']} parameters), batch {a.batch}/rank, {a.steps} steps, "
-          f"codec {describe(a)}, "
+          f"codec {describe(a, results[0]['codec'])}, "
           f"{a.threads} coding thread(s)/rank, "
           f"{time.monotonic() - t0:.0f} s")
     for k, v in checks.items():
@@ -281,7 +287,8 @@ def main():
     print("| n | codec | bucket MB | coded % | hook MB | ring allreduce MB | raw all-gather MB | "
           "coding ms, wall / CPU | coding MB/s (CPU) | hook faster below |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {a.world} | {describe(a)} | {r0['raw_bytes'] / 1e6:.3f} | {med['rate_percent']:.2f} | "
+    print(f"| {a.world} | {describe(a, results[0]['codec'])} | {r0['raw_bytes'] / 1e6:.3f} | "
+          f"{med['rate_percent']:.2f} | "
           f"{statistics.median(r['hook_wire'] for r in rows) / 1e6:.3f} | "
           f"{r0['allreduce_wire'] / 1e6:.3f} | {r0['allgather_wire'] / 1e6:.3f} | "
           f"{1e3 * med['coding_s']:.0f} / {1e3 * med['coding_cpu_s']:.0f} | "
@@ -289,6 +296,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"checks": checks, "rows": rows, "world": a.world, "width": a.width,
+                       "codec": results[0]["codec"],
                        "n_params": results[0]["n_params"]}, f, indent=1)
     return 0 if all(checks.values()) else 1
 

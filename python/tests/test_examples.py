@@ -20,21 +20,27 @@ def env():
 
 
 @needs_data
-@pytest.mark.parametrize("world", [2, 3])
-def test_ddp_hook_is_bit_identical_to_raw_allgather(tmp_path, examples_dir, world):
+@pytest.mark.parametrize("world, steps, args, codec", [
+    (2, 20, [], "fast"),                    # the hook's default codec
+    (3, 20, [], "fast"),
+    (2, 8, ["--level", "5"], "level 5"),    # the library's default level (cm)
+])
+def test_ddp_hook_is_bit_identical_to_raw_allgather(tmp_path, examples_dir, world, steps,
+                                                    args, codec):
     """world processes train a ConvNet (width 16 instead of the paper's 128, to keep the
-    test short) for 20 steps with the lmgc hook and with the raw all-gather hook: every
-    step's gradients and the final weights are bit-identical, on every rank."""
+    test short) for 20 steps (8 with cm) with the lmgc hook and with the raw all-gather
+    hook: every step's gradients and the final weights are bit-identical, on every rank."""
     out = tmp_path / "ddp.json"
     cmd = [sys.executable, os.path.join(examples_dir, "ddp_bench.py"), "--world", str(world),
-           "--steps", "20", "--width", "16", "--batch", "16", "--timeout", "240",
-           "--json", str(out)]
+           "--steps", str(steps), "--width", "16", "--batch", "16", "--timeout", "240",
+           "--json", str(out), *args]
     r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(out.read_text())
     assert res["checks"] == {"grads_equal_to_reference": True,
                              "weights_equal_to_reference": True, "ranks_identical": True}
-    assert len(res["rows"]) == 20
+    assert res["codec"] == codec
+    assert len(res["rows"]) == steps
     for row in res["rows"]:
         assert 0 < row["rate_percent"] < 100
         assert row["hook_wire"] < row["allgather_wire"]

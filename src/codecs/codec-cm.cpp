@@ -9,6 +9,7 @@
 #include "codecs/codec.hpp"
 
 #include "coder/coder-range.hpp"
+#include "model/model-ctxmix-v1.hpp"
 #include "model/model-ctxmix.hpp"
 
 #include <cmath>
@@ -20,7 +21,9 @@ namespace {
 
 using namespace ctxmix;
 
-constexpr std::uint8_t payload_version = 1;
+// The encoder writes the current version; the decoder reads it and version 1 (the frozen
+// model of model-ctxmix-v1.hpp).
+constexpr std::uint8_t payload_version = 2;
 // Values coded between progress reports.
 constexpr std::size_t progress_step = 1 << 16;
 // Coded after the values. Decoding it back proves the stream was complete (a truncated one
@@ -94,18 +97,23 @@ struct decoder_io {
 #else
 #define LMGC_CM_CLONES
 #endif
-#define LMGC_CM_RUN(F, IO)                                                                         \
-    LMGC_CM_CLONES void run(float_model<F>& m, IO& io, std::size_t upto) {                         \
+#define LMGC_CM_RUN(M, IO)                                                                         \
+    LMGC_CM_CLONES void run(M& m, IO& io, std::size_t upto) {                                      \
         m.code_values(io, upto);                                                                   \
     }
-LMGC_CM_RUN(fmt_f32, encoder_io)
-LMGC_CM_RUN(fmt_f32, decoder_io)
-LMGC_CM_RUN(fmt_f16, encoder_io)
-LMGC_CM_RUN(fmt_f16, decoder_io)
-LMGC_CM_RUN(fmt_bf16, encoder_io)
-LMGC_CM_RUN(fmt_bf16, decoder_io)
-LMGC_CM_RUN(fmt_f64, encoder_io)
-LMGC_CM_RUN(fmt_f64, decoder_io)
+LMGC_CM_RUN(float_model<fmt_f32>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f32>, decoder_io)
+LMGC_CM_RUN(float_model<fmt_f16>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f16>, decoder_io)
+LMGC_CM_RUN(float_model<fmt_bf16>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_bf16>, decoder_io)
+LMGC_CM_RUN(float_model<fmt_f64>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f64>, decoder_io)
+// Version 1 streams: decoding only.
+LMGC_CM_RUN(v1::float_model<fmt_f32>, decoder_io)
+LMGC_CM_RUN(v1::float_model<fmt_f16>, decoder_io)
+LMGC_CM_RUN(v1::float_model<fmt_bf16>, decoder_io)
+LMGC_CM_RUN(v1::float_model<fmt_f64>, decoder_io)
 #undef LMGC_CM_RUN
 
 std::vector<tensor_hint> hints_of(const chunk_layout& layout, std::size_t elem) {
@@ -266,8 +274,8 @@ class codec_cm final : public codec_i {
         const std::size_t n = out.size() / sizeof(U);
         reader r(coded);
         const auto version = r.u8();
-        LMGC_CHECK(version == payload_version, errc::corrupt, "cm: payload version ", int(version),
-                   " is not ", int(payload_version));
+        LMGC_CHECK(version == 1 || version == payload_version, errc::corrupt,
+                   "cm: payload version ", int(version), " is not 1 or ", int(payload_version));
         LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
                    "cm: payload element type does not match the stream's");
         const auto mode = r.u8();
@@ -314,18 +322,28 @@ class codec_cm final : public codec_i {
         std::vector<U> vals(n);
         range_decoder dec(r.rest());
         decoder_io io{dec};
-        float_model<F> model(vals.data(), n, segs, fp);
+        if (version == 1)
+            decode_values<v1::float_model<F>>(io, vals, segs, fp, layout);
+        else
+            decode_values<float_model<F>>(io, vals, segs, fp, layout);
+        if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
+        for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
+            out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
+        LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
+                   "cm: payload truncated or damaged (end marker not found)");
+    }
+
+    template <typename M, typename U>
+    static void decode_values(decoder_io& io, std::vector<U>& vals, std::span<const segment> segs,
+                              float_params fp, const chunk_layout& layout) {
+        const std::size_t n = vals.size();
+        M model(vals.data(), n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
             run(model, io, upto);
             if (layout.advance) layout.advance((upto - done) * sizeof(U));
             done = upto;
         }
-        if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
-        for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
-            out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
-        LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
-                   "cm: payload truncated or damaged (end marker not found)");
     }
 
     unsigned mant_bits_;

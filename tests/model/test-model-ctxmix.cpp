@@ -4,6 +4,7 @@
 #include "codecs/codec.hpp"
 #include "coder/coder-range.hpp"
 #include "common/common-checksum.hpp"
+#include "model/model-ctxmix-v1.hpp"
 #include "model/model-ctxmix.hpp"
 #include "testutil.hpp"
 
@@ -140,14 +141,13 @@ TEST(model_ctxmix, prior_interface_matches_the_fast_path) {
 }
 
 TEST(model_ctxmix, frozen_stream) {
-    // If this fails, the model's arithmetic changed: files written before no longer decode.
-    // Bump the cm payload version (docs/format.md) and update the values only on purpose.
+    // The version-1 model, kept to decode old files: its bytes must never change.
     // The segments are fixed here: the encoder's choice of segments may change freely.
     auto v = lcg_gradients(30000);
     const std::vector<segment> segs{segment{0, 9, 3, 2, 0}, segment{20000, 1, 1, 0, 0}};
     float_params fp;
     fp.mant_modelled = 1;
-    float_model<fmt_f32> model(v.data(), v.size(), segs, fp);
+    v1::float_model<fmt_f32> model(v.data(), v.size(), segs, fp);
     bytes coded;
     range_encoder enc(coded);
     encoder_io io{enc};
@@ -192,4 +192,39 @@ TEST(model_ctxmix, segments_from_shapes_and_data) {
     EXPECT_EQ(g.width, 3u);
     // pos(i) = (i - start + phase) % 9 must be 0 at i = 4.
     EXPECT_EQ((4 + 9 * 1000 - g.start % 9 + g.phase) % 9, 0u);
+}
+
+TEST(model_ctxmix, version_1_payloads_decode) {
+    // A cm payload of version 1 as the version-1 encoder wrote it for these values (its
+    // size and CRC-32C were taken from that encoder's output, commit add4b16): header,
+    // then the frozen model's range-coded values. The current decoder must give the
+    // values back.
+    auto v = lcg_gradients(30000);
+    const segment seg{0, 25, 5, 6, 0}; // what that encoder's segment search chose
+    float_params fp;
+    fp.mant_modelled = 1;
+    bytes data;
+    {
+        auto copy = v;
+        v1::float_model<fmt_f32> model(copy.data(), copy.size(), std::span(&seg, 1), fp);
+        range_encoder enc(data);
+        encoder_io io{enc};
+        model.code_values(io, copy.size());
+        enc.encode_bits(0xC3A55A, 24); // end marker
+        enc.finish();
+    }
+    bytes payload = {1, static_cast<std::uint8_t>(dtype::f32), 0};
+    byte_writer w(payload);
+    for (const std::uint64_t x : {1u, 0u, 1u, 0u, 25u, 5u, 6u, 0u}) w.varint(x);
+    w.varint(data.size());
+    w.raw(data);
+    EXPECT_EQ(payload.size(), 71021u);
+    EXPECT_EQ(crc32c(payload), 1103452898u);
+
+    const auto codec = find_codec("cm").make(codec_config{});
+    chunk_layout layout;
+    layout.type = dtype::f32;
+    bytes back(v.size() * 4);
+    codec->decode(payload, layout, back);
+    EXPECT_EQ(std::memcmp(back.data(), v.data(), back.size()), 0);
 }

@@ -45,9 +45,80 @@ const cost_table& costs() {
     return t;
 }
 
+// The raw bits of a version-2 payload (the low mantissa bits, escape bits, the bytes of a
+// partial trailing element): packed LSB first into bytes after the range-coded data, so
+// that the coder only carries the modelled decisions. Up to 32 bits per call.
+class raw_bit_writer {
+  public:
+    // cap: an upper bound on the bytes the chunk can write.
+    explicit raw_bit_writer(std::size_t cap) : out_(cap + 8) {}
+    void put(std::uint32_t v, unsigned n) {
+        acc_ |= std::uint64_t{v} << fill_;
+        fill_ += n;
+        if (fill_ >= 32) {
+            LMGC_ASSERT(pos_ + 4 <= out_.size());
+            store_le(out_.data() + pos_, static_cast<std::uint32_t>(acc_));
+            pos_ += 4;
+            acc_ >>= 32;
+            fill_ -= 32;
+        }
+    }
+    // The packed bits; the last byte is padded with zero bits.
+    bytes finish() {
+        for (; fill_ > 0; fill_ = fill_ > 8 ? fill_ - 8 : 0, acc_ >>= 8)
+            out_[pos_++] = static_cast<std::uint8_t>(acc_);
+        out_.resize(pos_);
+        return std::move(out_);
+    }
+
+  private:
+    bytes out_;
+    std::size_t pos_ = 0;
+    std::uint64_t acc_ = 0;
+    unsigned fill_ = 0;
+};
+
+class raw_bit_reader {
+  public:
+    explicit raw_bit_reader(byte_span in) : in_(in) {}
+    std::uint32_t get(unsigned n) {
+        if (fill_ < n) refill();
+        const auto v = static_cast<std::uint32_t>(acc_ & ((std::uint64_t{1} << n) - 1));
+        acc_ >>= n;
+        fill_ -= n;
+        return v;
+    }
+    // Whether the bits read so far were exactly the input: every byte read, none past the end,
+    // and zero padding.
+    bool exact_end() const {
+        const std::uint64_t used = std::uint64_t{pos_} * 8 - fill_;
+        return (used + 7) / 8 == in_.size() && acc_ == 0;
+    }
+
+  private:
+    void refill() {
+        std::uint32_t w = 0;
+        if (pos_ + 4 <= in_.size()) {
+            w = load_le<std::uint32_t>(in_.data() + pos_);
+        } else {
+            for (std::size_t k = 0; k < 4 && pos_ + k < in_.size(); ++k)
+                w |= std::uint32_t{in_[pos_ + k]} << (8 * k); // past the end: zeros
+        }
+        pos_ += 4;
+        acc_ |= std::uint64_t{w} << fill_;
+        fill_ += 32;
+    }
+
+    byte_span in_;
+    std::size_t pos_ = 0; // bytes loaded (may pass the end)
+    std::uint64_t acc_ = 0;
+    unsigned fill_ = 0;
+};
+
 struct encoder_io {
     static constexpr bool decoding = false;
     range_encoder& enc;
+    raw_bit_writer& raw_bits;
     const cost_table& cost = costs();
     std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
@@ -56,7 +127,7 @@ struct encoder_io {
         return y;
     }
     std::uint32_t raw(std::uint32_t v, unsigned n) {
-        enc.encode_bits(v, n);
+        raw_bits.put(v, n);
         cost256 += std::uint64_t{n} << 8;
         return v;
     }
@@ -82,6 +153,15 @@ struct stats_io {
 };
 
 struct decoder_io {
+    static constexpr bool decoding = true;
+    range_decoder& dec;
+    raw_bit_reader& raw_bits;
+    int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits.get(n); }
+};
+
+// Version 1: raw bits are range coded (at most 24 per call).
+struct decoder_io_v1 {
     static constexpr bool decoding = true;
     range_decoder& dec;
     int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
@@ -110,10 +190,10 @@ LMGC_CM_RUN(float_model<fmt_bf16>, decoder_io)
 LMGC_CM_RUN(float_model<fmt_f64>, encoder_io)
 LMGC_CM_RUN(float_model<fmt_f64>, decoder_io)
 // Version 1 streams: decoding only.
-LMGC_CM_RUN(v1::float_model<fmt_f32>, decoder_io)
-LMGC_CM_RUN(v1::float_model<fmt_f16>, decoder_io)
-LMGC_CM_RUN(v1::float_model<fmt_bf16>, decoder_io)
-LMGC_CM_RUN(v1::float_model<fmt_f64>, decoder_io)
+LMGC_CM_RUN(v1::float_model<fmt_f32>, decoder_io_v1)
+LMGC_CM_RUN(v1::float_model<fmt_f16>, decoder_io_v1)
+LMGC_CM_RUN(v1::float_model<fmt_bf16>, decoder_io_v1)
+LMGC_CM_RUN(v1::float_model<fmt_f64>, decoder_io_v1)
 #undef LMGC_CM_RUN
 
 std::vector<tensor_hint> hints_of(const chunk_layout& layout, std::size_t elem) {
@@ -244,10 +324,11 @@ class codec_cm final : public codec_i {
                              "cm stats: %-5s %10zu decisions %12.0f bits %8.4f bits/value\n",
                              names[k], st.count[k], st.bits[k], n ? st.bits[k] / double(n) : 0.0);
         }
-        // The range-coded data goes after its length, so bytes after it are noticed.
+        // The range-coded data goes after its length, the raw bits after it.
         bytes data;
         range_encoder enc(data);
-        encoder_io io{enc};
+        raw_bit_writer raw_bits(raw.size());
+        encoder_io io{enc, raw_bits};
         float_model<F> model(vals.data(), n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
@@ -260,6 +341,7 @@ class codec_cm final : public codec_i {
         enc.finish();
         byte_writer(out).varint(data.size());
         byte_writer(out).raw(data);
+        byte_writer(out).raw(raw_bits.finish());
         if (layout.ideal_bits) *layout.ideal_bits = static_cast<double>(io.cost256) / 256.0;
         if (out.size() - base > raw.size() + 3) {
             out.resize(base + 2);
@@ -317,24 +399,33 @@ class codec_cm final : public codec_i {
         const auto data_size = r.varint();
         LMGC_CHECK(data_size <= r.rest().size(), errc::corrupt, "cm: payload truncated (",
                    r.rest().size(), " bytes of coded data, its header says ", data_size, ")");
-        LMGC_CHECK(data_size == r.rest().size(), errc::corrupt, "cm: ", r.rest().size() - data_size,
-                   " unexpected bytes after the coded data");
         std::vector<U> vals(n);
-        range_decoder dec(r.rest());
-        decoder_io io{dec};
-        if (version == 1)
+        range_decoder dec(r.rest().subspan(0, data_size));
+        if (version == 1) {
+            LMGC_CHECK(data_size == r.rest().size(), errc::corrupt,
+                       "cm: ", r.rest().size() - data_size,
+                       " unexpected bytes after the coded data");
+            decoder_io_v1 io{dec};
             decode_values<v1::float_model<F>>(io, vals, segs, fp, layout);
-        else
+            if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
+            for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
+                out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
+        } else {
+            raw_bit_reader raw_bits(r.rest().subspan(data_size));
+            decoder_io io{dec, raw_bits};
             decode_values<float_model<F>>(io, vals, segs, fp, layout);
-        if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
-        for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
-            out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
+            if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
+            for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
+                out[k] = static_cast<std::uint8_t>(raw_bits.get(8));
+            LMGC_CHECK(raw_bits.exact_end(), errc::corrupt,
+                       "cm: payload truncated or damaged (raw bits do not end with the payload)");
+        }
         LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
                    "cm: payload truncated or damaged (end marker not found)");
     }
 
-    template <typename M, typename U>
-    static void decode_values(decoder_io& io, std::vector<U>& vals, std::span<const segment> segs,
+    template <typename M, typename U, typename IO>
+    static void decode_values(IO& io, std::vector<U>& vals, std::span<const segment> segs,
                               float_params fp, const chunk_layout& layout) {
         const std::size_t n = vals.size();
         M model(vals.data(), n, segs, fp);

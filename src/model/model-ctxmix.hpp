@@ -348,7 +348,7 @@ template <typename F> class float_model {
     // Codes values up to index `upto`. io.bit(p16, y, field) codes bit y with
     // P(1) = p16 / 65536 and returns it (a decoder ignores y and returns the decoded bit);
     // field names the part of the value (0 zero flag, 1 sign of a zero, 2 exponent, 3 sign,
-    // 4 mantissa) for diagnostics. io.raw(v, n) codes n <= 24 raw bits and returns them.
+    // 4 mantissa) for diagnostics. io.raw(v, n) codes n <= 32 raw bits and returns them.
     template <typename IO> LMGC_CM_INLINE void code_values(IO& io, std::size_t upto) {
         if (upto > n_) upto = n_;
         while (i_ < upto) {
@@ -370,11 +370,11 @@ template <typename F> class float_model {
                 u_mant(io.bit(p_mant(), static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1),
                               4));
             for (unsigned left = raw_bits_; left > 0;) {
-                const unsigned take = left > 24 ? 24 : left;
+                const unsigned take = left > 32 ? 32 : left;
                 left -= take;
-                const U mask = static_cast<U>((U{1} << take) - 1);
+                const auto mask = static_cast<std::uint32_t>((std::uint64_t{1} << take) - 1);
                 const auto r =
-                    io.raw(static_cast<std::uint32_t>((v >> (fp_.zero_low + left)) & mask), take);
+                    io.raw(static_cast<std::uint32_t>(v >> (fp_.zero_low + left)) & mask, take);
                 u_raw(static_cast<U>(r), take);
             }
         }

@@ -129,24 +129,25 @@ class table_memory {
 // counters of a binary tree over up to 4 bits (node 1 = root). A check mismatch means
 // another context owns the slot: it is taken over and reset. A slot's first use resets it
 // too; a bitmap marks the slots used, so a new model clears 32 KiB instead of 16 MiB.
-
+// Hashes come from key(): the top bits pick the slot, bits 16..47 are the check.
 class slot_table {
   public:
     explicit slot_table(unsigned bits)
-        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(words())),
-          used_((mask_ >> 6) + 1, 0) {}
+        : bits_(bits), data_(table_memory::take(words())), used_((words() >> 10) + 1, 0) {}
     slot_table(const slot_table&) = delete;
     slot_table& operator=(const slot_table&) = delete;
     ~slot_table() { table_memory::give(words(), std::move(data_)); }
     // Starts loading the slot of h into the cache (changes nothing).
-    void prefetch(std::uint64_t h) const { __builtin_prefetch(&data_[(h & mask_) * 16], 1); }
-    std::uint32_t* find(std::uint64_t h) {
-        const std::uint64_t i = h & mask_;
+    LMGC_CM_INLINE void prefetch(std::uint64_t h) const {
+        __builtin_prefetch(&data_[(h >> (64 - bits_)) * 16], 1);
+    }
+    LMGC_CM_INLINE std::uint32_t* find(std::uint64_t h) {
+        const std::uint64_t i = h >> (64 - bits_);
         std::uint32_t* s = &data_[i * 16];
-        const auto chk = static_cast<std::uint32_t>(h >> 32) | 1u;
+        const auto chk = static_cast<std::uint32_t>(h >> 16) | 1u;
         std::uint64_t& u = used_[i >> 6];
         const std::uint64_t bit = std::uint64_t{1} << (i & 63);
-        if (!(u & bit) || s[0] != chk) {
+        if (!(u & bit) || s[0] != chk) [[unlikely]] {
             u |= bit;
             s[0] = chk;
             for (int k = 1; k < 16; ++k) s[k] = counter_init;
@@ -155,56 +156,65 @@ class slot_table {
     }
 
   private:
-    std::size_t words() const { return (mask_ + 1) * 16; }
-    std::uint64_t mask_;
+    std::size_t words() const { return std::size_t{16} << bits_; }
+    unsigned bits_;
     table_memory::block data_;
     std::vector<std::uint64_t> used_;
 };
 
-// Hashed counters without check, for decisions with one or few counters per context.
+// Hashed counters without check, for decisions with one or few counters per context; the
+// top bits of a key() pick the counter.
 class counter_table {
   public:
-    explicit counter_table(unsigned bits)
-        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(mask_ + 1)) {
-        std::fill(data_.get(), data_.get() + mask_ + 1, counter_init);
+    explicit counter_table(unsigned bits) : bits_(bits), data_(table_memory::take(size())) {
+        std::fill(data_.get(), data_.get() + size(), counter_init);
     }
     counter_table(const counter_table&) = delete;
     counter_table& operator=(const counter_table&) = delete;
-    ~counter_table() { table_memory::give(mask_ + 1, std::move(data_)); }
-    std::uint32_t* at(std::uint64_t h) { return &data_[h & mask_]; }
+    ~counter_table() { table_memory::give(size(), std::move(data_)); }
+    LMGC_CM_INLINE std::uint32_t* at(std::uint64_t h) { return &data_[h >> (64 - bits_)]; }
+    // The first of 16 counters (one cache line) for h.
+    LMGC_CM_INLINE std::uint32_t* at16(std::uint64_t h) {
+        return &data_[(h >> (64 - bits_)) & ~std::uint64_t{15}];
+    }
 
   private:
-    std::uint64_t mask_;
+    std::size_t size() const { return std::size_t{1} << bits_; }
+    unsigned bits_;
     table_memory::block data_;
 };
 
-// Hash of a context key (small fields packed into one word): low bits pick the slot, high
-// bits are its check value.
-inline std::uint64_t key(std::uint64_t k) {
-    k *= 0x9E3779B97F4A7C15ull;
-    k ^= k >> 29;
-    k *= 0xBF58476D1CE4E5B9ull;
-    k ^= k >> 32;
-    return k;
+// Hash of a context key (small fields packed into one word, below bit 40): one
+// multiplication by an odd constant (Fibonacci hashing). Its top bits are well mixed and
+// pick the slot; bits 16..47 differ for any two keys, so the slot check is exact up to
+// the slot index.
+LMGC_CM_INLINE std::uint64_t key(std::uint64_t k) {
+    return k * 0x9E3779B97F4A7C15ull;
 }
 
 // ---------------------------------------------------------------------------------------
 // Logistic mixer: p = squash(sum_i w_i * stretch(p_i)), weights (16.16 fixed point) chosen
-// by a small context and trained online to reduce coding cost.
+// by a small context and trained online to reduce coding cost. N inputs, stored in lanes of
+// 4 or 8 (the unused ones stay 0) so that the weight update is a few vector instructions.
 
 template <int N> class mixer {
   public:
+    static constexpr int lanes = N <= 4 ? 4 : 8;
     static constexpr int skip_below = 256;
-    mixer(int n_sets, int lr) : w_(static_cast<std::size_t>(n_sets) * N, 65536 * 3 / 10), lr_(lr) {}
-    int x[N] = {};
-    // Mixes the inputs in x with weight set `set`; returns a 12-bit probability.
+    mixer(int n_sets, int lr)
+        : w_(static_cast<std::size_t>(n_sets) * lanes, 65536 * 3 / 10), lr_(lr) {
+        for (std::size_t k = 0; k < w_.size(); ++k)
+            if (k % lanes >= N) w_[k] = 0;
+    }
+    alignas(32) std::int32_t x[lanes] = {};
+    // Mixes the inputs in x with weight set `set`; returns a 12-bit probability (1..4094).
     LMGC_CM_INLINE int mix(int set) {
-        cw_ = &w_[static_cast<std::size_t>(set) * N];
+        cw_ = &w_[static_cast<std::size_t>(set) * lanes];
         std::int64_t dot = 0;
         for (int i = 0; i < N; ++i) dot += static_cast<std::int64_t>(x[i]) * cw_[i];
         st_ = static_cast<int>(dot >> 16);
         st_ = st_ < -2047 ? -2047 : (st_ > 2047 ? 2047 : st_);
-        pr_ = squash(st_);
+        pr_ = tables.squash[st_ + 2047];
         return pr_;
     }
     int last_stretch() const { return st_; }
@@ -212,11 +222,18 @@ template <int N> class mixer {
         const int e = (y << 12) - pr_;
         // A confident, right prediction teaches little: skip the update (saves time).
         if (e > -skip_below && e < skip_below) return;
-        const int err = e * lr_;
-        for (int i = 0; i < N; ++i) {
-            std::int32_t w = cw_[i] + ((x[i] * err + 512) >> 10);
-            cw_[i] = w < -(1 << 22) ? -(1 << 22) : (w > (1 << 22) ? (1 << 22) : w);
-        }
+        // w += (x * err + 512) >> 10 in every lane, as one vector operation (GCC/Clang vector
+        // extension: SSE2 or AVX2 instructions). Weights wrap around instead of saturating:
+        // no real data comes near (a weight moves by at most 2^16 per update), and the
+        // arithmetic stays defined and identical on both sides for any input.
+        typedef std::int32_t vs __attribute__((vector_size(lanes * 4)));
+        typedef std::uint32_t vu __attribute__((vector_size(lanes * 4)));
+        vs xv, wv;
+        std::memcpy(&xv, x, sizeof xv);
+        std::memcpy(&wv, cw_, sizeof wv);
+        const vs d = (xv * (e * lr_) + 512) >> 10;
+        wv = reinterpret_cast<vs>(reinterpret_cast<vu>(wv) + reinterpret_cast<vu>(d));
+        std::memcpy(cw_, &wv, sizeof wv);
     }
 
   private:
@@ -360,10 +377,13 @@ template <typename F> class float_model {
                 continue;
             }
             while (stage_ == stage::exp) u_exp(io.bit(p_exp(), exp_bit(v), 2));
-            while (stage_ == stage::esc) u_esc(io.bit(p_esc(), IO::decoding ? 0 : esc_bit(v), 2));
-            if (stage_ == stage::esc_raw) {
-                const unsigned nb = esc_len_;
-                u_esc_raw(io.raw(IO::decoding ? 0u : esc_raw_bits(v), nb), nb);
+            if (stage_ == stage::esc) [[unlikely]] {
+                while (stage_ == stage::esc)
+                    u_esc(io.bit(p_esc(), IO::decoding ? 0 : esc_bit(v), 2));
+                if (stage_ == stage::esc_raw) {
+                    const unsigned nb = esc_len_;
+                    u_esc_raw(io.raw(IO::decoding ? 0u : esc_raw_bits(v), nb), nb);
+                }
             }
             u_sign(io.bit(p_sign(), static_cast<int>(v >> F::sign_shift), 3));
             while (stage_ == stage::mant)
@@ -449,25 +469,47 @@ template <typename F> class float_model {
 
   private:
     enum class stage { zero, zsign, exp, esc, esc_raw, sign, mant, raw };
-    static constexpr std::uint64_t none = 0xFFFF;
     static constexpr int n_ze = 4, n_sign = 2, n_mant = 2;
     // Unary exponent steps before the escape, above and below the prediction.
     static constexpr unsigned cap_up = 6, cap_down = 6;
     static constexpr std::uint32_t zero_fast_run = 32;
     static constexpr unsigned n_exp_values = 1u << F::exp_bits;
 
+    // Magnitude codes (feat_ bits 0..13): 1 + exponent for a nonzero value, mag_zero for a
+    // zero, mag_none for a neighbour that does not exist. They are spaced so that one table
+    // lookup, rel_table[code + n_exp_values - ê], gives a neighbour's class relative to ê.
+    static constexpr unsigned mag_zero = 2 * n_exp_values + 1, mag_none = 3 * n_exp_values + 2;
+    static constexpr unsigned mag_mask = 0x3FFF, sign_shift_feat = 14;
+    static_assert(mag_none <= mag_mask);
+
+    // A neighbour's exponent relative to the prediction, clamped: 0..16 (8 = equal),
+    // 17 zero, 18 no such neighbour; indexed by code + n_exp_values - ê.
+    struct rel_table_t {
+        std::array<std::uint8_t, 4 * n_exp_values + 3> t{};
+    };
+    static constexpr rel_table_t make_rel_table() {
+        rel_table_t r;
+        const int m = static_cast<int>(n_exp_values);
+        for (int k = 0; k < 4 * m + 3; ++k) {
+            const int d = k - m - 1; // code - 1 - ê for a nonzero code
+            if (k >= 2 && k <= 2 * m)
+                r.t[k] = static_cast<std::uint8_t>((d < -8 ? -8 : (d > 8 ? 8 : d)) + 8);
+            else if (k >= 2 * m + 2 && k <= 3 * m + 1)
+                r.t[k] = 17;
+            else if (k >= 3 * m + 3)
+                r.t[k] = 18;
+        }
+        return r;
+    }
+    static constexpr rel_table_t rel_table = make_rel_table();
+    LMGC_CM_INLINE static unsigned rel(unsigned code, unsigned eh) {
+        return rel_table.t[code + n_exp_values - eh];
+    }
+
     static unsigned table_bits(std::size_t n) {
         unsigned b = 12;
         while (b < 18 && (std::uint64_t{1} << b) < n) ++b;
         return b;
-    }
-
-    // A neighbour's exponent relative to the prediction, clamped: 0..16 (8 = equal),
-    // 17 zero, 18 no such neighbour.
-    LMGC_CM_INLINE static unsigned rel(std::uint64_t l, unsigned eh) {
-        const int d = static_cast<int>(l) - 1 - static_cast<int>(eh);
-        const auto r = static_cast<unsigned>((d < -8 ? -8 : (d > 8 ? 8 : d)) + 8);
-        return l == none ? 18u : (l == 0 ? 17u : r);
     }
 
     // ---- per value: geometry and contexts ----------------------------------------------
@@ -478,34 +520,47 @@ template <typename F> class float_model {
                                             : (eh >= int(n_exp_values) ? n_exp_values - 1 : eh));
     }
 
-    // The keys of the zero flag and exponent slots of value i at kernel position pos and
-    // column col, from the magnitudes of earlier values (bits 0..11 of feat_) and the
-    // running state (avg_, run_). Zero flag and exponent share each context's slot: word 1
-    // the zero flag, words 2..15 the exponent nodes 1..14. Keys pack small fields into
-    // one word.
-    LMGC_CM_INLINE void slot_keys(std::size_t i, std::uint32_t pos, std::uint32_t col,
-                                  std::uint64_t* out) const {
+    // What the magnitudes before a value say about it: the keys of its zero flag and
+    // exponent slots, and the classes its other contexts need. Computed one value ahead
+    // where the geometry allows (set_exponent()).
+    struct mag_context {
+        std::uint64_t keys[n_ze];
+        unsigned eh, ra, rleft, pc;
+    };
+
+    // The mag_context of value i at kernel position pos and column col, from the magnitudes
+    // of earlier values (feat_) and the running state (avg_, run_). Zero flag and exponent
+    // share each context's slot: word 1 the zero flag, words 2..15 the exponent nodes
+    // 1..14. Keys pack small fields into one word.
+    LMGC_CM_INLINE void mag_keys(std::size_t i, std::uint32_t pos, std::uint32_t col,
+                                 mag_context& out) const {
         const std::uint16_t* f = &feat_[i + 3];
         const bool has_up = pos >= W_ && i >= W_;
         const bool has_k = K_ > 1 && i >= K_;
         const bool has_r = R_ > 0 && i >= R_;
         const unsigned eh = predicted_exponent(avg_);
         const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
-        const unsigned la = f[-1] & 4095u, lb = f[-2] & 4095u, lc = f[-3] & 4095u;
-        const std::uint64_t lup = has_up ? f[-std::ptrdiff_t(W_)] & 4095u : none;
-        const std::uint64_t lleft = col > 0 ? la : none;
-        const std::uint64_t lk = has_k ? f[-std::ptrdiff_t(K_)] & 4095u : none;
-        const std::uint64_t lr = has_r ? f[-std::ptrdiff_t(R_)] & 4095u : none;
+        const unsigned la = f[-1] & mag_mask, lb = f[-2] & mag_mask, lc = f[-3] & mag_mask;
+        const unsigned lup = has_up ? f[-std::ptrdiff_t(W_)] & mag_mask : mag_none;
+        const unsigned lleft = col > 0 ? la : mag_none;
+        const unsigned lk = has_k ? f[-std::ptrdiff_t(K_)] & mag_mask : mag_none;
+        const unsigned lr = has_r ? f[-std::ptrdiff_t(R_)] & mag_mask : mag_none;
         const std::uint64_t ra = rel(la, eh), rb = rel(lb, eh), rc = rel(lc, eh),
                             rup = rel(lup, eh), rleft = rel(lleft, eh), rk = rel(lk, eh),
                             rr = rel(lr, eh);
         const std::uint64_t pc = K_ <= 25 ? pos : 26 + 2 * has_up + (col > 0);
         const std::uint64_t run =
-            la != 0 ? 0 : (run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024)));
-        out[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
-        out[1] = key(2 | rr << 8 | rk << 13 | frac << 18);
-        out[2] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
-        out[3] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
+            la != mag_zero
+                ? 0
+                : (run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024)));
+        out.keys[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
+        out.keys[1] = key(2 | rr << 8 | rk << 13 | frac << 18);
+        out.keys[2] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
+        out.keys[3] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
+        out.eh = eh;
+        out.ra = static_cast<unsigned>(ra);
+        out.rleft = static_cast<unsigned>(rleft);
+        out.pc = static_cast<unsigned>(pc);
     }
 
     void next_segment() {
@@ -525,57 +580,49 @@ template <typename F> class float_model {
         if (i_ >= n_) return;
         if (i_ >= next_start_) next_segment();
         const std::size_t i = i_;
-        // Features of earlier values (feat_ has 3 zero entries in front: index i + 3).
+        // The magnitude contexts were found (and their slots prefetched) one value ahead
+        // when the geometry allowed it (set_exponent()).
+        if (ahead_i_ != i) mag_keys(i, pos_, col_, ahead_);
+        for (int j = 0; j < n_ze; ++j) ze_[j] = tab_.find(ahead_.keys[j]);
+        ehat_ = ahead_.eh;
+        ra_ = ahead_.ra;
+        pc_ = ahead_.pc;
+        eset_ = ra_ == 8 ? 0u : (ra_ < 8 ? 1u : (ra_ <= 16 ? 2u : 3u));
+
+        // Features of earlier values (feat_ has 3 entries in front: index i + 3).
         const std::uint16_t* f = &feat_[i + 3];
         const unsigned a = f[-1], b = f[-2], c = f[-3];
         const bool has_up = pos_ >= W_ && i >= W_;
-        const bool has_left = col_ > 0;
-        const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : 0u;
         const bool has_k = K_ > 1 && i >= K_;
-        const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : 0u;
-
-        ehat_ = predicted_exponent(avg_);
-        // The slot keys were computed (and their slots prefetched) one value ahead when the
-        // geometry allowed it (set_exponent()).
-        if (ahead_i_ != i) slot_keys(i, pos_, col_, ahead_);
-        for (int j = 0; j < n_ze; ++j) ze_[j] = tab_.find(ahead_[j]);
-
-        const unsigned la = a & 4095, lb = b & 4095, lc = c & 4095;
-        const std::uint64_t lup = has_up ? up & 4095 : none;
-        const std::uint64_t lleft = has_left ? la : none;
-        const std::uint64_t lk = has_k ? kp & 4095 : none;
-        ra_ = rel(la, ehat_);
-        const std::uint64_t rleft = rel(lleft, ehat_);
-        const std::uint64_t za = la == 0, zb = lb == 0, zc = lc == 0;
-        // Position class: the kernel position for small kernels, else (has up, has left).
-        pc_ = K_ <= 25 ? pos_ : 26 + 2 * has_up + has_left;
-        const std::uint64_t pc = pc_;
-        const std::uint64_t ra = ra_;
+        const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : mag_none | 3u << sign_shift_feat;
+        const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : mag_none | 3u << sign_shift_feat;
         if (!zero_fast()) { // only the mixed zero flag reads these
-            const unsigned zup = has_up ? (lup == 0) : 2u, zk = has_k ? (lk == 0) : 2u;
+            const unsigned za = (a & mag_mask) == mag_zero, zb = (b & mag_mask) == mag_zero,
+                           zc = (c & mag_mask) == mag_zero;
+            const unsigned zup = has_up ? ((up & mag_mask) == mag_zero) : 2u,
+                           zk = has_k ? ((kp & mag_mask) == mag_zero) : 2u;
             zset_ = za + 2 * zk + 6 * zup;
             zapm_ = za | zb << 1 | zc << 2 | zup << 3 | zk << 5;
         }
-        eset_ = ra_ == 8 ? 0u : (ra_ < 8 ? 1u : (ra_ <= 16 ? 2u : 3u));
 
         // sign (slots found once the exponent is known)
-        const std::uint64_t sa = a >> 12 & 3, sup = has_up ? up >> 12 & 3 : 3u,
-                            sk = has_k ? kp >> 12 & 3 : 3u;
-        skey_[0] =
-            22 | sa << 8 | std::uint64_t{b >> 12 & 3} << 10 | std::uint64_t{c >> 12 & 3} << 12;
-        skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | pc << 14;
+        const std::uint64_t sa = a >> sign_shift_feat, sup = up >> sign_shift_feat,
+                            sk = kp >> sign_shift_feat;
+        skey_[0] = 22 | sa << 8 | std::uint64_t{b >> sign_shift_feat} << 10 |
+                   std::uint64_t{c >> sign_shift_feat} << 12;
+        skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | std::uint64_t{pc_} << 14;
         sapm_ = (pc_ < 30 ? pc_ : 30) * 64 + sa * 16 + sup * 4 + sk;
         as_.prefetch(sapm_);
 
         // mantissa (slots found once the exponent is known)
         mkey_[0] = 31;
-        mkey_[1] = 32 | ra << 8 | rleft << 13;
+        mkey_[1] = 32 | std::uint64_t{ra_} << 8 | std::uint64_t{ahead_.rleft} << 13;
 
-        stage_ = stage::zero;
         cur_ = 0;
     }
 
-    // The running state (zero runs, mean magnitude) takes in a value's log-magnitude class.
+    // The running state (zero runs, mean magnitude) takes in a value's log-magnitude class
+    // (0 zero, else 1 + exponent).
     LMGC_CM_INLINE void note_magnitude(unsigned l) {
         const int is_zero = l == 0;
         if (is_zero == last_zero_)
@@ -591,13 +638,15 @@ template <typename F> class float_model {
     LMGC_CM_INLINE void end_value() {
         const U v = cur_;
         vals_[i_] = v; // the decoder's output; for the encoder, its input unchanged
-        // Features: log-magnitude class l (0 zero, 1 + exponent otherwise) and sign class
-        // (0 zero, 1 positive, 2 negative). A nonzero value's magnitude was noted by
-        // set_exponent().
-        const unsigned l = noted_ ? e_ + 1 : 0;
-        const unsigned sg = l ? 1 + static_cast<unsigned>(v >> F::sign_shift) : 0u;
-        feat_[i_ + 3] = static_cast<std::uint16_t>(l | sg << 12);
-        if (!noted_) note_magnitude(0);
+        // Features: magnitude code and sign class (0 zero, 1 positive, 2 negative). A nonzero
+        // value's magnitude was noted by set_exponent().
+        if (noted_) {
+            const unsigned sg = 1 + static_cast<unsigned>(v >> F::sign_shift);
+            feat_[i_ + 3] = static_cast<std::uint16_t>((e_ + 1) | sg << sign_shift_feat);
+        } else {
+            feat_[i_ + 3] = static_cast<std::uint16_t>(mag_zero);
+            note_magnitude(0);
+        }
         noted_ = false;
         ++i_;
         if (++col_ == W_) col_ = 0;
@@ -607,6 +656,8 @@ template <typename F> class float_model {
 
     // ---- the decisions -----------------------------------------------------------------
     static int to_p16(int p16) { return p16 < 32 ? 32 : (p16 > 65504 ? 65504 : p16); }
+    // A mixer's 12-bit output (1..4094) as a 16-bit probability, inside the coder's range.
+    LMGC_CM_INLINE static int p16_of(int pr12) { return pr12 * 16 + 8; }
 
     int finish(int pr12, int st, apm& a, std::size_t actx, int mixw) {
         const int pa = a.pp(st, actx);
@@ -617,7 +668,7 @@ template <typename F> class float_model {
     // almost nothing either way, and mixing it would cost time.
     bool zero_fast() const { return last_zero_ == 0 && run_ >= zero_fast_run; }
     LMGC_CM_INLINE int p_zero() {
-        if (zero_fast()) return to_p16(counter_p12(zfast_) * 16 + 8);
+        if (zero_fast()) return p16_of(counter_p12(zfast_));
         for (int j = 0; j < n_ze; ++j) mz_.x[j] = stretch(counter_p12(ze_[j][1]));
         mz_.x[n_ze] = 256;
         const int pr = mz_.mix(static_cast<int>(zset_));
@@ -639,7 +690,7 @@ template <typename F> class float_model {
         }
     }
 
-    LMGC_CM_INLINE int p_zsign() { return to_p16(counter_p12(zsign_) * 16 + 8); }
+    LMGC_CM_INLINE int p_zsign() { return p16_of(counter_p12(zsign_)); }
     LMGC_CM_INLINE void u_zsign(int y) {
         counter_update(zsign_, y);
         cur_ = static_cast<U>(static_cast<U>(y) << F::sign_shift);
@@ -659,13 +710,11 @@ template <typename F> class float_model {
     LMGC_CM_INLINE int p_exp() {
         for (int j = 0; j < n_ze; ++j) me_.x[j] = stretch(counter_p12(ze_[j][node_ + 1]));
         me_.x[n_ze] = 256;
-        const int pr = me_.mix(static_cast<int>(node_ * 4 + eset_));
-        return to_p16(pr * 16 + 8);
+        return p16_of(me_.mix(static_cast<int>(node_ * 4 + eset_)));
     }
     LMGC_CM_INLINE void u_exp(int y) {
         for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y);
         me_.update(y);
-        int r = 0;
         if (node_ == 1) {
             if (y) return set_exponent(static_cast<int>(ehat_));
             node_ = 2;
@@ -676,7 +725,7 @@ template <typename F> class float_model {
             return;
         }
         if (y) {
-            r = node_ <= 8 ? static_cast<int>(node_) - 2 : -(static_cast<int>(node_) - 8);
+            const int r = node_ <= 8 ? static_cast<int>(node_) - 2 : -(static_cast<int>(node_) - 8);
             return set_exponent(static_cast<int>(ehat_) + r);
         }
         if (node_ == 8 || node_ == 14) {
@@ -706,7 +755,7 @@ template <typename F> class float_model {
         const unsigned t1 = esc_t(v) + 1;
         return t1 & ((1u << esc_len_) - 1);
     }
-    int p_esc() { return to_p16(counter_p12(esc_[esc_up_ * 16 + esc_len_]) * 16 + 8); }
+    int p_esc() { return p16_of(counter_p12(esc_[esc_up_ * 16 + esc_len_])); }
     void u_esc(int y) {
         counter_update(esc_[esc_up_ * 16 + esc_len_], y);
         if (y || esc_len_ == F::exp_bits) {
@@ -742,7 +791,7 @@ template <typename F> class float_model {
         if (fp_.mant_modelled > 0) {
             const std::uint64_t le = e_ + 1;
             for (int j = 0; j < n_mant; ++j) {
-                mslots_[j] = ctab_.at(key(mkey_[j] | le << 20) & ~std::uint64_t{15});
+                mslots_[j] = ctab_.at16(key(mkey_[j] | le << 20));
                 __builtin_prefetch(mslots_[j], 1);
             }
         }
@@ -757,9 +806,9 @@ template <typename F> class float_model {
             std::uint32_t pos = pos_ + 1, col = col_ + 1;
             if (col == W_) col = 0;
             if (pos == K_) pos = 0, col = 0;
-            slot_keys(nx, pos, col, ahead_);
+            mag_keys(nx, pos, col, ahead_);
             ahead_i_ = nx;
-            for (int j = 0; j < n_ze; ++j) tab_.prefetch(ahead_[j]);
+            for (int j = 0; j < n_ze; ++j) tab_.prefetch(ahead_.keys[j]);
         }
     }
 
@@ -786,8 +835,7 @@ template <typename F> class float_model {
     LMGC_CM_INLINE int p_mant() {
         for (int j = 0; j < n_mant; ++j) mm_.x[j] = stretch(counter_p12(mslots_[j][node_]));
         mm_.x[n_mant] = 256;
-        const int pr = mm_.mix(static_cast<int>(node_));
-        return to_p16(pr * 16 + 8);
+        return p16_of(mm_.mix(static_cast<int>(node_)));
     }
     LMGC_CM_INLINE void u_mant(int y) {
         for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y);
@@ -818,8 +866,9 @@ template <typename F> class float_model {
 
     U* vals_;
     std::size_t n_;
-    // Per coded value: log-magnitude class (bits 0..11), sign class (bits 12..13).
-    std::vector<std::uint16_t> feat_ = std::vector<std::uint16_t>(n_ + 3, 0);
+    // Per coded value: magnitude code (bits 0..13), sign class (bits 14..15); 3 entries in
+    // front, as if the chunk started after three zeros.
+    std::vector<std::uint16_t> feat_ = std::vector<std::uint16_t>(n_ + 3, mag_zero);
     std::vector<segment> segs_;
     float_params fp_;
     slot_table tab_;
@@ -855,8 +904,8 @@ template <typename F> class float_model {
     std::uint32_t esc_acc_ = 0;
     std::uint64_t skey_[n_sign], mkey_[n_mant];
     bool noted_ = false;                    // the current value's magnitude is in the running state
-    std::size_t ahead_i_ = ~std::size_t{0}; // the value whose slot keys ahead_ holds
-    std::uint64_t ahead_[n_ze];
+    std::size_t ahead_i_ = ~std::size_t{0}; // the value whose contexts ahead_ holds
+    mag_context ahead_;
     std::uint32_t *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];
     std::size_t zset_ = 0, zapm_ = 0, sapm_ = 0;
 };

@@ -81,11 +81,11 @@ LMGC_CM_INLINE void counter_update(std::uint32_t& v, int y) {
 class slot_table {
   public:
     explicit slot_table(unsigned bits)
-        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(words())),
+        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory<std::uint32_t>::take(words())),
           used_((mask_ >> 6) + 1, 0) {}
     slot_table(const slot_table&) = delete;
     slot_table& operator=(const slot_table&) = delete;
-    ~slot_table() { table_memory::give(words(), std::move(data_)); }
+    ~slot_table() { table_memory<std::uint32_t>::give(words(), std::move(data_)); }
     // Starts loading the slot of h into the cache (changes nothing).
     void prefetch(std::uint64_t h) const { __builtin_prefetch(&data_[(h & mask_) * 16], 1); }
     std::uint32_t* find(std::uint64_t h) {
@@ -105,7 +105,7 @@ class slot_table {
   private:
     std::size_t words() const { return (mask_ + 1) * 16; }
     std::uint64_t mask_;
-    table_memory::block data_;
+    table_memory<std::uint32_t>::block data_;
     std::vector<std::uint64_t> used_;
 };
 
@@ -113,17 +113,18 @@ class slot_table {
 class counter_table {
   public:
     explicit counter_table(unsigned bits)
-        : mask_((std::uint64_t{1} << bits) - 1), data_(table_memory::take(mask_ + 1)) {
+        : mask_((std::uint64_t{1} << bits) - 1),
+          data_(table_memory<std::uint32_t>::take(mask_ + 1)) {
         std::fill(data_.get(), data_.get() + mask_ + 1, counter_init);
     }
     counter_table(const counter_table&) = delete;
     counter_table& operator=(const counter_table&) = delete;
-    ~counter_table() { table_memory::give(mask_ + 1, std::move(data_)); }
+    ~counter_table() { table_memory<std::uint32_t>::give(mask_ + 1, std::move(data_)); }
     std::uint32_t* at(std::uint64_t h) { return &data_[h & mask_]; }
 
   private:
     std::uint64_t mask_;
-    table_memory::block data_;
+    table_memory<std::uint32_t>::block data_;
 };
 
 // Hash of a context key (small fields packed into one word): low bits pick the slot, high

@@ -72,35 +72,37 @@ inline int stretch(int p12) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Adaptive bit counters: a 22-bit probability (P(1) * 2^22) in a 32-bit word.
-// A fixed rate of 1/16 measured better than count-based rates (1/n, floored): gradients
-// drift, and the model restarts at every chunk anyway.
-
-constexpr std::uint32_t counter_init = 1u << 21;
+// Adaptive bit counters: a 16-bit probability (P(1) * 2^16). A fixed rate of 1/16 measured
+// better than count-based rates (1/n, floored): gradients drift, and the model restarts at
+// every chunk anyway. 16 bits code as well as 22 (version 1 had 32-bit counters), halve the
+// tables, and a counter store (16-bit) cannot alias the model's int fields, so the compiler
+// keeps those in registers.
+using counter = std::uint16_t;
+constexpr counter counter_init = 1u << 15;
 constexpr int counter_shift = 4;
 
-LMGC_CM_INLINE int counter_p12(std::uint32_t v) {
-    return static_cast<int>(v >> 10);
+LMGC_CM_INLINE int counter_p12(counter v) {
+    return v >> 4;
 }
 
-LMGC_CM_INLINE void counter_update(std::uint32_t& v, int y) {
-    const auto p = static_cast<std::int32_t>(v);
-    const std::int32_t target = (y << 22) - y; // 2^22 - 1 or 0
-    v = static_cast<std::uint32_t>(p + ((target - p) >> counter_shift));
+LMGC_CM_INLINE void counter_update(counter& v, int y) {
+    const int p = v;
+    const int target = (y << 16) - y; // 65535 or 0
+    v = static_cast<counter>(p + ((target - p) >> counter_shift));
 }
 
 // ---------------------------------------------------------------------------------------
 // Table memory: 64-byte aligned, so that a slot is one cache line (not two), and kept by
 // the thread for its next model: fresh memory for every chunk (~20 MiB) cost page faults
 // and clearing worth ~6% of the coding time. A thread keeps at most 4 blocks.
-class table_memory {
+template <typename T> class table_memory {
     struct freer {
-        void operator()(std::uint32_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
+        void operator()(T* p) const { ::operator delete[](p, std::align_val_t{64}); }
     };
 
   public:
-    using block = std::unique_ptr<std::uint32_t[], freer>;
-    // A block of n words, contents unspecified.
+    using block = std::unique_ptr<T[], freer>;
+    // A block of n elements, contents unspecified.
     static block take(std::size_t n) {
         auto& pool = spare();
         for (auto it = pool.begin(); it != pool.end(); ++it)
@@ -109,8 +111,7 @@ class table_memory {
                 pool.erase(it);
                 return b;
             }
-        return block(static_cast<std::uint32_t*>(
-            ::operator new[](n * sizeof(std::uint32_t), std::align_val_t{64})));
+        return block(static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t{64})));
     }
     static void give(std::size_t n, block b) {
         auto& pool = spare();
@@ -125,26 +126,26 @@ class table_memory {
     }
 };
 
-// Hashed context slots: 16 words (one cache line), word 0 a check value, words 1..15 the
-// counters of a binary tree over up to 4 bits (node 1 = root). A check mismatch means
-// another context owns the slot: it is taken over and reset. A slot's first use resets it
-// too; a bitmap marks the slots used, so a new model clears 32 KiB instead of 16 MiB.
-// Hashes come from key(): the top bits pick the slot, bits 16..47 are the check.
+// Hashed context slots: 16 counters (32 bytes, half a cache line), counter 0 a check value,
+// 1..15 the counters of a binary tree over up to 4 bits (node 1 = root). A check mismatch
+// means another context owns the slot: it is taken over and reset. A slot's first use
+// resets it too; a bitmap marks the slots used, so a new model clears 32 KiB instead of
+// 8 MiB. Hashes come from key(): the top bits pick the slot, bits 16..31 are the check.
 class slot_table {
   public:
     explicit slot_table(unsigned bits)
-        : bits_(bits), data_(table_memory::take(words())), used_((words() >> 10) + 1, 0) {}
+        : bits_(bits), data_(memory::take(size())), used_((std::size_t{1} << bits >> 6) + 1, 0) {}
     slot_table(const slot_table&) = delete;
     slot_table& operator=(const slot_table&) = delete;
-    ~slot_table() { table_memory::give(words(), std::move(data_)); }
+    ~slot_table() { memory::give(size(), std::move(data_)); }
     // Starts loading the slot of h into the cache (changes nothing).
     LMGC_CM_INLINE void prefetch(std::uint64_t h) const {
         __builtin_prefetch(&data_[(h >> (64 - bits_)) * 16], 1);
     }
-    LMGC_CM_INLINE std::uint32_t* find(std::uint64_t h) {
+    LMGC_CM_INLINE counter* find(std::uint64_t h) {
         const std::uint64_t i = h >> (64 - bits_);
-        std::uint32_t* s = &data_[i * 16];
-        const auto chk = static_cast<std::uint32_t>(h >> 16) | 1u;
+        counter* s = &data_[i * 16];
+        const auto chk = static_cast<counter>((h >> 16) | 1u);
         std::uint64_t& u = used_[i >> 6];
         const std::uint64_t bit = std::uint64_t{1} << (i & 63);
         if (!(u & bit) || s[0] != chk) [[unlikely]] {
@@ -156,9 +157,10 @@ class slot_table {
     }
 
   private:
-    std::size_t words() const { return std::size_t{16} << bits_; }
+    using memory = table_memory<counter>;
+    std::size_t size() const { return std::size_t{16} << bits_; }
     unsigned bits_;
-    table_memory::block data_;
+    memory::block data_;
     std::vector<std::uint64_t> used_;
 };
 
@@ -166,28 +168,28 @@ class slot_table {
 // top bits of a key() pick the counter.
 class counter_table {
   public:
-    explicit counter_table(unsigned bits) : bits_(bits), data_(table_memory::take(size())) {
+    explicit counter_table(unsigned bits) : bits_(bits), data_(memory::take(size())) {
         std::fill(data_.get(), data_.get() + size(), counter_init);
     }
     counter_table(const counter_table&) = delete;
     counter_table& operator=(const counter_table&) = delete;
-    ~counter_table() { table_memory::give(size(), std::move(data_)); }
-    LMGC_CM_INLINE std::uint32_t* at(std::uint64_t h) { return &data_[h >> (64 - bits_)]; }
-    // The first of 16 counters (one cache line) for h.
-    LMGC_CM_INLINE std::uint32_t* at16(std::uint64_t h) {
+    ~counter_table() { memory::give(size(), std::move(data_)); }
+    LMGC_CM_INLINE counter* at(std::uint64_t h) { return &data_[h >> (64 - bits_)]; }
+    // The first of 16 counters (32 bytes) for h.
+    LMGC_CM_INLINE counter* at16(std::uint64_t h) {
         return &data_[(h >> (64 - bits_)) & ~std::uint64_t{15}];
     }
 
   private:
+    using memory = table_memory<counter>;
     std::size_t size() const { return std::size_t{1} << bits_; }
     unsigned bits_;
-    table_memory::block data_;
+    memory::block data_;
 };
 
 // Hash of a context key (small fields packed into one word, below bit 40): one
 // multiplication by an odd constant (Fibonacci hashing). Its top bits are well mixed and
-// pick the slot; bits 16..47 differ for any two keys, so the slot check is exact up to
-// the slot index.
+// pick the slot, bits 16..31 are its check.
 LMGC_CM_INLINE std::uint64_t key(std::uint64_t k) {
     return k * 0x9E3779B97F4A7C15ull;
 }
@@ -354,8 +356,7 @@ template <typename F> class float_model {
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
-          ctab_(table_bits(n) + 2), mz_(27, 6), me_(16 * 4, 3), ms_(32, 4), mm_(16, 4), az_(256),
-          as_(4096) {
+          ctab_(table_bits(n) + 2), mz_(27, 2), me_(16 * 4, 1), ms_(32, 4), az_(256), as_(4096) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -469,7 +470,7 @@ template <typename F> class float_model {
 
   private:
     enum class stage { zero, zsign, exp, esc, esc_raw, sign, mant, raw };
-    static constexpr int n_ze = 4, n_sign = 2, n_mant = 2;
+    static constexpr int n_ze = 3, n_sign = 2, n_mant = 2;
     // Unary exponent steps before the escape, above and below the prediction.
     static constexpr unsigned cap_up = 6, cap_down = 6;
     static constexpr std::uint32_t zero_fast_run = 32;
@@ -530,33 +531,28 @@ template <typename F> class float_model {
 
     // The mag_context of value i at kernel position pos and column col, from the magnitudes
     // of earlier values (feat_) and the running state (avg_, run_). Zero flag and exponent
-    // share each context's slot: word 1 the zero flag, words 2..15 the exponent nodes
-    // 1..14. Keys pack small fields into one word.
+    // share each context's slot: counter 1 the zero flag, 2..15 the exponent nodes 1..14.
+    // The contexts: (up, left, kernel position); (a, b, c, zero run); (a, ê). Keys pack
+    // small fields into one word. (Version 1 had a fourth, the values one kernel and one
+    // row back: it gained nothing once the mixers learned more slowly.)
     LMGC_CM_INLINE void mag_keys(std::size_t i, std::uint32_t pos, std::uint32_t col,
                                  mag_context& out) const {
         const std::uint16_t* f = &feat_[i + 3];
         const bool has_up = pos >= W_ && i >= W_;
-        const bool has_k = K_ > 1 && i >= K_;
-        const bool has_r = R_ > 0 && i >= R_;
         const unsigned eh = predicted_exponent(avg_);
-        const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
         const unsigned la = f[-1] & mag_mask, lb = f[-2] & mag_mask, lc = f[-3] & mag_mask;
         const unsigned lup = has_up ? f[-std::ptrdiff_t(W_)] & mag_mask : mag_none;
         const unsigned lleft = col > 0 ? la : mag_none;
-        const unsigned lk = has_k ? f[-std::ptrdiff_t(K_)] & mag_mask : mag_none;
-        const unsigned lr = has_r ? f[-std::ptrdiff_t(R_)] & mag_mask : mag_none;
         const std::uint64_t ra = rel(la, eh), rb = rel(lb, eh), rc = rel(lc, eh),
-                            rup = rel(lup, eh), rleft = rel(lleft, eh), rk = rel(lk, eh),
-                            rr = rel(lr, eh);
+                            rup = rel(lup, eh), rleft = rel(lleft, eh);
         const std::uint64_t pc = K_ <= 25 ? pos : 26 + 2 * has_up + (col > 0);
         const std::uint64_t run =
             la != mag_zero
                 ? 0
                 : (run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024)));
         out.keys[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
-        out.keys[1] = key(2 | rr << 8 | rk << 13 | frac << 18);
-        out.keys[2] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
-        out.keys[3] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
+        out.keys[1] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
+        out.keys[2] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
         out.eh = eh;
         out.ra = static_cast<unsigned>(ra);
         out.rleft = static_cast<unsigned>(rleft);
@@ -568,7 +564,6 @@ template <typename F> class float_model {
             const segment& s = segs_[next_seg_++];
             K_ = s.kernel;
             W_ = s.width;
-            R_ = s.row;
             pos_ = static_cast<std::uint32_t>((i_ - s.start + s.phase) % K_);
             col_ = pos_ % W_;
         }
@@ -832,14 +827,15 @@ template <typename F> class float_model {
         }
     }
 
+    // The mantissa's two predictions are averaged in the logistic domain: no mixer (it
+    // measured worse than the plain average, and costs time).
     LMGC_CM_INLINE int p_mant() {
-        for (int j = 0; j < n_mant; ++j) mm_.x[j] = stretch(counter_p12(mslots_[j][node_]));
-        mm_.x[n_mant] = 256;
-        return p16_of(mm_.mix(static_cast<int>(node_)));
+        const int st =
+            stretch(counter_p12(mslots_[0][node_])) + stretch(counter_p12(mslots_[1][node_]));
+        return p16_of(tables.squash[(st >> 1) + 2047]);
     }
     LMGC_CM_INLINE void u_mant(int y) {
         for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y);
-        mm_.update(y);
         node_ = node_ * 2 + static_cast<unsigned>(y);
         ++mant_done_;
         if (mant_done_ == fp_.mant_modelled) {
@@ -876,15 +872,13 @@ template <typename F> class float_model {
     mixer<n_ze + 1> mz_;
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
-    mixer<n_mant + 1> mm_;
     apm az_, as_;
-    std::uint32_t zsign_ = counter_init, zfast_ = counter_init;
-    std::uint32_t esc_[32];
+    counter zsign_ = counter_init, zfast_ = counter_init;
+    counter esc_[32];
 
     std::size_t i_ = 0;
     std::size_t next_seg_ = 0;
     std::uint64_t next_start_ = 0; // start of segs_[next_seg_], or ~0
-    std::uint64_t R_ = 0;
     std::uint32_t K_ = 1, W_ = 1, pos_ = 0, col_ = 0;
     unsigned pc_ = 0;
     unsigned raw_bits_ = 0;
@@ -906,7 +900,7 @@ template <typename F> class float_model {
     bool noted_ = false;                    // the current value's magnitude is in the running state
     std::size_t ahead_i_ = ~std::size_t{0}; // the value whose contexts ahead_ holds
     mag_context ahead_;
-    std::uint32_t *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];
+    counter *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];
     std::size_t zset_ = 0, zapm_ = 0, sapm_ = 0;
 };
 

@@ -85,7 +85,7 @@ TEST(model_ctxmix, logistic_tables) {
     }
     EXPECT_EQ(squash(0), 2047);
     // Counters move towards what they see and stay in range.
-    std::uint32_t c = counter_init;
+    counter c = counter_init;
     for (int k = 0; k < 1000; ++k) counter_update(c, 1);
     EXPECT_GT(counter_p12(c), 4080);
     for (int k = 0; k < 1000; ++k) counter_update(c, 0);

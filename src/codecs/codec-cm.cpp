@@ -115,19 +115,21 @@ class raw_bit_reader {
     unsigned fill_ = 0;
 };
 
+// The io objects hold pointers (not references) so that run() can work on a local copy,
+// which the compiler keeps in registers.
 struct encoder_io {
     static constexpr bool decoding = false;
-    range_encoder& enc;
-    raw_bit_writer& raw_bits;
-    const cost_table& cost = costs();
+    range_encoder* enc;
+    raw_bit_writer* raw_bits;
+    const std::uint16_t* cost = costs().c;
     std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
-        enc.encode_bit(static_cast<unsigned>(p16), y);
-        cost256 += cost.c[(y ? p16 : 65536 - p16) >> 4];
+        enc->encode_bit(static_cast<unsigned>(p16), y);
+        cost256 += cost[(y ? p16 : 65536 - p16) >> 4];
         return y;
     }
     std::uint32_t raw(std::uint32_t v, unsigned n) {
-        raw_bits.put(v, n);
+        raw_bits->put(v, n);
         cost256 += std::uint64_t{n} << 8;
         return v;
     }
@@ -154,18 +156,18 @@ struct stats_io {
 
 struct decoder_io {
     static constexpr bool decoding = true;
-    range_decoder& dec;
-    raw_bit_reader& raw_bits;
-    int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
-    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits.get(n); }
+    range_decoder* dec;
+    raw_bit_reader* raw_bits;
+    int bit(int p16, int, int) { return dec->decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits->get(n); }
 };
 
 // Version 1: raw bits are range coded (at most 24 per call).
 struct decoder_io_v1 {
     static constexpr bool decoding = true;
-    range_decoder& dec;
-    int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
-    std::uint32_t raw(std::uint32_t, unsigned n) { return dec.decode_bits(n); }
+    range_decoder* dec;
+    int bit(int p16, int, int) { return dec->decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return dec->decode_bits(n); }
 };
 
 // The coding loop, compiled for AVX2 and for the baseline instruction set where GCC can
@@ -179,7 +181,9 @@ struct decoder_io_v1 {
 #endif
 #define LMGC_CM_RUN(M, IO)                                                                         \
     LMGC_CM_CLONES void run(M& m, IO& io, std::size_t upto) {                                      \
-        m.code_values(io, upto);                                                                   \
+        IO local = io;                                                                             \
+        m.code_values(local, upto);                                                                \
+        io = local;                                                                                \
     }
 LMGC_CM_RUN(float_model<fmt_f32>, encoder_io)
 LMGC_CM_RUN(float_model<fmt_f32>, decoder_io)
@@ -328,7 +332,7 @@ class codec_cm final : public codec_i {
         bytes data;
         range_encoder enc(data);
         raw_bit_writer raw_bits(raw.size());
-        encoder_io io{enc, raw_bits};
+        encoder_io io{&enc, &raw_bits};
         float_model<F> model(vals.data(), n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
@@ -405,14 +409,14 @@ class codec_cm final : public codec_i {
             LMGC_CHECK(data_size == r.rest().size(), errc::corrupt,
                        "cm: ", r.rest().size() - data_size,
                        " unexpected bytes after the coded data");
-            decoder_io_v1 io{dec};
+            decoder_io_v1 io{&dec};
             decode_values<v1::float_model<F>>(io, vals, segs, fp, layout);
             if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
             for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
                 out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
         } else {
             raw_bit_reader raw_bits(r.rest().subspan(data_size));
-            decoder_io io{dec, raw_bits};
+            decoder_io io{&dec, &raw_bits};
             decode_values<float_model<F>>(io, vals, segs, fp, layout);
             if (n) std::memcpy(out.data(), vals.data(), n * sizeof(U));
             for (std::size_t k = n * sizeof(U); k < out.size(); ++k)

@@ -196,32 +196,30 @@ LMGC_CM_INLINE std::uint64_t key(std::uint64_t k) {
 
 // ---------------------------------------------------------------------------------------
 // Logistic mixer: p = squash(sum_i w_i * stretch(p_i)), weights (16.16 fixed point) chosen
-// by a small context and trained online to reduce coding cost. N inputs, stored in lanes of
-// 4 or 8 (the unused ones stay 0) so that the weight update is a few vector instructions.
+// by a small context and trained online to reduce coding cost. A mixer holds the weight
+// sets; one prediction and its training live in a mix_step, which the coding loop keeps
+// in registers. N inputs (the last one the bias, 256), stored in 4 or 8 lanes (the unused
+// ones 0) so that training is a few vector instructions.
 
-template <int N> class mixer {
-  public:
+template <int N> struct mix_step {
     static constexpr int lanes = N <= 4 ? 4 : 8;
     static constexpr int skip_below = 256;
-    mixer(int n_sets, int lr)
-        : w_(static_cast<std::size_t>(n_sets) * lanes, 65536 * 3 / 10), lr_(lr) {
-        for (std::size_t k = 0; k < w_.size(); ++k)
-            if (k % lanes >= N) w_[k] = 0;
-    }
-    alignas(32) std::int32_t x[lanes] = {};
-    // Mixes the inputs in x with weight set `set`; returns a 12-bit probability (1..4094).
-    LMGC_CM_INLINE int mix(int set) {
-        cw_ = &w_[static_cast<std::size_t>(set) * lanes];
+    alignas(4 * lanes) std::int32_t x[lanes] = {};
+    std::int32_t* w = nullptr;
+    int st = 0, pr = 2048;
+    // Mixes the inputs in x with weight set w; returns a 12-bit probability (1..4094).
+    LMGC_CM_INLINE int predict(std::int32_t* weights) {
+        w = weights;
         std::int64_t dot = 0;
-        for (int i = 0; i < N; ++i) dot += static_cast<std::int64_t>(x[i]) * cw_[i];
-        st_ = static_cast<int>(dot >> 16);
-        st_ = st_ < -2047 ? -2047 : (st_ > 2047 ? 2047 : st_);
-        pr_ = tables.squash[st_ + 2047];
-        return pr_;
+        for (int i = 0; i < N; ++i) dot += static_cast<std::int64_t>(x[i]) * w[i];
+        const auto d = static_cast<int>(dot >> 16);
+        st = d < -2047 ? -2047 : (d > 2047 ? 2047 : d);
+        pr = tables.squash[st + 2047];
+        return pr;
     }
-    int last_stretch() const { return st_; }
-    LMGC_CM_INLINE void update(int y) {
-        const int e = (y << 12) - pr_;
+    // Trains the weight set on the coded bit y with learning rate lr.
+    LMGC_CM_INLINE void learn(int y, int lr) const {
+        const int e = (y << 12) - pr;
         // A confident, right prediction teaches little: skip the update (saves time).
         if (e > -skip_below && e < skip_below) return;
         // w += (x * err + 512) >> 10 in every lane, as one vector operation (GCC/Clang vector
@@ -232,18 +230,24 @@ template <int N> class mixer {
         typedef std::uint32_t vu __attribute__((vector_size(lanes * 4)));
         vs xv, wv;
         std::memcpy(&xv, x, sizeof xv);
-        std::memcpy(&wv, cw_, sizeof wv);
-        const vs d = (xv * (e * lr_) + 512) >> 10;
+        std::memcpy(&wv, w, sizeof wv);
+        const vs d = (xv * (e * lr) + 512) >> 10;
         wv = reinterpret_cast<vs>(reinterpret_cast<vu>(wv) + reinterpret_cast<vu>(d));
-        std::memcpy(cw_, &wv, sizeof wv);
+        std::memcpy(w, &wv, sizeof wv);
     }
+};
+
+template <int N> class mixer {
+  public:
+    static constexpr int lanes = mix_step<N>::lanes;
+    explicit mixer(int n_sets) : w_(static_cast<std::size_t>(n_sets) * lanes) {
+        for (std::size_t k = 0; k < w_.size(); ++k) w_[k] = k % lanes < N ? 65536 * 3 / 10 : 0;
+    }
+    // Weight set k.
+    LMGC_CM_INLINE std::int32_t* set(std::size_t k) { return &w_[k * lanes]; }
 
   private:
     std::vector<std::int32_t> w_;
-    std::int32_t* cw_ = nullptr;
-    int lr_;
-    int pr_ = 2048;
-    int st_ = 0;
 };
 
 // Adaptive probability map (SSE): refines a probability given a context, by interpolating
@@ -341,12 +345,13 @@ constexpr unsigned mant_modelled_max = 4;
 
 // The model. Drive it with code_values() (the fast path, any coder with the io shape
 // below) or decision by decision through predict_p16()/update() (the prior interface); both
-// compute the same probabilities.
+// compute the same probabilities with the same per-decision functions (the test
+// model_ctxmix.prior_interface_matches_the_fast_path compares them decision by decision).
 //
 // A value is coded as: zero flag; for a zero, its sign; else the exponent relative to a
 // predicted one (r = e - ê: "r = 0?", "r > 0?", then |r| in unary up to a cap, then an
 // escape with an Elias-gamma code), the sign, the top mantissa bits, the other mantissa bits
-// raw. Each context owns one 64-byte slot per value, so a value touches few cache lines.
+// raw. Each context owns one 32-byte slot per value, so a value touches few cache lines.
 template <typename F> class float_model {
   public:
     using U = typename F::uint;
@@ -356,48 +361,94 @@ template <typename F> class float_model {
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
-          ctab_(table_bits(n) + 2), mz_(27, 2), me_(16 * 4, 1), ms_(32, 4), az_(256), as_(4096) {
+          ctab_(table_bits(n) + 2), mz_(27), me_(16 * 4), ms_(32), az_(256), as_(4096) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
-        start_value();
+        begin_value();
     }
 
     // Codes values up to index `upto`. io.bit(p16, y, field) codes bit y with
     // P(1) = p16 / 65536 and returns it (a decoder ignores y and returns the decoded bit);
     // field names the part of the value (0 zero flag, 1 sign of a zero, 2 exponent, 3 sign,
     // 4 mantissa) for diagnostics. io.raw(v, n) codes n <= 32 raw bits and returns them.
+    // The hot state of a decision lives in locals here (the prior interface keeps it in
+    // members), so that the compiler can keep it in registers.
     template <typename IO> LMGC_CM_INLINE void code_values(IO& io, std::size_t upto) {
         if (upto > n_) upto = n_;
         while (i_ < upto) {
             const U v = IO::decoding ? U{0} : vals_[i_];
-            const int z = io.bit(p_zero(), (v & F::abs_mask) == 0, 0);
-            u_zero(z);
+            // Zero flag.
+            int z;
+            if (zero_fast()) {
+                z = io.bit(p16_of(counter_p12(zfast_)), (v & F::abs_mask) == 0, 0);
+                counter_update(zfast_, z);
+            } else {
+                mix_step<n_ze + 1> s;
+                z = io.bit(zero_predict(s), (v & F::abs_mask) == 0, 0);
+                zero_learn(s, z);
+            }
             if (z) {
-                u_zsign(io.bit(p_zsign(), static_cast<int>(v >> F::sign_shift), 1));
+                const int y =
+                    io.bit(p16_of(counter_p12(zsign_)), static_cast<int>(v >> F::sign_shift), 1);
+                zsign_learn(y);
                 continue;
             }
-            while (stage_ == stage::exp) u_exp(io.bit(p_exp(), exp_bit(v), 2));
-            if (stage_ == stage::esc) [[unlikely]] {
-                while (stage_ == stage::esc)
-                    u_esc(io.bit(p_esc(), IO::decoding ? 0 : esc_bit(v), 2));
-                if (stage_ == stage::esc_raw) {
-                    const unsigned nb = esc_len_;
-                    u_esc_raw(io.raw(IO::decoding ? 0u : esc_raw_bits(v), nb), nb);
+
+            // Exponent: the unary steps run on locals; the escape (rare) on the members.
+            const exp_ctx c = exp_context();
+            const int r = IO::decoding ? 0 : exponent_of(v) - static_cast<int>(ehat_);
+            for (unsigned node = 1;;) {
+                mix_step<n_ze + 1> s;
+                const int y =
+                    io.bit(exp_predict(c, node, s), IO::decoding ? 0 : exp_bit(r, node), 2);
+                exp_learn(c, node, s, y);
+                const int next = exp_next(node, y);
+                if (next > 0) {
+                    node = static_cast<unsigned>(next);
+                    continue;
                 }
+                if (next == 0) {
+                    set_exponent(static_cast<int>(ehat_) + exp_residual(node, y));
+                } else {
+                    begin_escape(node);
+                    while (stage_ == stage::esc)
+                        u_esc(io.bit(p_esc(), IO::decoding ? 0 : esc_bit(v), 2));
+                    if (stage_ == stage::esc_raw) {
+                        const unsigned nb = esc_len_;
+                        u_esc_raw(io.raw(IO::decoding ? 0u : esc_raw_bits(v), nb), nb);
+                    }
+                }
+                break;
             }
-            u_sign(io.bit(p_sign(), static_cast<int>(v >> F::sign_shift), 3));
-            while (stage_ == stage::mant)
-                u_mant(io.bit(p_mant(), static_cast<int>((v >> (F::man_bits - 1 - mant_done_)) & 1),
-                              4));
+
+            // Sign.
+            {
+                mix_step<n_sign + 1> s;
+                const int y = io.bit(sign_predict(s), static_cast<int>(v >> F::sign_shift), 3);
+                sign_learn(s, y);
+                cur_ |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
+            }
+
+            // Top mantissa bits, then the rest raw.
+            unsigned node = 1;
+            for (unsigned k = 0; k < fp_.mant_modelled; ++k) {
+                const int y = io.bit(mant_predict(node),
+                                     static_cast<int>((v >> (F::man_bits - 1 - k)) & 1), 4);
+                mant_learn(node, y);
+                node = node * 2 + static_cast<unsigned>(y);
+            }
+            cur_ |= static_cast<U>(static_cast<U>(node - (1u << fp_.mant_modelled))
+                                   << (F::man_bits - fp_.mant_modelled));
             for (unsigned left = raw_bits_; left > 0;) {
                 const unsigned take = left > 32 ? 32 : left;
                 left -= take;
                 const auto mask = static_cast<std::uint32_t>((std::uint64_t{1} << take) - 1);
-                const auto r =
+                const auto bits =
                     io.raw(static_cast<std::uint32_t>(v >> (fp_.zero_low + left)) & mask, take);
-                u_raw(static_cast<U>(r), take);
+                cur_ |= static_cast<U>(static_cast<U>(bits) << (fp_.zero_low + left));
             }
+            end_value();
         }
     }
 
@@ -407,19 +458,19 @@ template <typename F> class float_model {
     int predict_p16() {
         switch (stage_) {
         case stage::zero:
-            return p_zero();
+            return zero_fast() ? p16_of(counter_p12(zfast_)) : zero_predict(s4_);
         case stage::zsign:
-            return p_zsign();
+            return p16_of(counter_p12(zsign_));
         case stage::exp:
-            return p_exp();
+            return exp_predict(exp_context(), node_, s4_);
         case stage::esc:
             return p_esc();
         case stage::esc_raw:
             return 32768;
         case stage::sign:
-            return p_sign();
+            return sign_predict(s3_);
         case stage::mant:
-            return p_mant();
+            return mant_predict(node_);
         case stage::raw:
             return 32768;
         }
@@ -428,21 +479,47 @@ template <typename F> class float_model {
     void update(int y) {
         switch (stage_) {
         case stage::zero:
-            return u_zero(y);
+            if (zero_fast())
+                counter_update(zfast_, y);
+            else
+                zero_learn(s4_, y);
+            stage_ = y ? stage::zsign : stage::exp;
+            node_ = 1;
+            return;
         case stage::zsign:
-            return u_zsign(y);
-        case stage::exp:
-            return u_exp(y);
+            return zsign_learn(y);
+        case stage::exp: {
+            exp_learn(exp_context(), node_, s4_, y);
+            const int next = exp_next(node_, y);
+            if (next > 0)
+                node_ = static_cast<unsigned>(next);
+            else if (next == 0)
+                set_exponent(static_cast<int>(ehat_) + exp_residual(node_, y));
+            else
+                begin_escape(node_);
+            return;
+        }
         case stage::esc:
             return u_esc(y);
         case stage::esc_raw:
             return u_esc_raw(static_cast<unsigned>(y), 1);
         case stage::sign:
-            return u_sign(y);
+            sign_learn(s3_, y);
+            cur_ |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
+            stage_ = stage::mant;
+            node_ = 1;
+            mant_done_ = 0;
+            return next_mantissa();
         case stage::mant:
-            return u_mant(y);
+            mant_learn(node_, y);
+            node_ = node_ * 2 + static_cast<unsigned>(y);
+            ++mant_done_;
+            return next_mantissa();
         case stage::raw:
-            return u_raw(static_cast<U>(y), 1);
+            --raw_left_;
+            cur_ |= static_cast<U>(static_cast<U>(y) << (fp_.zero_low + raw_left_));
+            if (raw_left_ == 0) end_value();
+            return;
         }
     }
     // The bit the next decision codes for value v (the encoder's side of the interface).
@@ -454,7 +531,7 @@ template <typename F> class float_model {
         case stage::sign:
             return static_cast<int>(v >> F::sign_shift);
         case stage::exp:
-            return exp_bit(v);
+            return exp_bit(exponent_of(v) - static_cast<int>(ehat_), node_);
         case stage::esc:
             return esc_bit(v);
         case stage::esc_raw:
@@ -471,6 +548,8 @@ template <typename F> class float_model {
   private:
     enum class stage { zero, zsign, exp, esc, esc_raw, sign, mant, raw };
     static constexpr int n_ze = 3, n_sign = 2, n_mant = 2;
+    // Learning rates of the mixers (zero flag, exponent, sign).
+    static constexpr int lr_zero = 2, lr_exp = 1, lr_sign = 4;
     // Unary exponent steps before the escape, above and below the prediction.
     static constexpr unsigned cap_up = 6, cap_down = 6;
     static constexpr std::uint32_t zero_fast_run = 32;
@@ -511,6 +590,10 @@ template <typename F> class float_model {
         unsigned b = 12;
         while (b < 18 && (std::uint64_t{1} << b) < n) ++b;
         return b;
+    }
+
+    LMGC_CM_INLINE static int exponent_of(U v) {
+        return static_cast<int>((v >> F::man_bits) & F::exp_mask);
     }
 
     // ---- per value: geometry and contexts ----------------------------------------------
@@ -570,27 +653,32 @@ template <typename F> class float_model {
         next_start_ = next_seg_ < segs_.size() ? segs_[next_seg_].start : ~std::uint64_t{0};
     }
 
-    LMGC_CM_INLINE void start_value() {
+    // Sets up the contexts of value i_ (the current one).
+    LMGC_CM_INLINE void begin_value() {
         stage_ = stage::zero; // also after the last value: the drivers' loops must stop
+        node_ = 1;
+        cur_ = 0;
         if (i_ >= n_) return;
-        if (i_ >= next_start_) next_segment();
+        if (i_ >= next_start_) [[unlikely]]
+            next_segment();
         const std::size_t i = i_;
         // The magnitude contexts were found (and their slots prefetched) one value ahead
         // when the geometry allowed it (set_exponent()).
         if (ahead_i_ != i) mag_keys(i, pos_, col_, ahead_);
         for (int j = 0; j < n_ze; ++j) ze_[j] = tab_.find(ahead_.keys[j]);
         ehat_ = ahead_.eh;
-        ra_ = ahead_.ra;
-        pc_ = ahead_.pc;
-        eset_ = ra_ == 8 ? 0u : (ra_ < 8 ? 1u : (ra_ <= 16 ? 2u : 3u));
+        const unsigned ra = ahead_.ra, pc = ahead_.pc;
+        pc_ = pc;
+        eset_ = ra == 8 ? 0u : (ra < 8 ? 1u : (ra <= 16 ? 2u : 3u));
 
         // Features of earlier values (feat_ has 3 entries in front: index i + 3).
         const std::uint16_t* f = &feat_[i + 3];
         const unsigned a = f[-1], b = f[-2], c = f[-3];
         const bool has_up = pos_ >= W_ && i >= W_;
         const bool has_k = K_ > 1 && i >= K_;
-        const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : mag_none | 3u << sign_shift_feat;
-        const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : mag_none | 3u << sign_shift_feat;
+        constexpr unsigned none = mag_none | 3u << sign_shift_feat;
+        const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : none;
+        const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : none;
         if (!zero_fast()) { // only the mixed zero flag reads these
             const unsigned za = (a & mag_mask) == mag_zero, zb = (b & mag_mask) == mag_zero,
                            zc = (c & mag_mask) == mag_zero;
@@ -600,20 +688,18 @@ template <typename F> class float_model {
             zapm_ = za | zb << 1 | zc << 2 | zup << 3 | zk << 5;
         }
 
-        // sign (slots found once the exponent is known)
+        // sign (counters found once the exponent is known)
         const std::uint64_t sa = a >> sign_shift_feat, sup = up >> sign_shift_feat,
                             sk = kp >> sign_shift_feat;
         skey_[0] = 22 | sa << 8 | std::uint64_t{b >> sign_shift_feat} << 10 |
                    std::uint64_t{c >> sign_shift_feat} << 12;
-        skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | std::uint64_t{pc_} << 14;
-        sapm_ = (pc_ < 30 ? pc_ : 30) * 64 + sa * 16 + sup * 4 + sk;
+        skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | std::uint64_t{pc} << 14;
+        sapm_ = (pc < 30 ? pc : 30) * 64 + sa * 16 + sup * 4 + sk;
         as_.prefetch(sapm_);
 
-        // mantissa (slots found once the exponent is known)
+        // mantissa (counters found once the exponent is known)
         mkey_[0] = 31;
-        mkey_[1] = 32 | std::uint64_t{ra_} << 8 | std::uint64_t{ahead_.rleft} << 13;
-
-        cur_ = 0;
+        mkey_[1] = 32 | std::uint64_t{ra} << 8 | std::uint64_t{ahead_.rleft} << 13;
     }
 
     // The running state (zero runs, mean magnitude) takes in a value's log-magnitude class
@@ -630,6 +716,7 @@ template <typename F> class float_model {
         }
     }
 
+    // The current value is complete (cur_): store it and move to the next.
     LMGC_CM_INLINE void end_value() {
         const U v = cur_;
         vals_[i_] = v; // the decoder's output; for the encoder, its input unchanged
@@ -646,12 +733,12 @@ template <typename F> class float_model {
         ++i_;
         if (++col_ == W_) col_ = 0;
         if (++pos_ == K_) pos_ = 0, col_ = 0;
-        start_value();
+        begin_value();
     }
 
     // ---- the decisions -----------------------------------------------------------------
     static int to_p16(int p16) { return p16 < 32 ? 32 : (p16 > 65504 ? 65504 : p16); }
-    // A mixer's 12-bit output (1..4094) as a 16-bit probability, inside the coder's range.
+    // A 12-bit probability (0..4095) as a 16-bit one, inside the coder's range.
     LMGC_CM_INLINE static int p16_of(int pr12) { return pr12 * 16 + 8; }
 
     int finish(int pr12, int st, apm& a, std::size_t actx, int mixw) {
@@ -659,34 +746,22 @@ template <typename F> class float_model {
         return to_p16((pr12 * 16 * mixw + pa * (4 - mixw)) >> 2);
     }
 
-    // Far from any zero (dense data), the zero flag is a single adaptive counter: it costs
-    // almost nothing either way, and mixing it would cost time.
+    // Zero flag. Far from any zero (dense data) it is a single adaptive counter (zfast_): it
+    // costs almost nothing either way, and mixing it would cost time.
     bool zero_fast() const { return last_zero_ == 0 && run_ >= zero_fast_run; }
-    LMGC_CM_INLINE int p_zero() {
-        if (zero_fast()) return p16_of(counter_p12(zfast_));
-        for (int j = 0; j < n_ze; ++j) mz_.x[j] = stretch(counter_p12(ze_[j][1]));
-        mz_.x[n_ze] = 256;
-        const int pr = mz_.mix(static_cast<int>(zset_));
-        return finish(pr, mz_.last_stretch(), az_, zapm_, 1);
+    LMGC_CM_INLINE int zero_predict(mix_step<n_ze + 1>& s) {
+        for (int j = 0; j < n_ze; ++j) s.x[j] = stretch(counter_p12(ze_[j][1]));
+        s.x[n_ze] = 256;
+        const int pr = s.predict(mz_.set(zset_));
+        return finish(pr, s.st, az_, zapm_, 1);
     }
-    LMGC_CM_INLINE void u_zero(int y) {
-        if (zero_fast()) {
-            counter_update(zfast_, y);
-        } else {
-            for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y);
-            mz_.update(y);
-            az_.update(y, 6);
-        }
-        if (y) {
-            stage_ = stage::zsign;
-        } else {
-            stage_ = stage::exp;
-            node_ = 1;
-        }
+    LMGC_CM_INLINE void zero_learn(const mix_step<n_ze + 1>& s, int y) {
+        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y);
+        s.learn(y, lr_zero);
+        az_.update(y, 6);
     }
-
-    LMGC_CM_INLINE int p_zsign() { return p16_of(counter_p12(zsign_)); }
-    LMGC_CM_INLINE void u_zsign(int y) {
+    // A zero's sign ends the value.
+    LMGC_CM_INLINE void zsign_learn(int y) {
         counter_update(zsign_, y);
         cur_ = static_cast<U>(static_cast<U>(y) << F::sign_shift);
         end_value();
@@ -694,49 +769,55 @@ template <typename F> class float_model {
 
     // Exponent nodes: 1 "r = 0?", 2 "r > 0?", 3..8 "r = k?" (k = 1..6), 9..14 "r = -k?"
     // (k = 1..6); after the last step the escape codes the rest.
-    int exp_bit(U v) const {
-        const int e = static_cast<int>((v >> F::man_bits) & F::exp_mask);
-        const int r = e - static_cast<int>(ehat_);
-        if (node_ == 1) return r == 0;
-        if (node_ == 2) return r > 0;
-        const int k = node_ <= 8 ? static_cast<int>(node_) - 2 : static_cast<int>(node_) - 8;
+    struct exp_ctx {
+        counter* z[n_ze];
+        std::int32_t* w; // weight sets of the class of rel a (set = node * 4 + class)
+    };
+    LMGC_CM_INLINE exp_ctx exp_context() {
+        exp_ctx c;
+        for (int j = 0; j < n_ze; ++j) c.z[j] = ze_[j];
+        c.w = me_.set(eset_);
+        return c;
+    }
+    LMGC_CM_INLINE static int exp_bit(int r, unsigned node) {
+        if (node == 1) return r == 0;
+        if (node == 2) return r > 0;
+        const int k = node <= 8 ? static_cast<int>(node) - 2 : static_cast<int>(node) - 8;
         return (r < 0 ? -r : r) == k;
     }
-    LMGC_CM_INLINE int p_exp() {
-        for (int j = 0; j < n_ze; ++j) me_.x[j] = stretch(counter_p12(ze_[j][node_ + 1]));
-        me_.x[n_ze] = 256;
-        return p16_of(me_.mix(static_cast<int>(node_ * 4 + eset_)));
+    LMGC_CM_INLINE static int exp_predict(const exp_ctx& c, unsigned node, mix_step<n_ze + 1>& s) {
+        for (int j = 0; j < n_ze; ++j) s.x[j] = stretch(counter_p12(c.z[j][node + 1]));
+        s.x[n_ze] = 256;
+        return p16_of(s.predict(c.w + node * 4 * mix_step<n_ze + 1>::lanes));
     }
-    LMGC_CM_INLINE void u_exp(int y) {
-        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][node_ + 1], y);
-        me_.update(y);
-        if (node_ == 1) {
-            if (y) return set_exponent(static_cast<int>(ehat_));
-            node_ = 2;
-            return;
-        }
-        if (node_ == 2) {
-            node_ = y ? 3 : 9;
-            return;
-        }
-        if (y) {
-            const int r = node_ <= 8 ? static_cast<int>(node_) - 2 : -(static_cast<int>(node_) - 8);
-            return set_exponent(static_cast<int>(ehat_) + r);
-        }
-        if (node_ == 8 || node_ == 14) {
-            esc_up_ = node_ == 8;
-            esc_len_ = 0;
-            stage_ = stage::esc;
-            return;
-        }
-        ++node_;
+    LMGC_CM_INLINE static void exp_learn(const exp_ctx& c, unsigned node,
+                                         const mix_step<n_ze + 1>& s, int y) {
+        for (int j = 0; j < n_ze; ++j) counter_update(c.z[j][node + 1], y);
+        s.learn(y, lr_exp);
+    }
+    // After bit y at node: the next node (> 0), 0 when the exponent is known, -1 for the
+    // escape.
+    LMGC_CM_INLINE static int exp_next(unsigned node, int y) {
+        if (node == 1) return y ? 0 : 2;
+        if (node == 2) return y ? 3 : 9;
+        if (y) return 0;
+        return node == 8 || node == 14 ? -1 : static_cast<int>(node) + 1;
+    }
+    // r once node said yes.
+    LMGC_CM_INLINE static int exp_residual(unsigned node, int) {
+        if (node == 1) return 0;
+        return node <= 8 ? static_cast<int>(node) - 2 : -(static_cast<int>(node) - 8);
     }
 
     // Escape: t = |r| - cap - 1 >= 0 as Elias gamma: the bit length of t + 1 in unary
     // (modelled), then its low bits raw.
+    void begin_escape(unsigned node) {
+        esc_up_ = node == 8;
+        esc_len_ = 0;
+        stage_ = stage::esc;
+    }
     unsigned esc_t(U v) const {
-        const int e = static_cast<int>((v >> F::man_bits) & F::exp_mask);
-        const int r = e - static_cast<int>(ehat_);
+        const int r = exponent_of(v) - static_cast<int>(ehat_);
         return static_cast<unsigned>((r < 0 ? -r : r) -
                                      static_cast<int>(esc_up_ ? cap_up : cap_down) - 1);
     }
@@ -776,6 +857,8 @@ template <typename F> class float_model {
         set_exponent(e);
     }
 
+    // The exponent is known: find the sign and mantissa counters, and the next value's
+    // magnitude contexts.
     LMGC_CM_INLINE void set_exponent(int e) {
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
@@ -807,57 +890,38 @@ template <typename F> class float_model {
         }
     }
 
-    LMGC_CM_INLINE int p_sign() {
-        for (int j = 0; j < n_sign; ++j) ms_.x[j] = stretch(counter_p12(*ss_[j]));
-        ms_.x[n_sign] = 256;
-        const int pr = ms_.mix(static_cast<int>(pc_ < 31 ? pc_ : 31));
-        return finish(pr, ms_.last_stretch(), as_, sapm_, 2);
+    LMGC_CM_INLINE int sign_predict(mix_step<n_sign + 1>& s) {
+        for (int j = 0; j < n_sign; ++j) s.x[j] = stretch(counter_p12(*ss_[j]));
+        s.x[n_sign] = 256;
+        const int pr = s.predict(ms_.set(pc_ < 31 ? pc_ : 31));
+        return finish(pr, s.st, as_, sapm_, 2);
     }
-    LMGC_CM_INLINE void u_sign(int y) {
+    LMGC_CM_INLINE void sign_learn(const mix_step<n_sign + 1>& s, int y) {
         for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y);
-        ms_.update(y);
+        s.learn(y, lr_sign);
         as_.update(y, 7);
-        cur_ |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
-        if (fp_.mant_modelled > 0) {
-            stage_ = stage::mant;
-            mant_done_ = 0;
-            node_ = 1;
-        } else {
-            start_raw();
-        }
     }
 
     // The mantissa's two predictions are averaged in the logistic domain: no mixer (it
-    // measured worse than the plain average, and costs time).
-    LMGC_CM_INLINE int p_mant() {
+    // measured worse than the plain average, and costs time). node: 1 + the bits so far.
+    LMGC_CM_INLINE int mant_predict(unsigned node) const {
         const int st =
-            stretch(counter_p12(mslots_[0][node_])) + stretch(counter_p12(mslots_[1][node_]));
+            stretch(counter_p12(mslots_[0][node])) + stretch(counter_p12(mslots_[1][node]));
         return p16_of(tables.squash[(st >> 1) + 2047]);
     }
-    LMGC_CM_INLINE void u_mant(int y) {
-        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node_], y);
-        node_ = node_ * 2 + static_cast<unsigned>(y);
-        ++mant_done_;
-        if (mant_done_ == fp_.mant_modelled) {
-            cur_ |= static_cast<U>(static_cast<U>(node_ - (1u << mant_done_))
-                                   << (F::man_bits - mant_done_));
-            start_raw();
-        }
+    LMGC_CM_INLINE void mant_learn(unsigned node, int y) {
+        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node], y);
     }
-
-    LMGC_CM_INLINE void start_raw() {
+    // Prior interface: after the sign or a mantissa bit, the next stage.
+    void next_mantissa() {
+        if (mant_done_ < fp_.mant_modelled) return;
+        cur_ |= static_cast<U>(static_cast<U>(node_ - (1u << mant_done_))
+                               << (F::man_bits - mant_done_));
         raw_left_ = raw_bits_;
-        if (raw_left_ == 0) {
+        if (raw_left_ == 0)
             end_value();
-        } else {
+        else
             stage_ = stage::raw;
-        }
-    }
-    // n raw bits (most significant first) arrive.
-    LMGC_CM_INLINE void u_raw(U bits, unsigned n) {
-        raw_left_ -= n;
-        cur_ |= static_cast<U>(bits << (fp_.zero_low + raw_left_));
-        if (raw_left_ == 0) end_value();
     }
 
     U* vals_;
@@ -892,7 +956,7 @@ template <typename F> class float_model {
     // current value
     stage stage_ = stage::zero;
     U cur_ = 0;
-    unsigned ehat_ = 0, ra_ = 0, eset_ = 0;
+    unsigned ehat_ = 0, eset_ = 0;
     unsigned e_ = 0, node_ = 1, mant_done_ = 0, raw_left_ = 0;
     unsigned esc_up_ = 0, esc_len_ = 0, esc_got_ = 0;
     std::uint32_t esc_acc_ = 0;
@@ -902,6 +966,9 @@ template <typename F> class float_model {
     mag_context ahead_;
     counter *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];
     std::size_t zset_ = 0, zapm_ = 0, sapm_ = 0;
+    // The pending decision of the prior interface (between predict_p16() and update()).
+    mix_step<n_ze + 1> s4_;
+    mix_step<n_sign + 1> s3_;
 };
 
 // ---------------------------------------------------------------------------------------

@@ -365,6 +365,7 @@ template <typename F> class float_model {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
+        for (auto& c : zrun_) c = counter_init;
         begin_value();
     }
 
@@ -552,7 +553,7 @@ template <typename F> class float_model {
     static constexpr int lr_zero = 2, lr_exp = 1, lr_sign = 4;
     // Unary exponent steps before the escape, above and below the prediction.
     static constexpr unsigned cap_up = 6, cap_down = 6;
-    static constexpr std::uint32_t zero_fast_run = 32;
+    static constexpr std::uint32_t zero_fast_run = 32, zero_run_min = 4;
     static constexpr unsigned n_exp_values = 1u << F::exp_bits;
 
     // Magnitude codes (feat_ bits 0..13): 1 + exponent for a nonzero value, mag_zero for a
@@ -653,7 +654,8 @@ template <typename F> class float_model {
         next_start_ = next_seg_ < segs_.size() ? segs_[next_seg_].start : ~std::uint64_t{0};
     }
 
-    // Sets up the contexts of value i_ (the current one).
+    // Sets up value i_ (the current one). Inside a run of zeros its contexts wait until the
+    // zero flag says the value is not zero (load_contexts()).
     LMGC_CM_INLINE void begin_value() {
         stage_ = stage::zero; // also after the last value: the drivers' loops must stop
         node_ = 1;
@@ -661,6 +663,11 @@ template <typename F> class float_model {
         if (i_ >= n_) return;
         if (i_ >= next_start_) [[unlikely]]
             next_segment();
+        if (!zero_run()) load_contexts();
+    }
+
+    // The contexts of value i_.
+    LMGC_CM_INLINE void load_contexts() {
         const std::size_t i = i_;
         // The magnitude contexts were found (and their slots prefetched) one value ahead
         // when the geometry allowed it (set_exponent()).
@@ -747,15 +754,29 @@ template <typename F> class float_model {
     }
 
     // Zero flag. Far from any zero (dense data) it is a single adaptive counter (zfast_): it
-    // costs almost nothing either way, and mixing it would cost time.
+    // costs almost nothing either way, and mixing it would cost time. Inside a run of zeros
+    // (zero_run_min or more) it is one counter per run length class: the run's values need
+    // no contexts at all, and the mixed flag predicted them no better.
     bool zero_fast() const { return last_zero_ == 0 && run_ >= zero_fast_run; }
+    bool zero_run() const { return last_zero_ != 0 && run_ >= zero_run_min; }
+    counter& zrun_counter() {
+        const unsigned b =
+            run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : (run_ < 1024 ? 20u : 21u));
+        return zrun_[b];
+    }
     LMGC_CM_INLINE int zero_predict(mix_step<n_ze + 1>& s) {
+        if (zero_run()) return p16_of(counter_p12(zrun_counter()));
         for (int j = 0; j < n_ze; ++j) s.x[j] = stretch(counter_p12(ze_[j][1]));
         s.x[n_ze] = 256;
         const int pr = s.predict(mz_.set(zset_));
         return finish(pr, s.st, az_, zapm_, 1);
     }
     LMGC_CM_INLINE void zero_learn(const mix_step<n_ze + 1>& s, int y) {
+        if (zero_run()) {
+            counter_update(zrun_counter(), y);
+            if (!y) load_contexts();
+            return;
+        }
         for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y);
         s.learn(y, lr_zero);
         az_.update(y, 6);
@@ -939,6 +960,7 @@ template <typename F> class float_model {
     apm az_, as_;
     counter zsign_ = counter_init, zfast_ = counter_init;
     counter esc_[32];
+    counter zrun_[22];
 
     std::size_t i_ = 0;
     std::size_t next_seg_ = 0;
@@ -961,7 +983,7 @@ template <typename F> class float_model {
     unsigned esc_up_ = 0, esc_len_ = 0, esc_got_ = 0;
     std::uint32_t esc_acc_ = 0;
     std::uint64_t skey_[n_sign], mkey_[n_mant];
-    bool noted_ = false;                    // the current value's magnitude is in the running state
+    bool noted_ = false; // the current value's magnitude is in the running state
     std::size_t ahead_i_ = ~std::size_t{0}; // the value whose contexts ahead_ holds
     mag_context ahead_;
     counter *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];

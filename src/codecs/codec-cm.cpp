@@ -31,13 +31,17 @@ constexpr std::size_t progress_step = 1 << 16;
 // trailing zero bytes never takes real data.
 constexpr std::uint32_t end_marker = 0xC3A55A;
 
-// -log2(p) in 1/256 bit for p = (i + 0.5) / 4096: the encoder's running ideal code length
-// (reported to the driver, never part of the stream).
+// The cost in 1/256 bit of coding bit y with P(1) = (i + 0.5) / 4096, at c[y * 4096 + i]:
+// the encoder's running ideal code length (reported to the driver, never part of the
+// stream).
 struct cost_table {
-    std::uint16_t c[4096];
+    std::uint16_t c[2 * 4096];
     cost_table() {
-        for (int i = 0; i < 4096; ++i)
-            c[i] = static_cast<std::uint16_t>(std::lround(-std::log2((i + 0.5) / 4096.0) * 256.0));
+        for (int i = 0; i < 4096; ++i) {
+            const double p1 = (i + 0.5) / 4096.0;
+            c[i] = static_cast<std::uint16_t>(std::lround(-std::log2(1 - p1) * 256.0));
+            c[4096 + i] = static_cast<std::uint16_t>(std::lround(-std::log2(p1) * 256.0));
+        }
     }
 };
 const cost_table& costs() {
@@ -125,7 +129,7 @@ struct encoder_io {
     std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
         enc->encode_bit(static_cast<unsigned>(p16), y);
-        cost256 += cost[(y ? p16 : 65536 - p16) >> 4];
+        cost256 += cost[y * 4096 + (p16 >> 4)];
         return y;
     }
     std::uint32_t raw(std::uint32_t v, unsigned n) {

@@ -366,6 +366,7 @@ template <typename F> class float_model {
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
         for (auto& c : zrun_) c = counter_init;
+        for (auto& c : sign0_) c = counter_init;
         begin_value();
     }
 
@@ -400,7 +401,7 @@ template <typename F> class float_model {
             const exp_ctx c = exp_context();
             const int r = IO::decoding ? 0 : exponent_of(v) - static_cast<int>(ehat_);
             for (unsigned node = 1;;) {
-                mix_step<n_ze + 1> s;
+                exp_step s;
                 const int y =
                     io.bit(exp_predict(c, node, s), IO::decoding ? 0 : exp_bit(r, node), 2);
                 exp_learn(c, node, s, y);
@@ -410,7 +411,7 @@ template <typename F> class float_model {
                     continue;
                 }
                 if (next == 0) {
-                    set_exponent(static_cast<int>(ehat_) + exp_residual(node, y));
+                    set_exponent(static_cast<int>(ehat_) + exp_residual(node));
                 } else {
                     begin_escape(node);
                     while (stage_ == stage::esc)
@@ -463,7 +464,7 @@ template <typename F> class float_model {
         case stage::zsign:
             return p16_of(counter_p12(zsign_));
         case stage::exp:
-            return exp_predict(exp_context(), node_, s4_);
+            return exp_predict(exp_context(), node_, e4_);
         case stage::esc:
             return p_esc();
         case stage::esc_raw:
@@ -490,12 +491,12 @@ template <typename F> class float_model {
         case stage::zsign:
             return zsign_learn(y);
         case stage::exp: {
-            exp_learn(exp_context(), node_, s4_, y);
+            exp_learn(exp_context(), node_, e4_, y);
             const int next = exp_next(node_, y);
             if (next > 0)
                 node_ = static_cast<unsigned>(next);
             else if (next == 0)
-                set_exponent(static_cast<int>(ehat_) + exp_residual(node_, y));
+                set_exponent(static_cast<int>(ehat_) + exp_residual(node_));
             else
                 begin_escape(node_);
             return;
@@ -610,8 +611,12 @@ template <typename F> class float_model {
     // where the geometry allows (set_exponent()).
     struct mag_context {
         std::uint64_t keys[n_ze];
-        unsigned eh, ra, rleft, pc;
+        std::uint64_t mkey; // the mantissa context (a, left), its exponent still missing
+        unsigned eh, eset, pc;
     };
+    // The exponent mixer's weight class from rel a: equal to ê, below, above, zero or none.
+    static constexpr std::uint8_t eset_of[19] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 2,
+                                                 2, 2, 2, 2, 2, 2, 2, 3, 3};
 
     // The mag_context of value i at kernel position pos and column col, from the magnitudes
     // of earlier values (feat_) and the running state (avg_, run_). Zero flag and exponent
@@ -637,9 +642,9 @@ template <typename F> class float_model {
         out.keys[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
         out.keys[1] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
         out.keys[2] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
+        out.mkey = 32 | ra << 8 | rleft << 13;
         out.eh = eh;
-        out.ra = static_cast<unsigned>(ra);
-        out.rleft = static_cast<unsigned>(rleft);
+        out.eset = eset_of[ra];
         out.pc = static_cast<unsigned>(pc);
     }
 
@@ -674,39 +679,33 @@ template <typename F> class float_model {
         if (ahead_i_ != i) mag_keys(i, pos_, col_, ahead_);
         for (int j = 0; j < n_ze; ++j) ze_[j] = tab_.find(ahead_.keys[j]);
         ehat_ = ahead_.eh;
-        const unsigned ra = ahead_.ra, pc = ahead_.pc;
+        eset_ = ahead_.eset;
+        ahead_mkey_ = ahead_.mkey;
+        const unsigned pc = ahead_.pc;
         pc_ = pc;
-        eset_ = ra == 8 ? 0u : (ra < 8 ? 1u : (ra <= 16 ? 2u : 3u));
 
-        // Features of earlier values (feat_ has 3 entries in front: index i + 3).
+        // Neighbours in the kernel (feat_ has 3 entries in front: index i + 3).
         const std::uint16_t* f = &feat_[i + 3];
-        const unsigned a = f[-1], b = f[-2], c = f[-3];
         const bool has_up = pos_ >= W_ && i >= W_;
         const bool has_k = K_ > 1 && i >= K_;
         constexpr unsigned none = mag_none | 3u << sign_shift_feat;
         const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : none;
         const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : none;
         if (!zero_fast()) { // only the mixed zero flag reads these
-            const unsigned za = (a & mag_mask) == mag_zero, zb = (b & mag_mask) == mag_zero,
-                           zc = (c & mag_mask) == mag_zero;
+            const unsigned za = (f[-1] & mag_mask) == mag_zero,
+                           zb = (f[-2] & mag_mask) == mag_zero,
+                           zc = (f[-3] & mag_mask) == mag_zero;
             const unsigned zup = has_up ? ((up & mag_mask) == mag_zero) : 2u,
                            zk = has_k ? ((kp & mag_mask) == mag_zero) : 2u;
             zset_ = za + 2 * zk + 6 * zup;
             zapm_ = za | zb << 1 | zc << 2 | zup << 3 | zk << 5;
         }
 
-        // sign (counters found once the exponent is known)
-        const std::uint64_t sa = a >> sign_shift_feat, sup = up >> sign_shift_feat,
-                            sk = kp >> sign_shift_feat;
-        skey_[0] = 22 | sa << 8 | std::uint64_t{b >> sign_shift_feat} << 10 |
-                   std::uint64_t{c >> sign_shift_feat} << 12;
-        skey_[1] = 24 | sa << 8 | sk << 10 | sup << 12 | std::uint64_t{pc} << 14;
-        sapm_ = (pc < 30 ? pc : 30) * 64 + sa * 16 + sup * 4 + sk;
-        as_.prefetch(sapm_);
-
-        // mantissa (counters found once the exponent is known)
-        mkey_[0] = 31;
-        mkey_[1] = 32 | std::uint64_t{ra} << 8 | std::uint64_t{ahead_.rleft} << 13;
+        // Sign: (signs of a, b, c) in sign0_, (sign of a, up, kernel back, kernel position,
+        // the value's own exponent) in sign1_ once the exponent is known; the APM takes
+        // the same context without the exponent.
+        sbase_ = pc * 64 + (up >> sign_shift_feat) * 16 + (kp >> sign_shift_feat) * 4 + (signs_ & 3);
+        as_.prefetch(sbase_);
     }
 
     // The running state (zero runs, mean magnitude) takes in a value's log-magnitude class
@@ -732,9 +731,11 @@ template <typename F> class float_model {
         if (noted_) {
             const unsigned sg = 1 + static_cast<unsigned>(v >> F::sign_shift);
             feat_[i_ + 3] = static_cast<std::uint16_t>((e_ + 1) | sg << sign_shift_feat);
+            signs_ = (signs_ << 2 | sg) & 63;
         } else {
             feat_[i_ + 3] = static_cast<std::uint16_t>(mag_zero);
             note_magnitude(0);
+            signs_ = signs_ << 2 & 63;
         }
         noted_ = false;
         ++i_;
@@ -806,29 +807,36 @@ template <typename F> class float_model {
         const int k = node <= 8 ? static_cast<int>(node) - 2 : static_cast<int>(node) - 8;
         return (r < 0 ? -r : r) == k;
     }
-    LMGC_CM_INLINE static int exp_predict(const exp_ctx& c, unsigned node, mix_step<n_ze + 1>& s) {
-        for (int j = 0; j < n_ze; ++j) s.x[j] = stretch(counter_p12(c.z[j][node + 1]));
+    // One exponent decision: the mixer step and the counters it read (written back from
+    // these values: if two contexts share a slot, the last write wins, on both sides).
+    struct exp_step : mix_step<n_ze + 1> {
+        int c[n_ze];
+    };
+    LMGC_CM_INLINE static int exp_predict(const exp_ctx& c, unsigned node, exp_step& s) {
+        for (int j = 0; j < n_ze; ++j) {
+            s.c[j] = c.z[j][node + 1];
+            s.x[j] = tables.stretch[static_cast<unsigned>(s.c[j]) >> 4];
+        }
         s.x[n_ze] = 256;
         return p16_of(s.predict(c.w + node * 4 * mix_step<n_ze + 1>::lanes));
     }
-    LMGC_CM_INLINE static void exp_learn(const exp_ctx& c, unsigned node,
-                                         const mix_step<n_ze + 1>& s, int y) {
-        for (int j = 0; j < n_ze; ++j) counter_update(c.z[j][node + 1], y);
+    LMGC_CM_INLINE static void exp_learn(const exp_ctx& c, unsigned node, const exp_step& s,
+                                         int y) {
+        const int target = (y << 16) - y;
+        for (int j = 0; j < n_ze; ++j)
+            c.z[j][node + 1] = static_cast<counter>(s.c[j] + ((target - s.c[j]) >> counter_shift));
         s.learn(y, lr_exp);
     }
     // After bit y at node: the next node (> 0), 0 when the exponent is known, -1 for the
     // escape.
-    LMGC_CM_INLINE static int exp_next(unsigned node, int y) {
-        if (node == 1) return y ? 0 : 2;
-        if (node == 2) return y ? 3 : 9;
-        if (y) return 0;
-        return node == 8 || node == 14 ? -1 : static_cast<int>(node) + 1;
-    }
+    static constexpr std::int8_t exp_next_node[15][2] = {
+        {0, 0},  {2, 0},  {9, 3},  {4, 0},  {5, 0},  {6, 0},  {7, 0}, {8, 0},
+        {-1, 0}, {10, 0}, {11, 0}, {12, 0}, {13, 0}, {14, 0}, {-1, 0}};
+    LMGC_CM_INLINE static int exp_next(unsigned node, int y) { return exp_next_node[node][y]; }
     // r once node said yes.
-    LMGC_CM_INLINE static int exp_residual(unsigned node, int) {
-        if (node == 1) return 0;
-        return node <= 8 ? static_cast<int>(node) - 2 : -(static_cast<int>(node) - 8);
-    }
+    static constexpr std::int8_t exp_residual_of[15] = {0,  0,  0,  1,  2,  3,  4, 5,
+                                                        6, -1, -2, -3, -4, -5, -6};
+    LMGC_CM_INLINE static int exp_residual(unsigned node) { return exp_residual_of[node]; }
 
     // Escape: t = |r| - cap - 1 >= 0 as Elias gamma: the bit length of t + 1 in unary
     // (modelled), then its low bits raw.
@@ -884,16 +892,11 @@ template <typename F> class float_model {
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;
-        const std::uint64_t re = rel(e_ + 1, ehat_);
-        for (int j = 0; j + 1 < n_sign; ++j) ss_[j] = ctab_.at(key(skey_[j]));
-        ss_[n_sign - 1] = ctab_.at(key(skey_[n_sign - 1] | re << 19));
-        if (fp_.mant_modelled > 0) {
-            const std::uint64_t le = e_ + 1;
-            for (int j = 0; j < n_mant; ++j) {
-                mslots_[j] = ctab_.at16(key(mkey_[j] | le << 20));
-                __builtin_prefetch(mslots_[j], 1);
-            }
-        }
+        ss_[0] = &sign0_[signs_];
+        ss_[1] = &sign1_[rel(e_ + 1, ehat_) * sign1_stride + sbase_];
+        mslots_[0] = &mant0_[e_ * 16];
+        mslots_[1] = ctab_.at16(key(ahead_mkey_ | std::uint64_t{e_ + 1} << 20));
+        __builtin_prefetch(mslots_[1], 1);
         // The next value's zero flag and exponent contexts need only this value's
         // magnitude: find their keys now and start loading their slots, while this value's
         // sign and mantissa are coded. (Not across a segment start: its geometry changes.)
@@ -914,8 +917,8 @@ template <typename F> class float_model {
     LMGC_CM_INLINE int sign_predict(mix_step<n_sign + 1>& s) {
         for (int j = 0; j < n_sign; ++j) s.x[j] = stretch(counter_p12(*ss_[j]));
         s.x[n_sign] = 256;
-        const int pr = s.predict(ms_.set(pc_ < 31 ? pc_ : 31));
-        return finish(pr, s.st, as_, sapm_, 2);
+        const int pr = s.predict(ms_.set(pc_));
+        return finish(pr, s.st, as_, sbase_, 2);
     }
     LMGC_CM_INLINE void sign_learn(const mix_step<n_sign + 1>& s, int y) {
         for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y);
@@ -961,6 +964,12 @@ template <typename F> class float_model {
     counter zsign_ = counter_init, zfast_ = counter_init;
     counter esc_[32];
     counter zrun_[22];
+    // Direct (unhashed) counters: sign by the last three signs; sign by neighbours, kernel
+    // position and exponent class; mantissa by exponent.
+    static constexpr std::size_t sign1_stride = 30 * 64;
+    counter sign0_[64];
+    std::vector<counter> sign1_ = std::vector<counter>(19 * sign1_stride, counter_init);
+    std::vector<counter> mant0_ = std::vector<counter>(n_exp_values * 16, counter_init);
 
     std::size_t i_ = 0;
     std::size_t next_seg_ = 0;
@@ -982,14 +991,17 @@ template <typename F> class float_model {
     unsigned e_ = 0, node_ = 1, mant_done_ = 0, raw_left_ = 0;
     unsigned esc_up_ = 0, esc_len_ = 0, esc_got_ = 0;
     std::uint32_t esc_acc_ = 0;
-    std::uint64_t skey_[n_sign], mkey_[n_mant];
+    std::uint64_t ahead_mkey_ = 0; // mag_context::mkey of the current value
+    unsigned signs_ = 0;           // sign classes of the last three values, 2 bits each
+    std::size_t sbase_ = 0;        // sign context without the exponent (also the APM's)
     bool noted_ = false; // the current value's magnitude is in the running state
     std::size_t ahead_i_ = ~std::size_t{0}; // the value whose contexts ahead_ holds
     mag_context ahead_;
     counter *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];
-    std::size_t zset_ = 0, zapm_ = 0, sapm_ = 0;
+    std::size_t zset_ = 0, zapm_ = 0;
     // The pending decision of the prior interface (between predict_p16() and update()).
     mix_step<n_ze + 1> s4_;
+    exp_step e4_;
     mix_step<n_sign + 1> s3_;
 };
 

@@ -60,7 +60,7 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
         // i-w as the one above, accumulated by position modulo each kernel size.
         std::int64_t base_sum = 0, base_n = 0, flat_gain = 0;
         std::int64_t left[3][49] = {}, up[3][49] = {};
-        for (std::size_t i = std::max(blk, b + 97); i < end; i += 2) {
+        for (std::size_t i = std::max(blk, b + 97); i < end; i += 4) {
             base_sum += dist(f[i], f[i - 97]);
             ++base_n;
         }
@@ -75,7 +75,7 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
                       r25 = static_cast<std::uint32_t>(from % 25),
                       r49 = static_cast<std::uint32_t>(from % 49);
         // Every other value: half the time, and plenty of samples per block.
-        for (std::size_t i = from; i < end; i += 2) {
+        for (std::size_t i = from; i < end; i += 4) {
             const std::int64_t d1 = base64 - 64 * dist(f[i], f[i - 1]);
             flat_gain += d1;
             left[0][r9] += d1;
@@ -84,9 +84,9 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
             up[0][r9] += base64 - 64 * dist(f[i], f[i - 3]);
             up[1][r25] += base64 - 64 * dist(f[i], f[i - 5]);
             up[2][r49] += base64 - 64 * dist(f[i], f[i - 7]);
-            if ((r9 += 2) >= 9) r9 -= 9;
-            if ((r25 += 2) >= 25) r25 -= 25;
-            if ((r49 += 2) >= 49) r49 -= 49;
+            if ((r9 += 4) >= 9) r9 -= 9;
+            if ((r25 += 4) >= 25) r25 -= 25;
+            if ((r49 += 4) >= 49) r49 -= 49;
         }
         geometry best;
         std::int64_t best_gain = flat_gain, cur_gain = flat_gain;

@@ -164,29 +164,6 @@ class slot_table {
     std::vector<std::uint64_t> used_;
 };
 
-// Hashed counters without check, for decisions with one or few counters per context; the
-// top bits of a key() pick the counter.
-class counter_table {
-  public:
-    explicit counter_table(unsigned bits) : bits_(bits), data_(memory::take(size())) {
-        std::fill(data_.get(), data_.get() + size(), counter_init);
-    }
-    counter_table(const counter_table&) = delete;
-    counter_table& operator=(const counter_table&) = delete;
-    ~counter_table() { memory::give(size(), std::move(data_)); }
-    LMGC_CM_INLINE counter* at(std::uint64_t h) { return &data_[h >> (64 - bits_)]; }
-    // The first of 16 counters (32 bytes) for h.
-    LMGC_CM_INLINE counter* at16(std::uint64_t h) {
-        return &data_[(h >> (64 - bits_)) & ~std::uint64_t{15}];
-    }
-
-  private:
-    using memory = table_memory<counter>;
-    std::size_t size() const { return std::size_t{1} << bits_; }
-    unsigned bits_;
-    memory::block data_;
-};
-
 // Hash of a context key (small fields packed into one word, below bit 40): one
 // multiplication by an odd constant (Fibonacci hashing). Its top bits are well mixed and
 // pick the slot, bits 16..31 are its check.
@@ -361,7 +338,7 @@ template <typename F> class float_model {
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
-          ctab_(table_bits(n) + 2), mz_(27), me_(16 * 4), ms_(32), az_(256), as_(4096) {
+          mz_(27), me_(16 * 4), ms_(32), az_(256), as_(4096) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -611,7 +588,7 @@ template <typename F> class float_model {
     // where the geometry allows (set_exponent()).
     struct mag_context {
         std::uint64_t keys[n_ze];
-        std::uint64_t mkey; // the mantissa context (a, left), its exponent still missing
+        unsigned mctx; // the mantissa context (a, left), its exponent still missing
         unsigned eh, eset, pc;
     };
     // The exponent mixer's weight class from rel a: equal to ê, below, above, zero or none.
@@ -642,7 +619,7 @@ template <typename F> class float_model {
         out.keys[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
         out.keys[1] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
         out.keys[2] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
-        out.mkey = 32 | ra << 8 | rleft << 13;
+        out.mctx = static_cast<unsigned>((ra * 19 + rleft) * 19);
         out.eh = eh;
         out.eset = eset_of[ra];
         out.pc = static_cast<unsigned>(pc);
@@ -680,7 +657,7 @@ template <typename F> class float_model {
         for (int j = 0; j < n_ze; ++j) ze_[j] = tab_.find(ahead_.keys[j]);
         ehat_ = ahead_.eh;
         eset_ = ahead_.eset;
-        ahead_mkey_ = ahead_.mkey;
+        mctx_ = ahead_.mctx;
         const unsigned pc = ahead_.pc;
         pc_ = pc;
 
@@ -692,8 +669,7 @@ template <typename F> class float_model {
         const unsigned up = has_up ? f[-std::ptrdiff_t(W_)] : none;
         const unsigned kp = has_k ? f[-std::ptrdiff_t(K_)] : none;
         if (!zero_fast()) { // only the mixed zero flag reads these
-            const unsigned za = (f[-1] & mag_mask) == mag_zero,
-                           zb = (f[-2] & mag_mask) == mag_zero,
+            const unsigned za = (f[-1] & mag_mask) == mag_zero, zb = (f[-2] & mag_mask) == mag_zero,
                            zc = (f[-3] & mag_mask) == mag_zero;
             const unsigned zup = has_up ? ((up & mag_mask) == mag_zero) : 2u,
                            zk = has_k ? ((kp & mag_mask) == mag_zero) : 2u;
@@ -704,7 +680,8 @@ template <typename F> class float_model {
         // Sign: (signs of a, b, c) in sign0_, (sign of a, up, kernel back, kernel position,
         // the value's own exponent) in sign1_ once the exponent is known; the APM takes
         // the same context without the exponent.
-        sbase_ = pc * 64 + (up >> sign_shift_feat) * 16 + (kp >> sign_shift_feat) * 4 + (signs_ & 3);
+        sbase_ =
+            pc * 64 + (up >> sign_shift_feat) * 16 + (kp >> sign_shift_feat) * 4 + (signs_ & 3);
         as_.prefetch(sbase_);
     }
 
@@ -834,7 +811,7 @@ template <typename F> class float_model {
         {-1, 0}, {10, 0}, {11, 0}, {12, 0}, {13, 0}, {14, 0}, {-1, 0}};
     LMGC_CM_INLINE static int exp_next(unsigned node, int y) { return exp_next_node[node][y]; }
     // r once node said yes.
-    static constexpr std::int8_t exp_residual_of[15] = {0,  0,  0,  1,  2,  3,  4, 5,
+    static constexpr std::int8_t exp_residual_of[15] = {0, 0,  0,  1,  2,  3,  4, 5,
                                                         6, -1, -2, -3, -4, -5, -6};
     LMGC_CM_INLINE static int exp_residual(unsigned node) { return exp_residual_of[node]; }
 
@@ -892,10 +869,11 @@ template <typename F> class float_model {
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;
+        const unsigned re = rel(e_ + 1, ehat_);
         ss_[0] = &sign0_[signs_];
-        ss_[1] = &sign1_[rel(e_ + 1, ehat_) * sign1_stride + sbase_];
-        mslots_[0] = &mant0_[e_ * 16];
-        mslots_[1] = ctab_.at16(key(ahead_mkey_ | std::uint64_t{e_ + 1} << 20));
+        ss_[1] = &sign1_[re * sign1_stride + sbase_];
+        mslots_[0] = &mant0_[e_ << fp_.mant_modelled];
+        mslots_[1] = &mant1_[(mctx_ + re) << fp_.mant_modelled];
         __builtin_prefetch(mslots_[1], 1);
         // The next value's zero flag and exponent contexts need only this value's
         // magnitude: find their keys now and start loading their slots, while this value's
@@ -956,7 +934,6 @@ template <typename F> class float_model {
     std::vector<segment> segs_;
     float_params fp_;
     slot_table tab_;
-    counter_table ctab_;
     mixer<n_ze + 1> mz_;
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
@@ -964,12 +941,17 @@ template <typename F> class float_model {
     counter zsign_ = counter_init, zfast_ = counter_init;
     counter esc_[32];
     counter zrun_[22];
-    // Direct (unhashed) counters: sign by the last three signs; sign by neighbours, kernel
-    // position and exponent class; mantissa by exponent.
+    // Direct (unhashed) counters. Sign: by the last three signs; by the signs of a, up and
+    // kernel back, the kernel position and the value's exponent relative to ê. Mantissa: by
+    // the exponent; by (rel a, rel left, the exponent relative to ê), 2^mant_modelled
+    // counters each (the tree of the top mantissa bits, node 1 = root).
     static constexpr std::size_t sign1_stride = 30 * 64;
     counter sign0_[64];
     std::vector<counter> sign1_ = std::vector<counter>(19 * sign1_stride, counter_init);
-    std::vector<counter> mant0_ = std::vector<counter>(n_exp_values * 16, counter_init);
+    std::vector<counter> mant0_ =
+        std::vector<counter>(std::size_t{n_exp_values} << fp_.mant_modelled, counter_init);
+    std::vector<counter> mant1_ =
+        std::vector<counter>(std::size_t{19 * 19 * 19} << fp_.mant_modelled, counter_init);
 
     std::size_t i_ = 0;
     std::size_t next_seg_ = 0;
@@ -991,10 +973,10 @@ template <typename F> class float_model {
     unsigned e_ = 0, node_ = 1, mant_done_ = 0, raw_left_ = 0;
     unsigned esc_up_ = 0, esc_len_ = 0, esc_got_ = 0;
     std::uint32_t esc_acc_ = 0;
-    std::uint64_t ahead_mkey_ = 0; // mag_context::mkey of the current value
-    unsigned signs_ = 0;           // sign classes of the last three values, 2 bits each
-    std::size_t sbase_ = 0;        // sign context without the exponent (also the APM's)
-    bool noted_ = false; // the current value's magnitude is in the running state
+    unsigned mctx_ = 0;                     // mag_context::mctx of the current value
+    unsigned signs_ = 0;                    // sign classes of the last three values, 2 bits each
+    std::size_t sbase_ = 0;                 // sign context without the exponent (also the APM's)
+    bool noted_ = false;                    // the current value's magnitude is in the running state
     std::size_t ahead_i_ = ~std::size_t{0}; // the value whose contexts ahead_ holds
     mag_context ahead_;
     counter *ze_[n_ze], *ss_[n_sign], *mslots_[n_mant];

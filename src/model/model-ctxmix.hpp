@@ -605,7 +605,7 @@ template <typename F> class float_model {
                                  mag_context& out) const {
         const std::uint16_t* f = &feat_[i + 3];
         const bool has_up = pos >= W_ && i >= W_;
-        const unsigned eh = predicted_exponent(avg_);
+        const unsigned eh = eh_;
         const unsigned la = f[-1] & mag_mask, lb = f[-2] & mag_mask, lc = f[-3] & mag_mask;
         const unsigned lup = has_up ? f[-std::ptrdiff_t(W_)] & mag_mask : mag_none;
         const unsigned lleft = col > 0 ? la : mag_none;
@@ -685,8 +685,8 @@ template <typename F> class float_model {
         as_.prefetch(sbase_);
     }
 
-    // The running state (zero runs, mean magnitude) takes in a value's log-magnitude class
-    // (0 zero, else 1 + exponent).
+    // The running state (zero runs, mean magnitude, zero-flag mode, ê) takes in a value's
+    // log-magnitude class (0 zero, else 1 + exponent).
     LMGC_CM_INLINE void note_magnitude(unsigned l) {
         const int is_zero = l == 0;
         if (is_zero == last_zero_)
@@ -696,6 +696,10 @@ template <typename F> class float_model {
         if (!is_zero) {
             if (!seen_nonzero_) avg_ = static_cast<int>(l) * 16, seen_nonzero_ = true;
             avg_ += (static_cast<int>(l) * 16 - avg_ + 4) >> 3;
+            eh_ = predicted_exponent(avg_);
+            zmode_ = run_ >= zero_fast_run ? zmode_fast : zmode_mixed;
+        } else {
+            zmode_ = run_ >= zero_run_min ? zmode_run : zmode_mixed;
         }
     }
 
@@ -735,8 +739,8 @@ template <typename F> class float_model {
     // costs almost nothing either way, and mixing it would cost time. Inside a run of zeros
     // (zero_run_min or more) it is one counter per run length class: the run's values need
     // no contexts at all, and the mixed flag predicted them no better.
-    bool zero_fast() const { return last_zero_ == 0 && run_ >= zero_fast_run; }
-    bool zero_run() const { return last_zero_ != 0 && run_ >= zero_run_min; }
+    bool zero_fast() const { return zmode_ == zmode_fast; }
+    bool zero_run() const { return zmode_ == zmode_run; }
     counter& zrun_counter() {
         const unsigned b =
             run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : (run_ < 1024 ? 20u : 21u));
@@ -965,6 +969,11 @@ template <typename F> class float_model {
     int last_zero_ = 0;
     int avg_ = 0; // running mean of log-magnitude classes of nonzero values, 4 fraction bits
     bool seen_nonzero_ = false;
+    unsigned eh_ = 0; // predicted_exponent(avg_)
+    // How the next zero flag is coded: mixed, by zfast_ (after zero_fast_run nonzero
+    // values), by zrun_ (inside a run of zero_run_min or more zeros).
+    static constexpr unsigned zmode_mixed = 0, zmode_fast = 1, zmode_run = 2;
+    unsigned zmode_ = zmode_mixed;
 
     // current value
     stage stage_ = stage::zero;

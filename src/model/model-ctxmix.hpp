@@ -526,7 +526,7 @@ template <typename F> class float_model {
 
   private:
     enum class stage { zero, zsign, exp, esc, esc_raw, sign, mant, raw };
-    static constexpr int n_ze = 3, n_sign = 2, n_mant = 2;
+    static constexpr int n_ze = 2, n_sign = 2, n_mant = 2;
     // Learning rates of the mixers (zero flag, exponent, sign).
     static constexpr int lr_zero = 2, lr_exp = 1, lr_sign = 4;
     // Unary exponent steps before the escape, above and below the prediction.
@@ -596,29 +596,23 @@ template <typename F> class float_model {
                                                  2, 2, 2, 2, 2, 2, 2, 3, 3};
 
     // The mag_context of value i at kernel position pos and column col, from the magnitudes
-    // of earlier values (feat_) and the running state (avg_, run_). Zero flag and exponent
-    // share each context's slot: counter 1 the zero flag, 2..15 the exponent nodes 1..14.
-    // The contexts: (up, left, kernel position); (a, b, c, zero run); (a, ê). Keys pack
-    // small fields into one word. (Version 1 had a fourth, the values one kernel and one
-    // row back: it gained nothing once the mixers learned more slowly.)
+    // of earlier values (feat_) and ê. Zero flag and exponent share each context's slot:
+    // counter 1 the zero flag, 2..15 the exponent nodes 1..14. The contexts: (up, left,
+    // kernel position) and (a, ê); keys pack small fields into one word. (Version 1 also
+    // had (a, b, c, zero run) and (one kernel back, one row back, ê fraction): with slower
+    // mixers and the zero-run mode they gained nothing.)
     LMGC_CM_INLINE void mag_keys(std::size_t i, std::uint32_t pos, std::uint32_t col,
                                  mag_context& out) const {
         const std::uint16_t* f = &feat_[i + 3];
         const bool has_up = pos >= W_ && i >= W_;
         const unsigned eh = eh_;
-        const unsigned la = f[-1] & mag_mask, lb = f[-2] & mag_mask, lc = f[-3] & mag_mask;
+        const unsigned la = f[-1] & mag_mask;
         const unsigned lup = has_up ? f[-std::ptrdiff_t(W_)] & mag_mask : mag_none;
         const unsigned lleft = col > 0 ? la : mag_none;
-        const std::uint64_t ra = rel(la, eh), rb = rel(lb, eh), rc = rel(lc, eh),
-                            rup = rel(lup, eh), rleft = rel(lleft, eh);
+        const std::uint64_t ra = rel(la, eh), rup = rel(lup, eh), rleft = rel(lleft, eh);
         const std::uint64_t pc = K_ <= 25 ? pos : 26 + 2 * has_up + (col > 0);
-        const std::uint64_t run =
-            la != mag_zero
-                ? 0
-                : (run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : 20 + (run_ >= 1024)));
         out.keys[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
-        out.keys[1] = key(3 | ra << 8 | rb << 13 | rc << 18 | run << 23);
-        out.keys[2] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
+        out.keys[1] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
         out.mctx = static_cast<unsigned>((ra * 19 + rleft) * 19);
         out.eh = eh;
         out.eset = eset_of[ra];
@@ -861,15 +855,16 @@ template <typename F> class float_model {
     void finish_escape() {
         const int mag =
             static_cast<int>(esc_acc_ - 1) + static_cast<int>(esc_up_ ? cap_up : cap_down) + 1;
-        int e = static_cast<int>(ehat_) + (esc_up_ ? mag : -mag);
-        // Only a corrupt stream leaves the range; keep the model's indices in bounds.
-        if (e < 0 || e >= int(n_exp_values)) e = static_cast<int>(ehat_);
-        set_exponent(e);
+        set_exponent(static_cast<int>(ehat_) + (esc_up_ ? mag : -mag));
     }
 
     // The exponent is known: find the sign and mantissa counters, and the next value's
     // magnitude contexts.
     LMGC_CM_INLINE void set_exponent(int e) {
+        // Only a corrupt stream leaves the range (ê + r below 0 or above the top exponent);
+        // keep the model's indices in bounds.
+        if (static_cast<unsigned>(e) >= n_exp_values) [[unlikely]]
+            e = static_cast<int>(ehat_);
         e_ = static_cast<unsigned>(e);
         cur_ = static_cast<U>(static_cast<U>(e_) << F::man_bits);
         stage_ = stage::sign;

@@ -92,84 +92,24 @@ LMGC_CM_INLINE void counter_update(counter& v, int y) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Table memory: 64-byte aligned, so that a slot is one cache line (not two), and kept by
-// the thread for its next model: fresh memory for every chunk (~20 MiB) cost page faults
-// and clearing worth ~6% of the coding time. A thread keeps at most 4 blocks.
-template <typename T> class table_memory {
+// A table of counters, all counter_init, 64-byte aligned: a slot of 16 counters (32 bytes)
+// never straddles two cache lines. The model's contexts take few distinct values, so each
+// has a direct table (version 1 hashed them into a 16 MiB table).
+class counter_block {
     struct freer {
-        void operator()(T* p) const { ::operator delete[](p, std::align_val_t{64}); }
+        void operator()(counter* p) const { ::operator delete[](p, std::align_val_t{64}); }
     };
 
   public:
-    using block = std::unique_ptr<T[], freer>;
-    // A block of n elements, contents unspecified.
-    static block take(std::size_t n) {
-        auto& pool = spare();
-        for (auto it = pool.begin(); it != pool.end(); ++it)
-            if (it->first == n) {
-                block b = std::move(it->second);
-                pool.erase(it);
-                return b;
-            }
-        return block(static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t{64})));
+    explicit counter_block(std::size_t n)
+        : p_(static_cast<counter*>(::operator new[](n * sizeof(counter), std::align_val_t{64}))) {
+        std::fill(p_.get(), p_.get() + n, counter_init);
     }
-    static void give(std::size_t n, block b) {
-        auto& pool = spare();
-        if (pool.size() >= 4) pool.erase(pool.begin());
-        pool.emplace_back(n, std::move(b));
-    }
+    counter* data() const { return p_.get(); }
 
   private:
-    static std::vector<std::pair<std::size_t, block>>& spare() {
-        thread_local std::vector<std::pair<std::size_t, block>> pool;
-        return pool;
-    }
+    std::unique_ptr<counter[], freer> p_;
 };
-
-// Hashed context slots: 16 counters (32 bytes, half a cache line), counter 0 a check value,
-// 1..15 the counters of a binary tree over up to 4 bits (node 1 = root). A check mismatch
-// means another context owns the slot: it is taken over and reset. A slot's first use
-// resets it too; a bitmap marks the slots used, so a new model clears 32 KiB instead of
-// 8 MiB. Hashes come from key(): the top bits pick the slot, bits 16..31 are the check.
-class slot_table {
-  public:
-    explicit slot_table(unsigned bits)
-        : bits_(bits), data_(memory::take(size())), used_((std::size_t{1} << bits >> 6) + 1, 0) {}
-    slot_table(const slot_table&) = delete;
-    slot_table& operator=(const slot_table&) = delete;
-    ~slot_table() { memory::give(size(), std::move(data_)); }
-    // Starts loading the slot of h into the cache (changes nothing).
-    LMGC_CM_INLINE void prefetch(std::uint64_t h) const {
-        __builtin_prefetch(&data_[(h >> (64 - bits_)) * 16], 1);
-    }
-    LMGC_CM_INLINE counter* find(std::uint64_t h) {
-        const std::uint64_t i = h >> (64 - bits_);
-        counter* s = &data_[i * 16];
-        const auto chk = static_cast<counter>((h >> 16) | 1u);
-        std::uint64_t& u = used_[i >> 6];
-        const std::uint64_t bit = std::uint64_t{1} << (i & 63);
-        if (!(u & bit) || s[0] != chk) [[unlikely]] {
-            u |= bit;
-            s[0] = chk;
-            for (int k = 1; k < 16; ++k) s[k] = counter_init;
-        }
-        return s;
-    }
-
-  private:
-    using memory = table_memory<counter>;
-    std::size_t size() const { return std::size_t{16} << bits_; }
-    unsigned bits_;
-    memory::block data_;
-    std::vector<std::uint64_t> used_;
-};
-
-// Hash of a context key (small fields packed into one word, below bit 40): one
-// multiplication by an odd constant (Fibonacci hashing). Its top bits are well mixed and
-// pick the slot, bits 16..31 are its check.
-LMGC_CM_INLINE std::uint64_t key(std::uint64_t k) {
-    return k * 0x9E3779B97F4A7C15ull;
-}
 
 // ---------------------------------------------------------------------------------------
 // Logistic mixer: p = squash(sum_i w_i * stretch(p_i)), weights (16.16 fixed point) chosen
@@ -337,8 +277,8 @@ template <typename F> class float_model {
     // fills (the model reads only values before the current one and writes the current one
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
-        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), tab_(table_bits(n)),
-          mz_(27), me_(16 * 4), ms_(32), az_(256), as_(4096) {
+        : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), mz_(27), me_(16 * 4),
+          ms_(32), az_(256), as_(4096) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -565,12 +505,6 @@ template <typename F> class float_model {
         return rel_table.t[code + n_exp_values - eh];
     }
 
-    static unsigned table_bits(std::size_t n) {
-        unsigned b = 12;
-        while (b < 18 && (std::uint64_t{1} << b) < n) ++b;
-        return b;
-    }
-
     LMGC_CM_INLINE static int exponent_of(U v) {
         return static_cast<int>((v >> F::man_bits) & F::exp_mask);
     }
@@ -587,7 +521,7 @@ template <typename F> class float_model {
     // exponent slots, and the classes its other contexts need. Computed one value ahead
     // where the geometry allows (set_exponent()).
     struct mag_context {
-        std::uint64_t keys[n_ze];
+        counter* slots[n_ze];
         unsigned mctx; // the mantissa context (a, left), its exponent still missing
         unsigned eh, eset, pc;
     };
@@ -611,8 +545,8 @@ template <typename F> class float_model {
         const unsigned lleft = col > 0 ? la : mag_none;
         const std::uint64_t ra = rel(la, eh), rup = rel(lup, eh), rleft = rel(lleft, eh);
         const std::uint64_t pc = K_ <= 25 ? pos : 26 + 2 * has_up + (col > 0);
-        out.keys[0] = key(1 | rup << 8 | rleft << 13 | pc << 18);
-        out.keys[1] = key(4 | ra << 8 | std::uint64_t{eh} << 13);
+        out.slots[0] = slots0_.data() + ((pc * 19 + rup) * 19 + rleft) * 16;
+        out.slots[1] = slots1_.data() + (ra * n_exp_values + eh) * 16;
         out.mctx = static_cast<unsigned>((ra * 19 + rleft) * 19);
         out.eh = eh;
         out.eset = eset_of[ra];
@@ -648,7 +582,7 @@ template <typename F> class float_model {
         // The magnitude contexts were found (and their slots prefetched) one value ahead
         // when the geometry allowed it (set_exponent()).
         if (ahead_i_ != i) mag_keys(i, pos_, col_, ahead_);
-        for (int j = 0; j < n_ze; ++j) ze_[j] = tab_.find(ahead_.keys[j]);
+        for (int j = 0; j < n_ze; ++j) ze_[j] = ahead_.slots[j];
         ehat_ = ahead_.eh;
         eset_ = ahead_.eset;
         mctx_ = ahead_.mctx;
@@ -870,9 +804,9 @@ template <typename F> class float_model {
         stage_ = stage::sign;
         const unsigned re = rel(e_ + 1, ehat_);
         ss_[0] = &sign0_[signs_];
-        ss_[1] = &sign1_[re * sign1_stride + sbase_];
-        mslots_[0] = &mant0_[e_ << fp_.mant_modelled];
-        mslots_[1] = &mant1_[(mctx_ + re) << fp_.mant_modelled];
+        ss_[1] = sign1_.data() + re * sign1_stride + sbase_;
+        mslots_[0] = mant0_.data() + (e_ << fp_.mant_modelled);
+        mslots_[1] = mant1_.data() + ((mctx_ + re) << fp_.mant_modelled);
         __builtin_prefetch(mslots_[1], 1);
         // The next value's zero flag and exponent contexts need only this value's
         // magnitude: find their keys now and start loading their slots, while this value's
@@ -887,7 +821,7 @@ template <typename F> class float_model {
             if (pos == K_) pos = 0, col = 0;
             mag_keys(nx, pos, col, ahead_);
             ahead_i_ = nx;
-            for (int j = 0; j < n_ze; ++j) tab_.prefetch(ahead_.keys[j]);
+            for (int j = 0; j < n_ze; ++j) __builtin_prefetch(ahead_.slots[j], 1);
         }
     }
 
@@ -932,7 +866,11 @@ template <typename F> class float_model {
     std::vector<std::uint16_t> feat_ = std::vector<std::uint16_t>(n_ + 3, mag_zero);
     std::vector<segment> segs_;
     float_params fp_;
-    slot_table tab_;
+    // The slots of the zero flag and exponent contexts: 16 counters each (counter 1 the
+    // zero flag, 2..15 the exponent nodes), by (kernel position, rel up, rel left) and by
+    // (rel a, ê).
+    counter_block slots0_{30 * 19 * 19 * 16};
+    counter_block slots1_{19 * n_exp_values * 16};
     mixer<n_ze + 1> mz_;
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
@@ -946,11 +884,9 @@ template <typename F> class float_model {
     // counters each (the tree of the top mantissa bits, node 1 = root).
     static constexpr std::size_t sign1_stride = 30 * 64;
     counter sign0_[64];
-    std::vector<counter> sign1_ = std::vector<counter>(19 * sign1_stride, counter_init);
-    std::vector<counter> mant0_ =
-        std::vector<counter>(std::size_t{n_exp_values} << fp_.mant_modelled, counter_init);
-    std::vector<counter> mant1_ =
-        std::vector<counter>(std::size_t{19 * 19 * 19} << fp_.mant_modelled, counter_init);
+    counter_block sign1_{19 * sign1_stride};
+    counter_block mant0_{std::size_t{n_exp_values} << fp_.mant_modelled};
+    counter_block mant1_{std::size_t{19 * 19 * 19} << fp_.mant_modelled};
 
     std::size_t i_ = 0;
     std::size_t next_seg_ = 0;

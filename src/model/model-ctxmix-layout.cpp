@@ -36,12 +36,13 @@ std::vector<std::uint16_t> features(std::span<const U> values, unsigned exp_bits
 }
 
 // How unlike two values are: zero vs nonzero, else sign disagreement and exponent distance.
+// (Branch-free: the outcomes are unpredictable.)
 inline int dist(std::uint16_t a, std::uint16_t b) {
     const int la = a >> 1, lb = b >> 1;
-    if ((la == 0) != (lb == 0)) return 6;
-    if (la == 0) return 0;
-    const int de = la > lb ? la - lb : lb - la;
-    return ((a ^ b) & 1) * 2 + (de < 4 ? de : 4);
+    const int d = la - lb, de = d < 0 ? -d : d;
+    const int nonzero = ((a ^ b) & 1) * 2 + (de < 4 ? de : 4);
+    const bool za = la == 0, zb = lb == 0;
+    return za != zb ? 6 : (za ? 0 : nonzero);
 }
 
 struct geometry {
@@ -92,12 +93,15 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
         std::int64_t best_gain = flat_gain, cur_gain = flat_gain;
         for (int k = 0; k < 3; ++k) {
             const std::uint32_t w = kernel_widths[k], kk = w * w;
+            std::int64_t all = 0;
+            for (std::uint32_t r = 0; r < kk; ++r) all += left[k][r] + up[k][r];
             for (std::uint32_t o = 0; o < kk; ++o) {
-                std::int64_t g = 0;
-                for (std::uint32_t r = 0; r < kk; ++r) {
-                    const std::uint32_t pos = (r + kk - o) % kk;
-                    if (pos % w != 0) g += left[k][r];
-                    if (pos >= w) g += up[k][r];
+                // Residue r sits at kernel position (r - o) mod kk: all of them, less the
+                // left gains at the start of a kernel row and the up gains in the top row.
+                std::int64_t g = all;
+                for (std::uint32_t j = 0; j < w; ++j) {
+                    g -= left[k][(o + j * w) % kk];
+                    g -= up[k][(o + j) % kk];
                 }
                 const geometry cand{kk, w, o};
                 if (have_cur && cand == cur) cur_gain = g;

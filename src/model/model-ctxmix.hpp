@@ -278,7 +278,7 @@ template <typename F> class float_model {
     // when it is complete).
     float_model(U* values, std::size_t n, std::span<const segment> segs, float_params fp)
         : vals_(values), n_(n), segs_(segs.begin(), segs.end()), fp_(fp), mz_(27), me_(16 * 4),
-          ms_(32), az_(256), as_(4096) {
+          ms_(32), az_(256) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
         for (auto& c : esc_) c = counter_init;
@@ -610,7 +610,6 @@ template <typename F> class float_model {
         // the same context without the exponent.
         sbase_ =
             pc * 64 + (up >> sign_shift_feat) * 16 + (kp >> sign_shift_feat) * 4 + (signs_ & 3);
-        as_.prefetch(sbase_);
     }
 
     // The running state (zero runs, mean magnitude, zero-flag mode, ê) takes in a value's
@@ -829,12 +828,11 @@ template <typename F> class float_model {
         for (int j = 0; j < n_sign; ++j) s.x[j] = stretch(counter_p12(*ss_[j]));
         s.x[n_sign] = 256;
         const int pr = s.predict(ms_.set(pc_));
-        return finish(pr, s.st, as_, sbase_, 2);
+        return p16_of(pr);
     }
     LMGC_CM_INLINE void sign_learn(const mix_step<n_sign + 1>& s, int y) {
         for (int j = 0; j < n_sign; ++j) counter_update(*ss_[j], y);
         s.learn(y, lr_sign);
-        as_.update(y, 7);
     }
 
     // The mantissa's two predictions are averaged in the logistic domain: no mixer (it
@@ -874,7 +872,7 @@ template <typename F> class float_model {
     mixer<n_ze + 1> mz_;
     mixer<n_ze + 1> me_;
     mixer<n_sign + 1> ms_;
-    apm az_, as_;
+    apm az_;
     counter zsign_ = counter_init, zfast_ = counter_init;
     counter esc_[32];
     counter zrun_[22];

@@ -266,9 +266,10 @@ constexpr unsigned mant_modelled_max = 4;
 // model_ctxmix.prior_interface_matches_the_fast_path compares them decision by decision).
 //
 // A value is coded as: zero flag; for a zero, its sign; else the exponent relative to a
-// predicted one (r = e - ê: "r = 0?", "r > 0?", then |r| in unary up to a cap, then an
-// escape with an Elias-gamma code), the sign, the top mantissa bits, the other mantissa bits
-// raw. Each context owns one 32-byte slot per value, so a value touches few cache lines.
+// predicted one (r = e - ê: "r > 0?", then r in unary up to a cap (from 1 up, or from 0
+// down), then an escape with an Elias-gamma code), the sign, the top mantissa bits, the
+// other mantissa bits raw. Contexts have direct tables of small slots (32 bytes), so a
+// value touches few cache lines.
 template <typename F> class float_model {
   public:
     using U = typename F::uint;
@@ -697,8 +698,9 @@ template <typename F> class float_model {
         end_value();
     }
 
-    // Exponent nodes: 1 "r = 0?", 2 "r > 0?", 3..8 "r = k?" (k = 1..6), 9..14 "r = -k?"
-    // (k = 1..6); after the last step the escape codes the rest.
+    // Exponent nodes: 1 "r > 0?", then 2..7 "r = k?" (k = 1..6), or 8 "r = 0?" and 9..14
+    // "r = -k?" (k = 1..6); after the last step the escape codes the rest. (Version 1 asked
+    // "r = 0?" first: 2.94 decisions per value on VGG16 instead of 2.8, and 0.04% larger.)
     struct exp_ctx {
         counter* z[n_ze];
         std::int32_t* w; // weight sets of the class of rel a (set = node * 4 + class)
@@ -710,10 +712,8 @@ template <typename F> class float_model {
         return c;
     }
     LMGC_CM_INLINE static int exp_bit(int r, unsigned node) {
-        if (node == 1) return r == 0;
-        if (node == 2) return r > 0;
-        const int k = node <= 8 ? static_cast<int>(node) - 2 : static_cast<int>(node) - 8;
-        return (r < 0 ? -r : r) == k;
+        if (node == 1) return r > 0;
+        return r == exp_residual_of[node];
     }
     // One exponent decision: the mixer step and the counters it read (written back from
     // these values: if two contexts share a slot, the last write wins, on both sides).
@@ -738,18 +738,18 @@ template <typename F> class float_model {
     // After bit y at node: the next node (> 0), 0 when the exponent is known, -1 for the
     // escape.
     static constexpr std::int8_t exp_next_node[15][2] = {
-        {0, 0},  {2, 0},  {9, 3},  {4, 0},  {5, 0},  {6, 0},  {7, 0}, {8, 0},
-        {-1, 0}, {10, 0}, {11, 0}, {12, 0}, {13, 0}, {14, 0}, {-1, 0}};
+        {0, 0}, {8, 2},  {3, 0},  {4, 0},  {5, 0},  {6, 0},  {7, 0}, {-1, 0},
+        {9, 0}, {10, 0}, {11, 0}, {12, 0}, {13, 0}, {14, 0}, {-1, 0}};
     LMGC_CM_INLINE static int exp_next(unsigned node, int y) { return exp_next_node[node][y]; }
     // r once node said yes.
-    static constexpr std::int8_t exp_residual_of[15] = {0, 0,  0,  1,  2,  3,  4, 5,
-                                                        6, -1, -2, -3, -4, -5, -6};
+    static constexpr std::int8_t exp_residual_of[15] = {0, 0,  1,  2,  3,  4,  5, 6,
+                                                        0, -1, -2, -3, -4, -5, -6};
     LMGC_CM_INLINE static int exp_residual(unsigned node) { return exp_residual_of[node]; }
 
     // Escape: t = |r| - cap - 1 >= 0 as Elias gamma: the bit length of t + 1 in unary
     // (modelled), then its low bits raw.
     void begin_escape(unsigned node) {
-        esc_up_ = node == 8;
+        esc_up_ = node == 7;
         esc_len_ = 0;
         stage_ = stage::esc;
     }

@@ -85,10 +85,10 @@ LMGC_CM_INLINE int counter_p12(counter v) {
     return v >> 4;
 }
 
-LMGC_CM_INLINE void counter_update(counter& v, int y) {
+LMGC_CM_INLINE void counter_update(counter& v, int y, int shift = counter_shift) {
     const int p = v;
     const int target = (y << 16) - y; // 65535 or 0
-    v = static_cast<counter>(p + ((target - p) >> counter_shift));
+    v = static_cast<counter>(p + ((target - p) >> shift));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -470,6 +470,8 @@ template <typename F> class float_model {
     static constexpr int n_ze = 2, n_sign = 2, n_mant = 2;
     // Learning rates of the mixers (zero flag, exponent, sign).
     static constexpr int lr_zero = 2, lr_exp = 1, lr_sign = 4;
+    // The mantissa counters adapt more slowly (1/32): what little they find is stable.
+    static constexpr int mant_shift = 5;
     // Unary exponent steps before the escape, above and below the prediction.
     static constexpr unsigned cap_up = 6, cap_down = 6;
     static constexpr std::uint32_t zero_fast_run = 32, zero_run_min = 4;
@@ -843,7 +845,7 @@ template <typename F> class float_model {
         return p16_of(tables.squash[(st >> 1) + 2047]);
     }
     LMGC_CM_INLINE void mant_learn(unsigned node, int y) {
-        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node], y);
+        for (int j = 0; j < n_mant; ++j) counter_update(mslots_[j][node], y, mant_shift);
     }
     // Prior interface: after the sign or a mantissa bit, the next stage.
     void next_mantissa() {

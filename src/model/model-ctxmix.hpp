@@ -282,6 +282,8 @@ template <typename F> class float_model {
           ms_(32), az_(256) {
         if (segs_.empty() || segs_.front().start != 0) segs_.insert(segs_.begin(), segment{});
         raw_bits_ = F::man_bits - fp_.zero_low - fp_.mant_modelled;
+        raw_mask_ =
+            static_cast<std::uint32_t>((std::uint64_t{1} << (raw_bits_ < 32 ? raw_bits_ : 32)) - 1);
         for (auto& c : esc_) c = counter_init;
         for (auto& c : zrun_) c = counter_init;
         for (auto& c : sign0_) c = counter_init;
@@ -342,15 +344,15 @@ template <typename F> class float_model {
                 break;
             }
 
-            // Sign.
+            // Sign, top mantissa bits, the rest raw; the decoder assembles the value in val
+            // (the encoder has it: v).
+            U val = cur_; // the exponent
             {
                 mix_step<n_sign + 1> s;
                 const int y = io.bit(sign_predict(s), static_cast<int>(v >> F::sign_shift), 3);
                 sign_learn(s, y);
-                cur_ |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
+                val |= static_cast<U>(static_cast<U>(y) << F::sign_shift);
             }
-
-            // Top mantissa bits, then the rest raw.
             unsigned node = 1;
             for (unsigned k = 0; k < fp_.mant_modelled; ++k) {
                 const int y = io.bit(mant_predict(node),
@@ -358,16 +360,25 @@ template <typename F> class float_model {
                 mant_learn(node, y);
                 node = node * 2 + static_cast<unsigned>(y);
             }
-            cur_ |= static_cast<U>(static_cast<U>(node - (1u << fp_.mant_modelled))
-                                   << (F::man_bits - fp_.mant_modelled));
-            for (unsigned left = raw_bits_; left > 0;) {
-                const unsigned take = left > 32 ? 32 : left;
-                left -= take;
-                const auto mask = static_cast<std::uint32_t>((std::uint64_t{1} << take) - 1);
-                const auto bits =
-                    io.raw(static_cast<std::uint32_t>(v >> (fp_.zero_low + left)) & mask, take);
-                cur_ |= static_cast<U>(static_cast<U>(bits) << (fp_.zero_low + left));
+            val |= static_cast<U>(static_cast<U>(node - (1u << fp_.mant_modelled))
+                                  << (F::man_bits - fp_.mant_modelled));
+            if (raw_bits_ <= 32) { // one call (all but f64)
+                if (raw_bits_ > 0) {
+                    const auto bits = io.raw(
+                        static_cast<std::uint32_t>(v >> fp_.zero_low) & raw_mask_, raw_bits_);
+                    val |= static_cast<U>(static_cast<U>(bits) << fp_.zero_low);
+                }
+            } else {
+                for (unsigned left = raw_bits_; left > 0;) {
+                    const unsigned take = left > 32 ? 32 : left;
+                    left -= take;
+                    const auto mask = static_cast<std::uint32_t>((std::uint64_t{1} << take) - 1);
+                    const auto bits =
+                        io.raw(static_cast<std::uint32_t>(v >> (fp_.zero_low + left)) & mask, take);
+                    val |= static_cast<U>(static_cast<U>(bits) << (fp_.zero_low + left));
+                }
             }
+            cur_ = IO::decoding ? val : v;
             end_value();
         }
     }
@@ -894,6 +905,7 @@ template <typename F> class float_model {
     std::uint32_t K_ = 1, W_ = 1, pos_ = 0, col_ = 0;
     unsigned pc_ = 0;
     unsigned raw_bits_ = 0;
+    std::uint32_t raw_mask_ = 0; // the low raw_bits_ bits (up to 32)
 
     // running state across values
     std::uint32_t run_ = 0;

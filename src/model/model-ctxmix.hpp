@@ -301,6 +301,17 @@ template <typename F> class float_model {
     // members), so that the compiler can keep it in registers.
     template <typename IO> LMGC_CM_INLINE void code_values(IO& io, std::size_t upto) {
         if (upto > n_) upto = n_;
+        // Segment by segment: the third zero/exponent context exists only in segments with
+        // rows, and the code for each case is compiled apart (flat data pays nothing).
+        while (i_ < upto) {
+            const std::size_t end = next_start_ < upto ? next_start_ : upto;
+            if (row_)
+                code_range<true>(io, end);
+            else
+                code_range<false>(io, end);
+        }
+    }
+    template <bool Row, typename IO> LMGC_CM_INLINE void code_range(IO& io, std::size_t upto) {
         while (i_ < upto) {
             const U v = IO::decoding ? U{0} : vals_[i_];
             // Zero flag.
@@ -310,8 +321,8 @@ template <typename F> class float_model {
                 counter_update(zfast_, z);
             } else {
                 mix_step<n_ze + 1> s;
-                z = io.bit(zero_predict(s), (v & F::abs_mask) == 0, 0);
-                zero_learn(s, z);
+                z = io.bit(zero_predict(s, Row), (v & F::abs_mask) == 0, 0);
+                zero_learn(s, z, Row);
             }
             if (z) {
                 const int y =
@@ -326,8 +337,8 @@ template <typename F> class float_model {
             for (unsigned node = 1;;) {
                 exp_step s;
                 const int y =
-                    io.bit(exp_predict(c, node, s), IO::decoding ? 0 : exp_bit(r, node), 2);
-                exp_learn(c, node, s, y);
+                    io.bit(exp_predict(c, node, s, Row), IO::decoding ? 0 : exp_bit(r, node), 2);
+                exp_learn(c, node, s, y, Row);
                 const int next = exp_next(node, y);
                 if (next > 0) {
                     node = static_cast<unsigned>(next);
@@ -392,11 +403,11 @@ template <typename F> class float_model {
     int predict_p16() {
         switch (stage_) {
         case stage::zero:
-            return zero_fast() ? p16_of(counter_p12(zfast_)) : zero_predict(s4_);
+            return zero_fast() ? p16_of(counter_p12(zfast_)) : zero_predict(s4_, row_);
         case stage::zsign:
             return p16_of(counter_p12(zsign_));
         case stage::exp:
-            return exp_predict(exp_context(), node_, e4_);
+            return exp_predict(exp_context(), node_, e4_, row_);
         case stage::esc:
             return p_esc();
         case stage::esc_raw:
@@ -416,14 +427,14 @@ template <typename F> class float_model {
             if (zero_fast())
                 counter_update(zfast_, y);
             else
-                zero_learn(s4_, y);
+                zero_learn(s4_, y, row_);
             stage_ = y ? stage::zsign : stage::exp;
             node_ = 1;
             return;
         case stage::zsign:
             return zsign_learn(y);
         case stage::exp: {
-            exp_learn(exp_context(), node_, e4_, y);
+            exp_learn(exp_context(), node_, e4_, y, row_);
             const int next = exp_next(node_, y);
             if (next > 0)
                 node_ = static_cast<unsigned>(next);
@@ -551,10 +562,11 @@ template <typename F> class float_model {
     // counter 1 the zero flag, 2..15 the exponent nodes 1..14. The contexts: (up, left,
     // kernel position), (a, ê) and (one row back, one kernel back, ê fraction: the top two
     // bits of the running mean's four); keys pack small fields into one word. The third
-    // finds the value's neighbours in the tensor's previous row where the shapes give a
-    // row (VGG16 .safetensors: 0.55% smaller); on flat data it costs ~0.03%. (Version 1
-    // also had (a, b, c, zero run): with slower mixers and the zero-run mode it gained
-    // nothing.)
+    // finds the value's neighbours in the tensor's previous row, and exists only in segments
+    // with rows (from the shapes: VGG16 .safetensors 0.55% smaller, ViT 0.7%); elsewhere
+    // its mixer input is 0 and its slot is not touched (on flat data it gained 0.03% for
+    // ~6% more instructions). (Version 1 also had (a, b, c, zero run): with slower mixers
+    // and the zero-run mode it gained nothing.)
     LMGC_CM_INLINE void mag_keys(std::size_t i, std::uint32_t pos, std::uint32_t col,
                                  mag_context& out) const {
         const std::uint16_t* f = &feat_[i + 3];
@@ -565,12 +577,15 @@ template <typename F> class float_model {
         const unsigned lleft = col > 0 ? la : mag_none;
         const std::uint64_t ra = rel(la, eh), rup = rel(lup, eh), rleft = rel(lleft, eh);
         const std::uint64_t pc = K_ <= 25 ? pos : 26 + 2 * has_up + (col > 0);
-        const bool has_k = K_ > 1 && i >= K_;
-        const bool has_r = R_ > 0 && i >= R_;
-        const unsigned lk = has_k ? f[-std::ptrdiff_t(K_)] & mag_mask : mag_none;
-        const unsigned lr = has_r ? f[-std::ptrdiff_t(R_)] & mag_mask : mag_none;
-        const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
-        out.slots[2] = slots2_.data() + ((rel(lr, eh) * 19 + rel(lk, eh)) * 4 + frac) * 16;
+        out.slots[2] = slots2_.data(); // unused without rows
+        if (row_) {
+            const bool has_k = K_ > 1 && i >= K_;
+            const bool has_r = i >= R_;
+            const unsigned lk = has_k ? f[-std::ptrdiff_t(K_)] & mag_mask : mag_none;
+            const unsigned lr = has_r ? f[-std::ptrdiff_t(R_)] & mag_mask : mag_none;
+            const std::uint64_t frac = static_cast<unsigned>(avg_ & 15) >> 2;
+            out.slots[2] += ((rel(lr, eh) * 19 + rel(lk, eh)) * 4 + frac) * 16;
+        }
         out.slots[0] = slots0_.data() + ((pc * 19 + rup) * 19 + rleft) * 16;
         out.slots[1] = slots1_.data() + (ra * n_exp_values + eh) * 16;
         out.mctx = static_cast<unsigned>((ra * 19 + rleft) * 19);
@@ -585,6 +600,7 @@ template <typename F> class float_model {
             K_ = s.kernel;
             W_ = s.width;
             R_ = s.row;
+            row_ = R_ > 0;
             pos_ = static_cast<std::uint32_t>((i_ - s.start + s.phase) % K_);
             col_ = pos_ % W_;
         }
@@ -700,20 +716,22 @@ template <typename F> class float_model {
             run_ < 16 ? run_ : (run_ < 64 ? 16 + (run_ >> 4) : (run_ < 1024 ? 20u : 21u));
         return zrun_[b];
     }
-    LMGC_CM_INLINE int zero_predict(mix_step<n_ze + 1>& s) {
+    LMGC_CM_INLINE int zero_predict(mix_step<n_ze + 1>& s, bool row) {
         if (zero_run()) return p16_of(counter_p12(zrun_counter()));
-        for (int j = 0; j < n_ze; ++j) s.x[j] = stretch(counter_p12(ze_[j][1]));
+        for (int j = 0; j < 2; ++j) s.x[j] = stretch(counter_p12(ze_[j][1]));
+        s.x[2] = row ? stretch(counter_p12(ze_[2][1])) : 0;
         s.x[n_ze] = 256;
         const int pr = s.predict(mz_.set(zset_));
         return finish(pr, s.st, az_, zapm_, 1);
     }
-    LMGC_CM_INLINE void zero_learn(const mix_step<n_ze + 1>& s, int y) {
+    LMGC_CM_INLINE void zero_learn(const mix_step<n_ze + 1>& s, int y, bool row) {
         if (zero_run()) {
             counter_update(zrun_counter(), y);
             if (!y) load_contexts();
             return;
         }
-        for (int j = 0; j < n_ze; ++j) counter_update(ze_[j][1], y);
+        for (int j = 0; j < 2; ++j) counter_update(ze_[j][1], y);
+        if (row) counter_update(ze_[2][1], y);
         s.learn(y, lr_zero);
         az_.update(y, 6);
     }
@@ -746,19 +764,28 @@ template <typename F> class float_model {
     struct exp_step : mix_step<n_ze + 1> {
         int c[n_ze];
     };
-    LMGC_CM_INLINE static int exp_predict(const exp_ctx& c, unsigned node, exp_step& s) {
-        for (int j = 0; j < n_ze; ++j) {
+    LMGC_CM_INLINE static int exp_predict(const exp_ctx& c, unsigned node, exp_step& s,
+                                         bool row) {
+        for (int j = 0; j < 2; ++j) {
             s.c[j] = c.z[j][node + 1];
             s.x[j] = tables.stretch[static_cast<unsigned>(s.c[j]) >> 4];
+        }
+        if (row) {
+            s.c[2] = c.z[2][node + 1];
+            s.x[2] = tables.stretch[static_cast<unsigned>(s.c[2]) >> 4];
+        } else {
+            s.x[2] = 0;
         }
         s.x[n_ze] = 256;
         return p16_of(s.predict(c.w + node * 4 * mix_step<n_ze + 1>::lanes));
     }
     LMGC_CM_INLINE static void exp_learn(const exp_ctx& c, unsigned node, const exp_step& s,
-                                         int y) {
+                                         int y, bool row) {
         const int target = (y << 16) - y;
-        for (int j = 0; j < n_ze; ++j)
+        for (int j = 0; j < 2; ++j)
             c.z[j][node + 1] = static_cast<counter>(s.c[j] + ((target - s.c[j]) >> counter_shift));
+        if (row)
+            c.z[2][node + 1] = static_cast<counter>(s.c[2] + ((target - s.c[2]) >> counter_shift));
         s.learn(y, lr_exp);
     }
     // After bit y at node: the next node (> 0), 0 when the exponent is known, -1 for the
@@ -846,7 +873,8 @@ template <typename F> class float_model {
             if (pos == K_) pos = 0, col = 0;
             mag_keys(nx, pos, col, ahead_);
             ahead_i_ = nx;
-            for (int j = 0; j < n_ze; ++j) __builtin_prefetch(ahead_.slots[j], 1);
+            for (int j = 0; j < 2; ++j) __builtin_prefetch(ahead_.slots[j], 1);
+            if (row_) __builtin_prefetch(ahead_.slots[2], 1);
         }
     }
 
@@ -923,6 +951,7 @@ template <typename F> class float_model {
     std::uint64_t next_start_ = 0; // start of segs_[next_seg_], or ~0
     std::uint32_t K_ = 1, W_ = 1, pos_ = 0, col_ = 0;
     std::uint64_t R_ = 0;
+    bool row_ = false; // the segment has rows: the third zero/exponent context is used
     unsigned pc_ = 0;
     unsigned raw_bits_ = 0;
     std::uint32_t raw_mask_ = 0; // the low raw_bits_ bits (up to 32)

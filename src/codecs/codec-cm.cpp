@@ -9,6 +9,7 @@
 #include "codecs/codec.hpp"
 
 #include "coder/coder-range.hpp"
+#include "model/model-ctxmix-v1.hpp"
 #include "model/model-ctxmix.hpp"
 
 #include <cmath>
@@ -20,7 +21,9 @@ namespace {
 
 using namespace ctxmix;
 
-constexpr std::uint8_t payload_version = 1;
+// The encoder writes the current version; the decoder reads it and version 1 (the frozen
+// model of model-ctxmix-v1.hpp).
+constexpr std::uint8_t payload_version = 2;
 // Values coded between progress reports.
 constexpr std::size_t progress_step = 1 << 16;
 // Coded after the values. Decoding it back proves the stream was complete (a truncated one
@@ -28,13 +31,17 @@ constexpr std::size_t progress_step = 1 << 16;
 // trailing zero bytes never takes real data.
 constexpr std::uint32_t end_marker = 0xC3A55A;
 
-// -log2(p) in 1/256 bit for p = (i + 0.5) / 4096: the encoder's running ideal code length
-// (reported to the driver, never part of the stream).
+// The cost in 1/256 bit of coding bit y with P(1) = (i + 0.5) / 4096, at c[y * 4096 + i]:
+// the encoder's running ideal code length (reported to the driver, never part of the
+// stream).
 struct cost_table {
-    std::uint16_t c[4096];
+    std::uint16_t c[2 * 4096];
     cost_table() {
-        for (int i = 0; i < 4096; ++i)
-            c[i] = static_cast<std::uint16_t>(std::lround(-std::log2((i + 0.5) / 4096.0) * 256.0));
+        for (int i = 0; i < 4096; ++i) {
+            const double p1 = (i + 0.5) / 4096.0;
+            c[i] = static_cast<std::uint16_t>(std::lround(-std::log2(1 - p1) * 256.0));
+            c[4096 + i] = static_cast<std::uint16_t>(std::lround(-std::log2(p1) * 256.0));
+        }
     }
 };
 const cost_table& costs() {
@@ -42,18 +49,94 @@ const cost_table& costs() {
     return t;
 }
 
+// The raw bits of a version-2 payload (the low mantissa bits, escape bits, the bytes of a
+// partial trailing element): packed LSB first into bytes after the range-coded data, so
+// that the coder only carries the modelled decisions. Up to 32 bits per call.
+class raw_bit_writer {
+  public:
+    // cap: an upper bound on the bytes the chunk can write.
+    explicit raw_bit_writer(std::size_t cap) : out_(cap + 8) {}
+    void put(std::uint32_t v, unsigned n) {
+        acc_ |= std::uint64_t{v} << fill_;
+        fill_ += n;
+        if (fill_ >= 32) {
+            LMGC_ASSERT(pos_ + 4 <= out_.size());
+            store_le(out_.data() + pos_, static_cast<std::uint32_t>(acc_));
+            pos_ += 4;
+            acc_ >>= 32;
+            fill_ -= 32;
+        }
+    }
+    // The packed bits; the last byte is padded with zero bits.
+    bytes finish() {
+        for (; fill_ > 0; fill_ = fill_ > 8 ? fill_ - 8 : 0, acc_ >>= 8)
+            out_[pos_++] = static_cast<std::uint8_t>(acc_);
+        out_.resize(pos_);
+        return std::move(out_);
+    }
+
+  private:
+    bytes out_;
+    std::size_t pos_ = 0;
+    std::uint64_t acc_ = 0;
+    unsigned fill_ = 0;
+};
+
+class raw_bit_reader {
+  public:
+    explicit raw_bit_reader(byte_span in) : in_(in) {}
+    std::uint32_t get(unsigned n) {
+        if (fill_ < n) refill();
+        const auto v = static_cast<std::uint32_t>(acc_ & ((std::uint64_t{1} << n) - 1));
+        acc_ >>= n;
+        fill_ -= n;
+        return v;
+    }
+    // Whether the bits read so far were exactly the input: every byte read, none past the end,
+    // and zero padding.
+    bool exact_end() const {
+        const std::uint64_t used = std::uint64_t{pos_} * 8 - fill_;
+        return (used + 7) / 8 == in_.size() && acc_ == 0;
+    }
+
+    // Whether reading has gone past the end by more than a refill's look-ahead.
+    bool past_end() const { return pos_ > in_.size() + 8; }
+
+  private:
+    void refill() {
+        std::uint32_t w = 0;
+        if (pos_ + 4 <= in_.size()) {
+            w = load_le<std::uint32_t>(in_.data() + pos_);
+        } else {
+            for (std::size_t k = 0; k < 4 && pos_ + k < in_.size(); ++k)
+                w |= std::uint32_t{in_[pos_ + k]} << (8 * k); // past the end: zeros
+        }
+        pos_ += 4;
+        acc_ |= std::uint64_t{w} << fill_;
+        fill_ += 32;
+    }
+
+    byte_span in_;
+    std::size_t pos_ = 0; // bytes loaded (may pass the end)
+    std::uint64_t acc_ = 0;
+    unsigned fill_ = 0;
+};
+
+// The io objects hold pointers (not references) so that run() can work on a local copy,
+// which the compiler keeps in registers.
 struct encoder_io {
     static constexpr bool decoding = false;
-    range_encoder& enc;
-    const cost_table& cost = costs();
+    range_encoder* enc;
+    raw_bit_writer* raw_bits;
+    const std::uint16_t* cost = costs().c;
     std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
-        enc.encode_bit(static_cast<unsigned>(p16), y);
-        cost256 += cost.c[(y ? p16 : 65536 - p16) >> 4];
+        enc->encode_bit(static_cast<unsigned>(p16), y);
+        cost256 += cost[y * 4096 + (p16 >> 4)];
         return y;
     }
     std::uint32_t raw(std::uint32_t v, unsigned n) {
-        enc.encode_bits(v, n);
+        raw_bits->put(v, n);
         cost256 += std::uint64_t{n} << 8;
         return v;
     }
@@ -80,9 +163,18 @@ struct stats_io {
 
 struct decoder_io {
     static constexpr bool decoding = true;
-    range_decoder& dec;
-    int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
-    std::uint32_t raw(std::uint32_t, unsigned n) { return dec.decode_bits(n); }
+    range_decoder* dec;
+    raw_bit_reader* raw_bits;
+    int bit(int p16, int, int) { return dec->decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits->get(n); }
+};
+
+// Version 1: raw bits are range coded (at most 24 per call).
+struct decoder_io_v1 {
+    static constexpr bool decoding = true;
+    range_decoder* dec;
+    int bit(int p16, int, int) { return dec->decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return dec->decode_bits(n); }
 };
 
 // The coding loop, compiled for AVX2 and for the baseline instruction set where GCC can
@@ -94,18 +186,25 @@ struct decoder_io {
 #else
 #define LMGC_CM_CLONES
 #endif
-#define LMGC_CM_RUN(F, IO)                                                                         \
-    LMGC_CM_CLONES void run(float_model<F>& m, IO& io, std::size_t upto) {                         \
-        m.code_values(io, upto);                                                                   \
+#define LMGC_CM_RUN(M, IO)                                                                         \
+    LMGC_CM_CLONES void run(M& m, IO& io, std::size_t upto) {                                      \
+        IO local = io;                                                                             \
+        m.code_values(local, upto);                                                                \
+        io = local;                                                                                \
     }
-LMGC_CM_RUN(fmt_f32, encoder_io)
-LMGC_CM_RUN(fmt_f32, decoder_io)
-LMGC_CM_RUN(fmt_f16, encoder_io)
-LMGC_CM_RUN(fmt_f16, decoder_io)
-LMGC_CM_RUN(fmt_bf16, encoder_io)
-LMGC_CM_RUN(fmt_bf16, decoder_io)
-LMGC_CM_RUN(fmt_f64, encoder_io)
-LMGC_CM_RUN(fmt_f64, decoder_io)
+LMGC_CM_RUN(float_model<fmt_f32>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f32>, decoder_io)
+LMGC_CM_RUN(float_model<fmt_f16>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f16>, decoder_io)
+LMGC_CM_RUN(float_model<fmt_bf16>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_bf16>, decoder_io)
+LMGC_CM_RUN(float_model<fmt_f64>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f64>, decoder_io)
+// Version 1 streams: decoding only.
+LMGC_CM_RUN(v1::float_model<fmt_f32>, decoder_io_v1)
+LMGC_CM_RUN(v1::float_model<fmt_f16>, decoder_io_v1)
+LMGC_CM_RUN(v1::float_model<fmt_bf16>, decoder_io_v1)
+LMGC_CM_RUN(v1::float_model<fmt_f64>, decoder_io_v1)
 #undef LMGC_CM_RUN
 
 std::vector<tensor_hint> hints_of(const chunk_layout& layout, std::size_t elem) {
@@ -236,10 +335,11 @@ class codec_cm final : public codec_i {
                              "cm stats: %-5s %10zu decisions %12.0f bits %8.4f bits/value\n",
                              names[k], st.count[k], st.bits[k], n ? st.bits[k] / double(n) : 0.0);
         }
-        // The range-coded data goes after its length, so bytes after it are noticed.
+        // The range-coded data goes after its length, the raw bits after it.
         bytes data;
         range_encoder enc(data);
-        encoder_io io{enc};
+        raw_bit_writer raw_bits(raw.size());
+        encoder_io io{&enc, &raw_bits};
         float_model<F> model(vals.data(), n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
@@ -252,6 +352,7 @@ class codec_cm final : public codec_i {
         enc.finish();
         byte_writer(out).varint(data.size());
         byte_writer(out).raw(data);
+        byte_writer(out).raw(raw_bits.finish());
         if (layout.ideal_bits) *layout.ideal_bits = static_cast<double>(io.cost256) / 256.0;
         if (out.size() - base > raw.size() + 3) {
             out.resize(base + 2);
@@ -266,8 +367,8 @@ class codec_cm final : public codec_i {
         const std::size_t n = out.size() / sizeof(U);
         reader r(coded);
         const auto version = r.u8();
-        LMGC_CHECK(version == payload_version, errc::corrupt, "cm: payload version ", int(version),
-                   " is not ", int(payload_version));
+        LMGC_CHECK(version == 1 || version == payload_version, errc::corrupt,
+                   "cm: payload version ", int(version), " is not 1 or ", int(payload_version));
         LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
                    "cm: payload element type does not match the stream's");
         const auto mode = r.u8();
@@ -309,31 +410,53 @@ class codec_cm final : public codec_i {
         const auto data_size = r.varint();
         LMGC_CHECK(data_size <= r.rest().size(), errc::corrupt, "cm: payload truncated (",
                    r.rest().size(), " bytes of coded data, its header says ", data_size, ")");
-        LMGC_CHECK(data_size == r.rest().size(), errc::corrupt, "cm: ", r.rest().size() - data_size,
-                   " unexpected bytes after the coded data");
         // Values are decoded straight into `out` (whose memory the driver takes only as it
         // is written), unless it is not aligned for them.
         const bool aligned = reinterpret_cast<std::uintptr_t>(out.data()) % alignof(U) == 0;
         std::vector<U> copy(aligned ? 0 : n);
         U* const vals = aligned ? reinterpret_cast<U*>(out.data()) : copy.data();
-        range_decoder dec(r.rest());
-        decoder_io io{dec};
-        float_model<F> model(vals, n, segs, fp);
+        range_decoder dec(r.rest().subspan(0, data_size));
+        if (version == 1) {
+            LMGC_CHECK(data_size == r.rest().size(), errc::corrupt,
+                       "cm: ", r.rest().size() - data_size,
+                       " unexpected bytes after the coded data");
+            decoder_io_v1 io{&dec};
+            decode_values<v1::float_model<F>>(io, vals, n, segs, fp, layout,
+                                              [&] { return dec.overrun() <= 7; });
+            if (!aligned && n) std::memcpy(out.data(), vals, n * sizeof(U));
+            for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
+                out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
+        } else {
+            raw_bit_reader raw_bits(r.rest().subspan(data_size));
+            decoder_io io{&dec, &raw_bits};
+            decode_values<float_model<F>>(
+                io, vals, n, segs, fp, layout,
+                [&] { return dec.overrun() <= 7 && !raw_bits.past_end(); });
+            if (!aligned && n) std::memcpy(out.data(), vals, n * sizeof(U));
+            for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
+                out[k] = static_cast<std::uint8_t>(raw_bits.get(8));
+            LMGC_CHECK(raw_bits.exact_end(), errc::corrupt,
+                       "cm: payload truncated or damaged (raw bits do not end with the payload)");
+        }
+        LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
+                   "cm: payload truncated or damaged (end marker not found)");
+    }
+
+    // Decodes n values into vals in steps, refusing as soon as the payload is exhausted
+    // (within: the coded data and raw bits have not been read past their ends), so that a
+    // chunk size claiming more values than the payload holds stops early.
+    template <typename M, typename U, typename IO, typename Within>
+    static void decode_values(IO& io, U* vals, std::size_t n, std::span<const segment> segs,
+                              float_params fp, const chunk_layout& layout, Within within) {
+        M model(vals, n, segs, fp);
         for (std::size_t done = 0; done < n;) {
             const std::size_t upto = std::min(n, done + progress_step);
             run(model, io, upto);
             if (layout.advance) layout.advance((upto - done) * sizeof(U));
             done = upto;
-            // A payload that ends early (or a chunk size that claims more values than it
-            // holds) is refused as soon as the decoder runs past its end.
-            LMGC_CHECK(dec.overrun() <= 7, errc::corrupt, "cm: payload exhausted after ", done,
-                       " of ", n, " values (truncated or damaged)");
+            LMGC_CHECK(within(), errc::corrupt, "cm: payload exhausted after ", done, " of ", n,
+                       " values (truncated or damaged)");
         }
-        if (!aligned && n) std::memcpy(out.data(), vals, n * sizeof(U));
-        for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
-            out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
-        LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
-                   "cm: payload truncated or damaged (end marker not found)");
     }
 
     unsigned mant_bits_;

@@ -36,12 +36,13 @@ std::vector<std::uint16_t> features(std::span<const U> values, unsigned exp_bits
 }
 
 // How unlike two values are: zero vs nonzero, else sign disagreement and exponent distance.
+// (Branch-free: the outcomes are unpredictable.)
 inline int dist(std::uint16_t a, std::uint16_t b) {
     const int la = a >> 1, lb = b >> 1;
-    if ((la == 0) != (lb == 0)) return 6;
-    if (la == 0) return 0;
-    const int de = la > lb ? la - lb : lb - la;
-    return ((a ^ b) & 1) * 2 + (de < 4 ? de : 4);
+    const int d = la - lb, de = d < 0 ? -d : d;
+    const int nonzero = ((a ^ b) & 1) * 2 + (de < 4 ? de : 4);
+    const bool za = la == 0, zb = lb == 0;
+    return za != zb ? 6 : (za ? 0 : nonzero);
 }
 
 struct geometry {
@@ -60,7 +61,7 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
         // i-w as the one above, accumulated by position modulo each kernel size.
         std::int64_t base_sum = 0, base_n = 0, flat_gain = 0;
         std::int64_t left[3][49] = {}, up[3][49] = {};
-        for (std::size_t i = std::max(blk, b + 97); i < end; i += 2) {
+        for (std::size_t i = std::max(blk, b + 97); i < end; i += 4) {
             base_sum += dist(f[i], f[i - 97]);
             ++base_n;
         }
@@ -75,7 +76,7 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
                       r25 = static_cast<std::uint32_t>(from % 25),
                       r49 = static_cast<std::uint32_t>(from % 49);
         // Every other value: half the time, and plenty of samples per block.
-        for (std::size_t i = from; i < end; i += 2) {
+        for (std::size_t i = from; i < end; i += 4) {
             const std::int64_t d1 = base64 - 64 * dist(f[i], f[i - 1]);
             flat_gain += d1;
             left[0][r9] += d1;
@@ -84,20 +85,23 @@ void detect(std::span<const std::uint16_t> f, std::size_t b, std::size_t e,
             up[0][r9] += base64 - 64 * dist(f[i], f[i - 3]);
             up[1][r25] += base64 - 64 * dist(f[i], f[i - 5]);
             up[2][r49] += base64 - 64 * dist(f[i], f[i - 7]);
-            if ((r9 += 2) >= 9) r9 -= 9;
-            if ((r25 += 2) >= 25) r25 -= 25;
-            if ((r49 += 2) >= 49) r49 -= 49;
+            if ((r9 += 4) >= 9) r9 -= 9;
+            if ((r25 += 4) >= 25) r25 -= 25;
+            if ((r49 += 4) >= 49) r49 -= 49;
         }
         geometry best;
         std::int64_t best_gain = flat_gain, cur_gain = flat_gain;
         for (int k = 0; k < 3; ++k) {
             const std::uint32_t w = kernel_widths[k], kk = w * w;
+            std::int64_t all = 0;
+            for (std::uint32_t r = 0; r < kk; ++r) all += left[k][r] + up[k][r];
             for (std::uint32_t o = 0; o < kk; ++o) {
-                std::int64_t g = 0;
-                for (std::uint32_t r = 0; r < kk; ++r) {
-                    const std::uint32_t pos = (r + kk - o) % kk;
-                    if (pos % w != 0) g += left[k][r];
-                    if (pos >= w) g += up[k][r];
+                // Residue r sits at kernel position (r - o) mod kk: all of them, less the
+                // left gains at the start of a kernel row and the up gains in the top row.
+                std::int64_t g = all;
+                for (std::uint32_t j = 0; j < w; ++j) {
+                    g -= left[k][(o + j * w) % kk];
+                    g -= up[k][(o + j) % kk];
                 }
                 const geometry cand{kk, w, o};
                 if (have_cur && cand == cur) cur_gain = g;

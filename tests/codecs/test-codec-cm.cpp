@@ -274,6 +274,20 @@ TEST(codec_cm, damaged_payloads_fail_cleanly) {
         EXPECT_EQ(e.code(), errc::corrupt);
         EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
     }
+    // The raw bits after the coded data one byte short, or one byte long.
+    for (const int delta : {-1, 1}) {
+        bytes bad = coded;
+        if (delta < 0)
+            bad.pop_back();
+        else
+            bad.push_back(0);
+        try {
+            codec->decode(bad, layout, back);
+            FAIL() << "payload of the wrong length decoded";
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+        }
+    }
     // Bad header fields.
     for (const std::size_t at : {0u, 1u, 2u, 3u, 4u}) {
         bytes bad = coded;
@@ -310,18 +324,23 @@ TEST(codec_cm, hostile_geometry_stays_in_bounds) {
     detail::chunk_layout layout;
     layout.type = detail::dtype::f32;
     std::mt19937_64 rng(41);
-    for (const auto& seg : std::vector<std::array<std::uint8_t, 4>>{
-             {49, 7, 48, 0}, {25, 5, 24, 25}, {9, 3, 8, 90}, {100, 10, 99, 100}}) {
-        bytes p = {1, static_cast<std::uint8_t>(detail::dtype::f32), 0, 1, 0, 1, 0};
-        p.insert(p.end(), seg.begin(), seg.end());
-        for (int k = 0; k < 400; ++k) p.push_back(static_cast<std::uint8_t>(rng()));
-        bytes out(4 * 300);
-        try {
-            codec->decode(p, layout, out);
-        } catch (const error& e) {
-            EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+    for (const std::uint8_t version : {1, 2})
+        for (const auto& seg : std::vector<std::array<std::uint8_t, 4>>{
+                 {49, 7, 48, 0}, {25, 5, 24, 25}, {9, 3, 8, 90}, {100, 10, 99, 100}}) {
+            bytes p = {version, static_cast<std::uint8_t>(detail::dtype::f32), 0, 1, 0, 1, 0};
+            p.insert(p.end(), seg.begin(), seg.end());
+            // Random coded data the model decodes to the end (version 2: 200 bytes of
+            // decisions, then 200 of raw bits).
+            const std::size_t data = version == 1 ? 400 : 200;
+            detail::byte_writer(p).varint(data);
+            for (int k = 0; k < 400; ++k) p.push_back(static_cast<std::uint8_t>(rng()));
+            bytes out(4 * 300);
+            try {
+                codec->decode(p, layout, out);
+            } catch (const error& e) {
+                EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+            }
         }
-    }
 }
 
 TEST(codec_cm, damaged_files_are_caught_by_checksums) {

@@ -2,8 +2,8 @@
 // same bytes, and damaged or foreign files (tests/golden/malformed/) must keep failing with
 // the same error category. The files were written once by this test:
 //   LMGC_GOLDEN_REGENERATE=1 build/tests/golden/test-golden
-// which overwrites them and the two manifests; never do that for a released format
-// version (a reader must decode every file an older lmgc wrote).
+// which writes the cases that have no file yet and keeps every file already there (a reader
+// must decode every file an older lmgc wrote: released files are never rewritten).
 #include "common/common-checksum.hpp"
 #include "lmgc/lmgc.hpp"
 #include "testutil.hpp"
@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -97,6 +98,22 @@ std::vector<golden_case> golden_cases() {
          make_safetensors({{"w", "F32", {2, 700}, float_bytes(gradient_like(1400, 13))},
                            {"h", "F16", {1, 900}, random_bytes(1800, 14)}}),
          "cm", 1024},
+        // cm payload version 2 (lmgc 0.3): flat values, and conv-shaped tensors whose
+        // segments have rows (the row context); the fast codec.
+        {"npy-f32-cm-payload2", make_npy("<f4", {5000}, float_bytes(gradient_like(5000, 15))), "cm",
+         8192},
+        {"safetensors-conv-cm-payload2",
+         make_safetensors(
+             {{"conv.weight", "F32", {16, 8, 3, 3}, float_bytes(gradient_like(1152, 16))},
+              {"fc.weight", "BF16", {10, 96}, random_bytes(1920, 17)},
+              {"fc.bias", "F16", {10}, random_bytes(20, 18)}}),
+         "cm", 2048},
+        {"safetensors-mixed-fast",
+         make_safetensors({{"w", "F32", {40, 50}, float_bytes(gradient_like(2000, 19))},
+                           {"b", "BF16", {300}, random_bytes(600, 20)},
+                           {"h", "F16", {7, 9}, random_bytes(126, 21)},
+                           {"d", "F64", {100}, random_bytes(800, 22)}}),
+         "fast", 1024},
     };
 }
 
@@ -131,12 +148,25 @@ errc category(const std::string& name) {
 // Writes the current format's golden files (v2/, golden-v2.txt) and the damaged copies
 // (malformed/) into the source tree. The format-1.0 files (golden.txt, v1-cm/,
 // malformed-v1/) were written by lmgc 0.1.0 and are never rewritten.
+// Files already there are released: they and their manifest lines are kept as they are,
+// and only new cases are written (with new damaged copies only if malformed/ is empty).
 void write_golden() {
     const auto dir = golden_dir();
+    std::map<std::string, std::string> kept; // file -> its manifest line
+    {
+        std::ifstream old(dir + "/golden-v2.txt");
+        for (std::string line; std::getline(old, line);)
+            if (!line.empty() && line[0] != '#') kept[line.substr(0, line.find(' '))] = line;
+    }
     std::ofstream m(dir + "/golden-v2.txt");
     m << "# file codec original_size crc32c fnv1a64 (of the decoded original file)\n";
     bytes first;
     for (const auto& c : golden_cases()) {
+        const auto file = "v2/" + c.name + ".lmgc";
+        if (kept.count(file) && std::ifstream(dir + "/" + file).good()) {
+            m << kept[file] << "\n";
+            continue;
+        }
         auto p = default_compress_params();
         p.codec = c.codec;
         p.chunk_bytes = c.chunk_bytes;
@@ -149,6 +179,7 @@ void write_golden() {
           << hex(detail::crc32c(c.input), 8) << " " << hex(fnv1a64(c.input), 16) << "\n";
         if (first.empty()) first = image;
     }
+    if (first.empty() || std::ifstream(dir + "/malformed/malformed.txt").good()) return;
     // Damaged copies of the first file, each with the error category it must produce.
     std::ofstream mm(dir + "/malformed/malformed.txt");
     mm << "# Damaged copies of a format-2.0 file.\n"

@@ -318,3 +318,55 @@ TEST(bench_codecs, levels_and_thread_counts_run_side_by_side) {
     p.codecs = {"-1", "level:1"};
     EXPECT_EQ(error_of(f.paths, p), errc::usage); // the same label twice
 }
+
+TEST(bench_codecs, cli_out_writes_csv_table_and_plots) {
+    if (!built_in("zstd") || !built_in("gzip")) GTEST_SKIP() << "needs zstd and gzip";
+    fixture_files f;
+    temp_dir out;
+    const std::string dir = out.file("report");
+    std::string text;
+    const std::string cmd = lmgc_bin() + " bench codecs " + f.paths[0] +
+                            " --codecs -1,zstd:level=1,gzip:level=1 -r 1 -t 1,2 --out " + dir;
+    ASSERT_EQ(run(cmd, &text), 0) << text;
+    EXPECT_NE(text.find("| lmgc -1 ("), std::string::npos) << text;
+    EXPECT_NE(text.find("| zstd:level=1"), std::string::npos) << text;
+    EXPECT_NE(text.find("not dominated by an lmgc level: "), std::string::npos) << text;
+    EXPECT_NE(text.find("eff. 2"), std::string::npos) << text;
+    const auto csv = read_bytes(dir + "/results.csv");
+    const std::string csv_text(csv.begin(), csv.end());
+    EXPECT_EQ(csv_text.rfind("set,label,spec,codec,settings,level,kind,", 0), 0u) << csv_text;
+    EXPECT_EQ(std::count(csv_text.begin(), csv_text.end(), '\n'), 1 + 3 * 2) << csv_text;
+    EXPECT_NE(csv_text.find("files,zstd:level=1,zstd:level=1,zstd,level=1,0,classical,"),
+              std::string::npos)
+        << csv_text;
+    for (const char* name : {"table.md", "pareto.gp", "pareto-levels.dat", "pareto-classical.dat"})
+        EXPECT_TRUE(std::filesystem::exists(dir + "/" + name)) << name;
+    const bool have_gnuplot = run("command -v gnuplot >/dev/null 2>&1") == 0;
+    for (const char* name : {"rate-vs-compress.svg", "rate-vs-decompress.svg"}) {
+        if (!have_gnuplot) break;
+        ASSERT_TRUE(std::filesystem::exists(dir + "/" + name)) << name << "\n" << text;
+        const auto svg = read_bytes(dir + "/" + name);
+        const std::string svg_text(svg.begin(), svg.end());
+        EXPECT_NE(svg_text.find("<svg"), std::string::npos) << name;
+        EXPECT_NE(svg_text.find("zstd:level=1"), std::string::npos) << name; // a point's label
+        EXPECT_NE(svg_text.find("lmgc -1"), std::string::npos) << name;
+    }
+    // An earlier report is kept unless --force.
+    EXPECT_EQ(run(cmd, &text), 1) << text;
+    // Two sets, no plots: the files of each set carry its name.
+    const std::string dir2 = out.file("two");
+    ASSERT_EQ(run(lmgc_bin() + " bench codecs --set a=" + f.paths[0] + " --set b=" + f.paths[0] +
+                      "," + f.paths[1] + " --codecs -1,zstd:level=1 -r 1 --no-plots --out " + dir2,
+                  &text),
+              0)
+        << text;
+    EXPECT_NE(text.find("## Set a"), std::string::npos) << text;
+    EXPECT_NE(text.find("## Set b"), std::string::npos) << text;
+    EXPECT_NE(text.find("b: classical codecs not dominated by an lmgc level: "), std::string::npos)
+        << text;
+    EXPECT_TRUE(std::filesystem::exists(dir2 + "/pareto-b-levels.dat"));
+    EXPECT_FALSE(std::filesystem::exists(dir2 + "/rate-vs-compress-a.svg"));
+    for (const char* bad : {" --set x", " --set =a.npy", " -t 1,x", " --codecs zstd:nope=1",
+                            " --codecs level:12", " --no-plots"})
+        EXPECT_EQ(run(lmgc_bin() + " bench codecs " + f.paths[0] + bad, &text), 2) << bad << text;
+}

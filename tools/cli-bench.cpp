@@ -289,7 +289,8 @@ int bench_experiment(const args_t& args) {
         .flag("--no-plots", "do not run gnuplot (the plot script and data are still written)",
               &no_plots)
         .flag("--describe", "with --preset: print the folders it expects and exit", &describe)
-        .epilog("Modes: 'lmgc bench codecs FILES...' compares codec speeds (see its --help).\n\n"
+        .epilog("Modes: 'lmgc bench codecs FILES...' compares codecs and lmgc's levels side by "
+                "side: rate, speed,\ndominated points, plots (see its --help).\n\n"
                 "Presets (DATA = the --data folder; the real runs need the datasets, stand-ins\n"
                 "run anywhere and are labelled as stand-ins, never as the real dataset):\n" +
                 presets_help() +
@@ -398,7 +399,8 @@ struct bench_mode {
 };
 
 const bench_mode modes[] = {
-    {"codecs", "rates and speeds of the codecs on the same files", bench_codecs_mode},
+    {"codecs", "rates and speeds of the codecs and levels on the same files, dominated points",
+     bench_codecs_mode},
 };
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include "lmgc/research.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -23,10 +24,14 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
-// "0,512,64k,16M": chunk sizes, 0 = unchunked.
+// "0,512,64k,16M": chunk sizes, 0 = unchunked; "default": each codec's own chunk size.
 std::vector<std::uint64_t> parse_chunk_list(const std::string& s) {
     std::vector<std::uint64_t> out;
     for (auto item : split_commas(s)) {
+        if (item == "default") {
+            out.push_back(experimental::codec_bench_default_chunks);
+            continue;
+        }
         std::uint64_t mult = 1;
         const char last = item.back();
         if (last == 'k' || last == 'K') mult = 1ull << 10;
@@ -47,61 +52,146 @@ std::string mode_name(std::uint64_t chunk_bytes) {
     return chunk_bytes ? std::to_string(chunk_bytes) + " B chunks" : "unchunked";
 }
 
+// "1,2": thread counts, each as --threads takes it.
+std::vector<int> parse_threads_list(const std::string& s) {
+    std::vector<int> out;
+    for (const auto& item : split_commas(s)) {
+        int v = 0;
+        const auto r = std::from_chars(item.data(), item.data() + item.size(), v);
+        if (r.ec != std::errc() || r.ptr != item.data() + item.size())
+            throw usage_error("--threads expects numbers such as 1,2, got '" + s + "'");
+        out.push_back(check_threads_option(v));
+    }
+    if (out.empty()) throw usage_error("--threads expects at least one number");
+    return out;
+}
+
+// "NAME=FILE,FILE".
+experimental::codec_bench_set parse_set_option(const std::string& s) {
+    const auto eq = s.find('=');
+    if (eq == 0 || eq == std::string::npos || eq + 1 == s.size())
+        throw usage_error("--set expects NAME=FILE[,FILE...], got '" + s + "'");
+    experimental::codec_bench_set set;
+    set.name = s.substr(0, eq);
+    set.files = split_commas(s.substr(eq + 1));
+    return set;
+}
+
 int bench_codecs_mode(const args_t& args) {
-    std::vector<std::string> files;
-    std::string codecs, chunks = "0", format = "auto";
-    int repeats = 3, threads = 1;
-    bool raw = false;
+    std::vector<std::string> files, set_options;
+    std::string codecs, chunks = "0", format = "auto", threads = "1", out;
+    int repeats = 3;
+    bool raw = false, levels = false, classical = false, force = false, no_plots = false;
     arg_parser p("bench codecs",
-                 "Compresses and decompresses the same files with each codec, checks every round "
-                 "trip byte for byte, and prints rates and speeds as a Markdown table.");
-    p.positionals("FILES", "tensor files (.npy, .safetensors, .pt, or raw with --raw)", &files)
+                 "Compresses and decompresses the same files with each codec and each of lmgc's "
+                 "levels asked for, side by side (timed repeats interleaved), checks every round "
+                 "trip byte for byte, and prints rates and speeds as a Markdown table, which "
+                 "points are dominated (Pareto: rate against compress and decompress speed), "
+                 "and thread scaling. With --out also results.csv, table.md and two plots.");
+    p.positionals("FILES", "tensor files (.npy, .safetensors, .pt, or raw with --raw): one set",
+                  &files)
+        .option_list("--set", "NAME=FILE,FILE",
+                     "another set of files, benchmarked and reported on its own; repeatable",
+                     &set_options)
         .option("--codecs", "A,B,C",
-                "codecs to run (default: every built-in codec but store and lm)", &codecs)
+                "codecs, each CODEC[:KEY=VALUE...] (settings of `lmgc codecs`, e.g. "
+                "zstd:level=19, lzma:preset=6 or lzma:level=6, brotli:quality=5) or level:N / -N "
+                "(lmgc's compression level N); default: every built-in codec but store and lm, "
+                "unless --levels or --classical",
+                &codecs)
+        .flag("--levels", "add lmgc's levels 1..9 (level:1,...,level:9)", &levels)
+        .flag("--classical",
+              "add the classical codecs at representative settings: gzip 1/6/9, zstd 1/3/9/19, "
+              "lzma 1/6/9, brotli 1/5/11, shuffle-zstd 1/9/19, shuffle-lzma, fpzip, zfp, png, "
+              "flac (those built in)",
+              &classical)
         .option("--chunk-bytes", "N,M",
-                "chunking modes, 0 = unchunked (default 0; the paper's two: 0,512)", &chunks)
+                "chunking modes, 0 = unchunked, default = each codec's own chunk size (what "
+                "lmgc compress does) (default 0; the paper's two: 0,512)",
+                &chunks)
         .option("-r,--repeats", "N", "timed repeats after one warm-up (default 3)", &repeats)
-        .option("-t,--threads", "N",
-                "threads per compress/decompress (default 1); " + threads_help(), &threads)
+        .option("-t,--threads", "N[,M...]",
+                "threads per compress/decompress (default 1); several: thread scaling, "
+                "dominance at the first; " +
+                    threads_help(),
+                &threads)
         .flag("--raw", "inputs are raw little-endian float32", &raw)
         .option("--format", "F", "input format: " + input_format_names() + " (default auto)",
                 &format)
+        .option("-o,--out", "DIR",
+                "write results.csv, table.md, pareto.gp and its data, and (gnuplot) "
+                "rate-vs-compress.svg, rate-vs-decompress.svg here",
+                &out)
+        .flag("-f,--force", "replace an earlier report in --out", &force)
+        .flag("--no-plots", "do not run gnuplot (the plot script and data are still written)",
+              &no_plots)
         .epilog("Rates: 100 * .lmgc bytes / tensor bytes; 'payload' leaves out the container.\n"
                 "Speeds: tensor MB (10^6 B) per second, best / median of the repeats.\n"
-                "Example: lmgc bench codecs grad_000400.npy grad_000800.npy --chunk-bytes 0,512");
+                "Dominated: another point has rate <= and compress and decompress MB/s >= (best "
+                "of the repeats),\nstrictly better in one; per set, every codec, level and mode "
+                "side by side, at the first\nthread count. Thread scaling: eff. N = MB/s at N "
+                "threads / (N x MB/s at 1); an unchunked\nstream is one chunk, so use "
+                "--chunk-bytes default (or a size) to measure scaling.\n"
+                "Examples:\n"
+                "  lmgc bench codecs grad_000400.npy grad_000800.npy --chunk-bytes 0,512\n"
+                "  lmgc bench codecs a.npy b.npy --levels --classical --out pareto/\n"
+                "  lmgc bench codecs a.npy --set vgg=v1.npy,v2.npy --codecs -1,-5,zstd:level=3 "
+                "-t 1,2 --chunk-bytes default");
     p.parse(args);
-    if (files.empty()) throw usage_error("no input files");
+    std::vector<experimental::codec_bench_set> sets;
+    if (!files.empty()) sets.push_back({"files", files, {}});
+    for (const auto& s : set_options) {
+        sets.push_back(parse_set_option(s));
+        for (std::size_t i = 0; i + 1 < sets.size(); ++i)
+            if (sets[i].name == sets.back().name)
+                throw usage_error("set '" + sets.back().name + "' is named twice");
+    }
+    if (sets.empty()) throw usage_error("no input files");
     if (repeats < 1) throw usage_error("--repeats must be at least 1");
-    check_threads_option(threads);
+    if (force && out.empty()) throw usage_error("--force needs --out");
+    if (no_plots && out.empty()) throw usage_error("--no-plots needs --out");
 
     auto params = experimental::default_codec_bench_params();
-    params.codecs = split_commas(codecs);
+    std::vector<std::string> specs;
+    auto add = [&](const std::vector<std::string>& more) {
+        for (const auto& s : more)
+            if (std::find(specs.begin(), specs.end(), s) == specs.end()) specs.push_back(s);
+    };
+    add(split_commas(codecs));
+    if (levels) add(experimental::codec_bench_level_specs());
+    if (classical) add(experimental::codec_bench_classical_specs());
+    params.codecs = specs;
     params.chunk_bytes = parse_chunk_list(chunks);
     params.repeats = repeats;
-    params.n_threads = threads;
+    params.thread_counts = parse_threads_list(threads);
+    params.n_threads = params.thread_counts.front();
     params.format = raw ? input_format::raw : parse_format_option(format);
+    if (!out.empty() && !force && std::filesystem::exists(out + "/results.csv"))
+        throw lmgc::error(errc::io, "'" + out + "' already holds a bench report (use --force)");
 
-    progress_bar bar("bench", "runs");
-    params.progress = bar.callback();
-    const auto results = experimental::bench_codecs(files, params);
-    bar.finish();
-
-    std::vector<std::vector<std::string>> rows{
-        {"codec", "mode", "rate %", "payload %", "compress MB/s", "decompress MB/s", "streams"}};
-    for (const auto& r : results)
-        rows.push_back({r.codec, mode_name(r.chunk_bytes), format_fixed(r.rate_percent, 2),
-                        format_fixed(r.payload_rate_percent, 2),
-                        format_fixed(r.compress_mbps_best, 1) + " / " +
-                            format_fixed(r.compress_mbps_median, 1),
-                        format_fixed(r.decompress_mbps_best, 1) + " / " +
-                            format_fixed(r.decompress_mbps_median, 1),
-                        r.codecs_used});
-    const auto tensor_bytes = results.empty() ? 0 : results.front().tensor_bytes;
-    std::printf("%zu file(s), %s of tensor data; %d thread(s); best / median of %d repeat(s); "
-                "every round trip checked byte for byte\n\n",
-                files.size(), format_bytes(static_cast<double>(tensor_bytes)).c_str(), threads,
-                repeats);
-    std::fputs(markdown_table(rows).c_str(), stdout);
+    for (auto& set : sets) {
+        progress_bar bar("bench " + set.name, "passes");
+        params.progress = bar.callback();
+        set.results = experimental::bench_codecs(set.files, params);
+        bar.finish();
+    }
+    std::fputs(experimental::codec_bench_markdown(sets, repeats).c_str(), stdout);
+    if (!out.empty()) {
+        std::string title = "`lmgc bench codecs";
+        for (const auto& a : args) title += " " + a;
+        experimental::codec_bench_report_params rp;
+        rp.title = title + "`";
+        rp.gnuplot = no_plots ? "none" : "";
+        rp.overwrite = force;
+        const auto notes = experimental::write_codec_bench_report(sets, repeats, out, rp);
+        for (const auto& n : notes) std::printf("note: %s\n", n.c_str());
+        std::printf(
+            "\nwrote %s/results.csv, table.md, pareto.gp%s\n", out.c_str(),
+            std::filesystem::exists(out + "/rate-vs-compress.svg") ||
+                    std::filesystem::exists(out + "/rate-vs-compress-" + sets[0].name + ".svg")
+                ? ", rate-vs-compress*.svg, rate-vs-decompress*.svg"
+                : "");
+    }
     return 0;
 }
 
@@ -199,7 +289,8 @@ int bench_experiment(const args_t& args) {
         .flag("--no-plots", "do not run gnuplot (the plot script and data are still written)",
               &no_plots)
         .flag("--describe", "with --preset: print the folders it expects and exit", &describe)
-        .epilog("Modes: 'lmgc bench codecs FILES...' compares codec speeds (see its --help).\n\n"
+        .epilog("Modes: 'lmgc bench codecs FILES...' compares codecs and lmgc's levels side by "
+                "side: rate, speed,\ndominated points, plots (see its --help).\n\n"
                 "Presets (DATA = the --data folder; the real runs need the datasets, stand-ins\n"
                 "run anywhere and are labelled as stand-ins, never as the real dataset):\n" +
                 presets_help() +
@@ -308,7 +399,8 @@ struct bench_mode {
 };
 
 const bench_mode modes[] = {
-    {"codecs", "rates and speeds of the codecs on the same files", bench_codecs_mode},
+    {"codecs", "rates and speeds of the codecs and levels on the same files, dominated points",
+     bench_codecs_mode},
 };
 
 } // namespace

@@ -20,47 +20,127 @@ namespace lmgc::experimental {
 
 // ---------------------------------------------------------------------------------------
 // bench (codecs): the codec benchmark behind `lmgc bench codecs`. Compresses and
-// decompresses the same tensor files with each codec, in each chunking mode asked for, all in
-// one run; checks every round trip byte for byte (a mismatch is an error, never a number);
-// reports rates and the best and median speed of the timed repeats. See docs/codecs.md.
+// decompresses the same tensor files with each codec (a codec with settings, or one of lmgc's
+// compression levels), in each chunking mode and at each thread count asked for, all in one
+// run, the timed repeats of all of them interleaved; checks every round trip byte for byte (a
+// mismatch is an error, never a number); reports rates and the best and median speed of the
+// timed repeats, which points are dominated (Pareto), and thread scaling. See docs/bench.md.
 // ---------------------------------------------------------------------------------------
 
+/// chunk_bytes value meaning each codec's own chunk size (what `lmgc compress` does).
+inline constexpr std::uint64_t codec_bench_default_chunks = UINT64_MAX;
+
 struct codec_bench_params {
-    std::vector<std::string> codecs; ///< names; empty = every built-in codec but "store" and "lm"
-    std::vector<std::uint64_t> chunk_bytes; ///< one run per entry, 0 = unchunked; empty = {0}
-    int repeats;                            ///< timed repeats after one untimed warm-up, >= 1
-    int n_threads;                          ///< threads of each compress/decompress; 0 = all cores
-    input_format format;                    ///< how to read the files
-    bool u2_as_bf16;                        ///< .npy "<u2" arrays hold bfloat16 values
-    progress_fn progress;                   ///< optional: (runs done, runs in all)
+    /// Codec specs (parse_codec_bench_spec); empty = every built-in codec but "store" and "lm".
+    std::vector<std::string> codecs;
+    /// One run per entry: 0 = unchunked, codec_bench_default_chunks = each codec's own chunk
+    /// size, else the chunk size in bytes; empty = {0}.
+    std::vector<std::uint64_t> chunk_bytes;
+    int repeats;                    ///< timed repeats after one untimed warm-up, >= 1
+    int n_threads;                  ///< threads of each compress/decompress; 0 = all cores
+    std::vector<int> thread_counts; ///< one run per entry (thread scaling); empty = {n_threads}
+    input_format format;            ///< how to read the files
+    bool u2_as_bf16;                ///< .npy "<u2" arrays hold bfloat16 values
+    progress_fn progress;           ///< optional: (passes done, passes in all); a pass is one
+                                    ///< round trip of every file in one configuration
 };
 /// codecs {}, chunk_bytes {0}, repeats 3, n_threads 1 (speeds of one core), format auto.
 codec_bench_params default_codec_bench_params();
 
-/// One codec in one chunking mode, summed over all the files.
+/// A codec as `lmgc bench codecs` names it:
+///   "zstd", "zstd:level=19", "brotli:quality=5:lgwin=22": a codec of `lmgc codecs` with
+///   settings (KEY=VALUE, the codec's own; "level=N" is also accepted for lzma's preset and
+///   brotli's quality);
+///   "level:N" or "-N": lmgc's compression level N (1..9, list_levels()), the codec and
+///   settings it maps to in this build.
+struct codec_bench_spec {
+    std::string spec;                  ///< as written
+    std::string label;                 ///< what tables show: "zstd:level=19", "lmgc -3"
+    std::string codec;                 ///< the codec's name in `lmgc codecs` (a level: its codec)
+    std::vector<codec_option> options; ///< settings given (a level: the level's own)
+    int level = 0;                     ///< lmgc's level 1..9; 0 for a codec named directly
+};
+/// Parses a spec. Throws lmgc::error: usage (unknown codec, setting or level, malformed
+/// setting), unsupported (a codec that is not built in).
+codec_bench_spec parse_codec_bench_spec(const std::string& spec);
+/// "level:1" .. "level:9": every compression level.
+std::vector<std::string> codec_bench_level_specs();
+/// The classical codecs at representative settings (gzip 1/6/9, zstd 1/3/9/19, lzma 1/6/9,
+/// brotli 1/5/11, shuffle-zstd, shuffle-lzma, fpzip, zfp, png, flac), those built in.
+std::vector<std::string> codec_bench_classical_specs();
+
+/// One codec in one chunking mode at one thread count, summed over all the files.
 struct codec_bench_result {
-    std::string codec;               ///< the codec asked for
-    std::uint64_t chunk_bytes = 0;   ///< 0 = unchunked
-    std::string codecs_used;         ///< codec of each stream, "+"-joined and deduplicated,
-                                     ///< e.g. "fpzip+zstd" when integer tensors fell back
-    std::uint64_t tensor_bytes = 0;  ///< tensor data of the files (what rates refer to)
-    std::uint64_t output_bytes = 0;  ///< the .lmgc files
-    std::uint64_t payload_bytes = 0; ///< the coded chunks alone, without container overhead
-    double rate_percent = 0;         ///< 100 * output_bytes / tensor_bytes
-    double payload_rate_percent = 0; ///< 100 * payload_bytes / tensor_bytes
+    std::string codec;                 ///< the spec asked for
+    std::string label;                 ///< codec_bench_spec::label
+    std::string codec_name;            ///< the codec's name in `lmgc codecs`
+    std::vector<codec_option> options; ///< its settings
+    int level = 0;                     ///< lmgc's level, 0 for a codec named directly
+    std::uint64_t chunk_bytes = 0;     ///< 0 = unchunked; codec_bench_default_chunks
+    int n_threads = 1;                 ///< threads of each call (0 = all cores)
+    std::string codecs_used;           ///< codec of each stream, "+"-joined and deduplicated,
+                                       ///< e.g. "fpzip+zstd" when integer tensors fell back
+    std::uint64_t tensor_bytes = 0;    ///< tensor data of the files (what rates refer to)
+    std::uint64_t output_bytes = 0;    ///< the .lmgc files
+    std::uint64_t payload_bytes = 0;   ///< the coded chunks alone, without container overhead
+    double rate_percent = 0;           ///< 100 * output_bytes / tensor_bytes
+    double payload_rate_percent = 0;   ///< 100 * payload_bytes / tensor_bytes
     /// Tensor megabytes (10^6 bytes) per second over all files, from the fastest and the
     /// median repeat.
     double compress_mbps_best = 0, compress_mbps_median = 0;
     double decompress_mbps_best = 0, decompress_mbps_median = 0;
 };
 
-/// Runs every codec in every mode over files (read into memory once, before any timing).
-/// Results are ordered by codec, then by mode. Throws lmgc::error: io (unreadable file),
-/// bad_input (not a tensor file), usage (unknown codec, bad params), unsupported (codec not
-/// built in), internal (a round trip that is not byte-identical, or a codec whose output
-/// changes between repeats).
+/// Runs every codec in every mode at every thread count over files (read into memory once,
+/// before any timing): one untimed warm-up pass of each, then repeat after repeat a timed pass
+/// of each, so that all of them see the same machine. Results are ordered by codec, then
+/// mode, then thread count. Throws lmgc::error: io (unreadable file), bad_input (not a tensor
+/// file), usage (unknown codec, bad params), unsupported (codec not built in), internal (a
+/// round trip that is not byte-identical, or a codec whose output changes between repeats).
 std::vector<codec_bench_result> bench_codecs(const std::vector<std::string>& files,
                                              const codec_bench_params& params);
+
+/// A point of a rate / speed plot. Lower rate, higher speeds are better.
+struct pareto_point {
+    double rate = 0, compress_mbps = 0, decompress_mbps = 0;
+};
+/// True when a dominates b: rate <= and both speeds >=, and strictly better in one of the
+/// three.
+bool pareto_dominates(const pareto_point& a, const pareto_point& b);
+/// For each point, the indices of the points that dominate it (ascending); empty = on the
+/// front.
+std::vector<std::vector<std::size_t>> pareto_dominated_by(std::span<const pareto_point> points);
+
+/// One set of files and its results.
+struct codec_bench_set {
+    std::string name; ///< "files", or --set NAME=...
+    std::vector<std::string> files;
+    std::vector<codec_bench_result> results;
+};
+/// The tables: per set the results at the first thread count (rate, payload rate, speeds
+/// best / median), which points are dominated and by what (speeds: best of the repeats; every
+/// mode and level side by side), whether each classical codec is dominated by an lmgc level,
+/// and with several thread counts the scaling (MB/s at N threads and N-thread efficiency,
+/// speed / (N * speed at 1 thread)).
+std::string codec_bench_markdown(const std::vector<codec_bench_set>& sets, int repeats);
+/// Every result as CSV: set, label, codec, settings, level, mode, chunk_bytes, threads, sizes,
+/// rates, speeds, dominated_by.
+std::string codec_bench_csv(const std::vector<codec_bench_set>& sets);
+
+struct codec_bench_report_params {
+    std::string title;   ///< first line of table.md (e.g. the command line)
+    std::string gnuplot; ///< "" = find gnuplot on PATH; "none" = do not draw
+    bool overwrite = false;
+};
+/// Writes results.csv, table.md (headed by title), and per set the plot data
+/// (pareto[-SET]-levels.dat, pareto[-SET]-classical.dat) and pareto.gp; draws with gnuplot
+/// rate-vs-compress[-SET].svg and rate-vs-decompress[-SET].svg (the -SET part only with
+/// several sets; log speed axis, lmgc levels and classical codecs in their own colours, one
+/// labelled point each). Returns notes (e.g. gnuplot missing). Throws lmgc::error(io), also
+/// when dir already holds results.csv and !overwrite.
+std::vector<std::string> write_codec_bench_report(const std::vector<codec_bench_set>& sets,
+                                                  int repeats, const std::string& dir,
+                                                  const codec_bench_report_params& params);
 
 // ---------------------------------------------------------------------------------------
 // bench (experiments): `lmgc bench --data ...`, the paper's tables. Draws files at random

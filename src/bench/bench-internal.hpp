@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace lmgc::detail {
 
@@ -23,5 +24,19 @@ std::string bench_mode_name(std::uint64_t chunk_bytes, bool own_chunking);
 
 // "41.26 ± 0.80" (mean only when there was one repeat).
 std::string bench_format_mean_std(const experimental::mean_std& v, int decimals);
+
+// A Markdown table, the first row its header; columns padded to their widest cell (in code
+// points, so "±" counts as one).
+std::string bench_markdown(const std::vector<std::vector<std::string>>& rows);
+// "%.*f" and "%.9g".
+std::string bench_fixed(double v, int decimals);
+std::string bench_num(double v);
+// Appends one CSV line, quoting fields that need it.
+void bench_append_csv_line(std::string& out, const std::vector<std::string>& fields);
+
+// Runs gnuplot (the executable `gnuplot`, or "" to find it on PATH) on script in dir, its output
+// going to dir/plot.log. Returns "" or why the plots were not drawn.
+std::string bench_run_gnuplot(const std::string& gnuplot, const std::string& dir,
+                              const std::string& script);
 
 } // namespace lmgc::detail

@@ -42,16 +42,7 @@ std::string bench_format_mean_std(const experimental::mean_std& v, int decimals)
     return buf;
 }
 
-} // namespace lmgc::detail
-
-namespace lmgc::experimental {
-
-namespace fs = std::filesystem;
-using namespace lmgc::detail;
-
-namespace {
-
-std::string markdown(const std::vector<std::vector<std::string>>& rows) {
+std::string bench_markdown(const std::vector<std::vector<std::string>>& rows) {
     if (rows.empty()) return {};
     // Widths in code points, so "±" counts as one column.
     auto width = [](const std::string& s) {
@@ -80,19 +71,19 @@ std::string markdown(const std::vector<std::vector<std::string>>& rows) {
     return out;
 }
 
-std::string fixed(double v, int decimals) {
+std::string bench_fixed(double v, int decimals) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
     return buf;
 }
 
-std::string num(double v) {
+std::string bench_num(double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.9g", v);
     return buf;
 }
 
-std::string csv_field(const std::string& s) {
+static std::string bench_csv_field(const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string out = "\"";
     for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -100,13 +91,69 @@ std::string csv_field(const std::string& s) {
 }
 
 // Appends piece by piece: GCC 12 warns falsely (-Wrestrict) on ("," or "") + string.
-void append_csv_line(std::string& out, const std::vector<std::string>& fields) {
+void bench_append_csv_line(std::string& out, const std::vector<std::string>& fields) {
     for (std::size_t i = 0; i < fields.size(); ++i) {
         if (i) out += ',';
-        out += csv_field(fields[i]);
+        out += bench_csv_field(fields[i]);
     }
     out += '\n';
 }
+
+// Runs gnuplot on script in dir; its output goes to dir/plot.log. Returns "" or why not.
+std::string bench_run_gnuplot(const std::string& gnuplot, const std::string& dir,
+                              const std::string& script) {
+    std::string exe = gnuplot;
+    if (exe.empty()) {
+        const char* path = std::getenv("PATH");
+        std::string p = path ? path : "";
+        std::size_t start = 0;
+        while (start <= p.size()) {
+            const auto end = std::min(p.find(':', start), p.size());
+            const auto cand =
+                (start == end ? std::string(".") : p.substr(start, end - start)) + "/gnuplot";
+            if (::access(cand.c_str(), X_OK) == 0) {
+                exe = cand;
+                break;
+            }
+            start = end + 1;
+        }
+        if (exe.empty())
+            return "gnuplot is not installed (Debian: gnuplot-nox): plots not drawn; the data "
+                   "and " +
+                   script + " are in " + dir + " (run `gnuplot " + script + "` there)";
+    } else if (::access(exe.c_str(), X_OK) != 0) {
+        return "gnuplot '" + exe + "' cannot be run: plots not drawn; the data and " + script +
+               " are in " + dir;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    const std::string log = dir + "/plot.log";
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addchdir_np(&fa, dir.c_str());
+    std::string a0 = exe, a1 = script;
+    char* argv[] = {a0.data(), a1.data(), nullptr};
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return "gnuplot could not be started: plots not drawn";
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return "lost track of gnuplot: plots may be missing";
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return "gnuplot failed (see " + log + "): plots may be missing";
+    return "";
+}
+
+} // namespace lmgc::detail
+
+namespace lmgc::experimental {
+
+namespace fs = std::filesystem;
+using namespace lmgc::detail;
+
+namespace {
 
 const gradient_set* set_of(const experiment_result& r, const std::string& name) {
     for (const auto& s : r.sets)
@@ -181,15 +228,15 @@ std::string pivot(const experiment_result& r, const shape& sh) {
         if (gain) {
             std::string cell = "—";
             if (best_c && best_m && best_c->rate.mean > 0)
-                cell =
-                    best_m->codec + " vs " + best_c->codec + ": " +
-                    fixed(100.0 * (best_c->rate.mean - best_m->rate.mean) / best_c->rate.mean, 1) +
-                    "%";
+                cell = best_m->codec + " vs " + best_c->codec + ": " +
+                       bench_fixed(
+                           100.0 * (best_c->rate.mean - best_m->rate.mean) / best_c->rate.mean, 1) +
+                       "%";
             line.push_back(cell);
         }
         t.push_back(std::move(line));
     }
-    return markdown(t);
+    return bench_markdown(t);
 }
 
 std::string all_rows(const experiment_result& r, const shape& sh) {
@@ -226,13 +273,13 @@ std::string all_rows(const experiment_result& r, const shape& sh) {
         if (sh.ideal) l.push_back(row.has_ideal ? bench_format_mean_std(row.ideal_rate, 2) : "");
         l.push_back(bench_format_mean_std(row.compress_mbps, 2));
         l.push_back(bench_format_mean_std(row.decompress_mbps, 2));
-        l.push_back(fixed(row.compress_cpu_mbps.mean, 2) + " / " +
-                    fixed(row.decompress_cpu_mbps.mean, 2));
+        l.push_back(bench_fixed(row.compress_cpu_mbps.mean, 2) + " / " +
+                    bench_fixed(row.decompress_cpu_mbps.mean, 2));
         l.push_back(std::to_string(row.files) + " × " + std::to_string(row.repeats));
         if (sh.fallback) l.push_back(row.streams);
         t.push_back(std::move(l));
     }
-    return markdown(t);
+    return bench_markdown(t);
 }
 
 // Plot labels: unique within the report.
@@ -245,53 +292,6 @@ std::string tsv_safe(std::string s) {
     for (auto& c : s)
         if (c == '\t' || c == '\n' || c == '"') c = ' ';
     return s;
-}
-
-// Runs gnuplot on script in dir; its output goes to dir/plot.log. Returns "" or why not.
-std::string run_gnuplot(const std::string& gnuplot, const std::string& dir,
-                        const std::string& script) {
-    std::string exe = gnuplot;
-    if (exe.empty()) {
-        const char* path = std::getenv("PATH");
-        std::string p = path ? path : "";
-        std::size_t start = 0;
-        while (start <= p.size()) {
-            const auto end = std::min(p.find(':', start), p.size());
-            const auto cand =
-                (start == end ? std::string(".") : p.substr(start, end - start)) + "/gnuplot";
-            if (::access(cand.c_str(), X_OK) == 0) {
-                exe = cand;
-                break;
-            }
-            start = end + 1;
-        }
-        if (exe.empty())
-            return "gnuplot is not installed (Debian: gnuplot-nox): plots not drawn; the data "
-                   "and plot.gp are in " +
-                   dir + " (run `gnuplot plot.gp` there)";
-    } else if (::access(exe.c_str(), X_OK) != 0) {
-        return "gnuplot '" + exe +
-               "' cannot be run: plots not drawn; the data and plot.gp are in " + dir;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    const std::string log = dir + "/plot.log";
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addchdir_np(&fa, dir.c_str());
-    std::string a0 = exe, a1 = script;
-    char* argv[] = {a0.data(), a1.data(), nullptr};
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return "gnuplot could not be started: plots not drawn";
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return "lost track of gnuplot: plots may be missing";
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return "gnuplot failed (see " + log + "): plots may be missing";
-    return "";
 }
 
 std::string plot_script(std::size_t n_bars, double y_max) {
@@ -326,8 +326,8 @@ unset xlabel
         std::string b = body;
         for (auto p = b.find("EXT"); p != std::string::npos; p = b.find("EXT"))
             b.replace(p, 3, ext);
-        b.replace(b.find("YMAX"), 4, num(y_max));
-        b.replace(b.find("XMAX"), 4, num(static_cast<double>(n_bars) - 0.4));
+        b.replace(b.find("YMAX"), 4, bench_num(y_max));
+        b.replace(b.find("XMAX"), 4, bench_num(static_cast<double>(n_bars) - 0.4));
         return "set terminal " + term + "\nset output \"rate." + ext + "\"\n" + b;
     };
     return "# Made by lmgc bench: gnuplot plot.gp (in this folder) redraws the plots.\n" +
@@ -394,19 +394,19 @@ std::string experiment_runs_csv(const experiment_result& r) {
             std::to_string(x.payload_bytes),
             std::to_string(x.preprocessed_bytes),
             std::to_string(x.side_info_bytes),
-            num(tb > 0 ? 100.0 * ob / tb : 0),
-            num(pb > 0 ? 100.0 * ob / pb : 0),
-            num(x.relative_l2_error),
-            x.ideal_bits < 0 ? "" : num(x.ideal_bits),
-            x.ideal_bits < 0 || tb <= 0 ? "" : num(100.0 * x.ideal_bits / 8 / tb),
-            num(x.compress_seconds),
-            num(x.decompress_seconds),
-            num(x.compress_seconds > 0 ? tb / x.compress_seconds / 1e6 : 0),
-            num(x.decompress_seconds > 0 ? tb / x.decompress_seconds / 1e6 : 0),
-            num(x.compress_cpu_seconds),
-            num(x.decompress_cpu_seconds),
+            bench_num(tb > 0 ? 100.0 * ob / tb : 0),
+            bench_num(pb > 0 ? 100.0 * ob / pb : 0),
+            bench_num(x.relative_l2_error),
+            x.ideal_bits < 0 ? "" : bench_num(x.ideal_bits),
+            x.ideal_bits < 0 || tb <= 0 ? "" : bench_num(100.0 * x.ideal_bits / 8 / tb),
+            bench_num(x.compress_seconds),
+            bench_num(x.decompress_seconds),
+            bench_num(x.compress_seconds > 0 ? tb / x.compress_seconds / 1e6 : 0),
+            bench_num(x.decompress_seconds > 0 ? tb / x.decompress_seconds / 1e6 : 0),
+            bench_num(x.compress_cpu_seconds),
+            bench_num(x.decompress_cpu_seconds),
         };
-        append_csv_line(out, f);
+        bench_append_csv_line(out, f);
     }
     return out;
 }
@@ -430,24 +430,24 @@ std::string experiment_summary_csv(const experiment_result& r) {
             x.streams,
             std::to_string(x.repeats),
             std::to_string(x.files),
-            num(x.rate.mean),
-            num(x.rate.std),
-            num(x.payload_rate.mean),
-            num(x.payload_rate.std),
-            num(x.rate_vs_preprocessed.mean),
-            num(x.rate_vs_preprocessed.std),
-            num(x.relative_l2_error.mean),
-            num(x.relative_l2_error.std),
-            x.has_ideal ? num(x.ideal_rate.mean) : "",
-            x.has_ideal ? num(x.ideal_rate.std) : "",
-            num(x.compress_mbps.mean),
-            num(x.compress_mbps.std),
-            num(x.decompress_mbps.mean),
-            num(x.decompress_mbps.std),
-            num(x.compress_cpu_mbps.mean),
-            num(x.decompress_cpu_mbps.mean),
+            bench_num(x.rate.mean),
+            bench_num(x.rate.std),
+            bench_num(x.payload_rate.mean),
+            bench_num(x.payload_rate.std),
+            bench_num(x.rate_vs_preprocessed.mean),
+            bench_num(x.rate_vs_preprocessed.std),
+            bench_num(x.relative_l2_error.mean),
+            bench_num(x.relative_l2_error.std),
+            x.has_ideal ? bench_num(x.ideal_rate.mean) : "",
+            x.has_ideal ? bench_num(x.ideal_rate.std) : "",
+            bench_num(x.compress_mbps.mean),
+            bench_num(x.compress_mbps.std),
+            bench_num(x.decompress_mbps.mean),
+            bench_num(x.decompress_mbps.std),
+            bench_num(x.compress_cpu_mbps.mean),
+            bench_num(x.decompress_cpu_mbps.mean),
         };
-        append_csv_line(out, f);
+        bench_append_csv_line(out, f);
     }
     return out;
 }
@@ -482,17 +482,18 @@ std::vector<std::string> write_experiment_report(const experiment_result& r, con
     for (const auto& row : r.rows) {
         y_max = std::max(y_max, 1.08 * (row.rate.mean + row.rate.std));
         const auto label = tsv_safe(plot_label(r, row, sh));
-        rate_dat += std::to_string(i++) + "\t" + label + "\t" + num(row.rate.mean) + "\t" +
-                    num(row.rate.std) + "\n";
-        speed_dat += label + "\t" + num(row.compress_mbps.mean) + "\t" + num(row.rate.mean) + "\t" +
-                     num(row.compress_mbps.std) + "\t" + num(row.rate.std) + "\t" +
-                     num(row.decompress_mbps.mean) + "\t" + num(row.decompress_mbps.std) + "\n";
+        rate_dat += std::to_string(i++) + "\t" + label + "\t" + bench_num(row.rate.mean) + "\t" +
+                    bench_num(row.rate.std) + "\n";
+        speed_dat += label + "\t" + bench_num(row.compress_mbps.mean) + "\t" +
+                     bench_num(row.rate.mean) + "\t" + bench_num(row.compress_mbps.std) + "\t" +
+                     bench_num(row.rate.std) + "\t" + bench_num(row.decompress_mbps.mean) + "\t" +
+                     bench_num(row.decompress_mbps.std) + "\n";
     }
     put("plot-rate.dat", rate_dat);
     put("plot-speed.dat", speed_dat);
     put("plot.gp", plot_script(r.rows.size(), y_max));
     if (params.gnuplot != "none") {
-        const auto why = run_gnuplot(params.gnuplot, dir, "plot.gp");
+        const auto why = bench_run_gnuplot(params.gnuplot, dir, "plot.gp");
         if (!why.empty()) notes.push_back(why);
     } else {
         notes.push_back("plots not drawn (asked not to); plot.gp and its data are in " + dir);

@@ -32,15 +32,6 @@ const char* kind_name(point_kind k) {
     return k == point_kind::level ? "level" : k == point_kind::classical ? "classical" : "other";
 }
 
-std::string settings_text(const std::vector<codec_option>& options) {
-    std::string s;
-    for (const auto& [k, v] : options) {
-        if (!s.empty()) s += ':';
-        s += k + "=" + v;
-    }
-    return s;
-}
-
 std::string mode_text(std::uint64_t chunk_bytes) {
     return chunk_bytes == codec_bench_default_chunks ? "default chunks"
                                                      : bench_mode_name(chunk_bytes, false);
@@ -50,7 +41,7 @@ std::string mode_text(std::uint64_t chunk_bytes) {
 std::string full_label(const codec_bench_result& r) {
     if (!r.level) return r.label;
     return r.label + " (" + r.codec_name + (r.options.empty() ? "" : ":") +
-           settings_text(r.options) + ")";
+           detail::bench_settings_text(r.options) + ")";
 }
 
 // The results of a set at its first thread count, with their dominance.
@@ -280,7 +271,7 @@ std::string codec_bench_csv(const std::vector<codec_bench_set>& sets) {
                                         r.label,
                                         r.codec,
                                         r.codec_name,
-                                        settings_text(r.options),
+                                        detail::bench_settings_text(r.options),
                                         std::to_string(r.level),
                                         kind_name(kind_of(r)),
                                         r.chunk_bytes == codec_bench_default_chunks ? "default"
@@ -307,18 +298,9 @@ std::string codec_bench_csv(const std::vector<codec_bench_set>& sets) {
 std::vector<std::string> write_codec_bench_report(const std::vector<codec_bench_set>& sets,
                                                   int repeats, const std::string& dir,
                                                   const codec_bench_report_params& params) {
-    LMGC_CHECK(!dir.empty(), errc::usage, "no output folder");
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    LMGC_CHECK(fs::is_directory(dir, ec), errc::io, "cannot create folder '", dir, "'");
-    LMGC_CHECK(params.overwrite || !fs::exists(fs::path(dir) / "results.csv", ec), errc::io, "'",
-               dir,
-               "' already holds a bench report (results.csv); use another folder or overwrite");
+    detail::bench_prepare_report_dir(dir, params.overwrite);
     auto put = [&](const std::string& name, const std::string& text) {
-        write_file_atomic((fs::path(dir) / name).string(),
-                          std::span<const std::uint8_t>(
-                              reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
-                          true);
+        detail::bench_put_text(dir, name, text);
     };
     std::vector<std::string> notes;
     put("results.csv", codec_bench_csv(sets));

@@ -56,15 +56,6 @@ bool has_setting(const codec_description& c, const std::string& key) {
     return false;
 }
 
-std::string settings_text(const std::vector<codec_option>& options) {
-    std::string s;
-    for (const auto& [k, v] : options) {
-        if (!s.empty()) s += ':';
-        s += k + "=" + v;
-    }
-    return s;
-}
-
 // The codecs to run: every built-in codec but store and lm (the LLM prior needs a model
 // folder: name it, with its options).
 std::vector<std::string> default_specs() {
@@ -223,7 +214,8 @@ codec_bench_spec parse_codec_bench_spec(const std::string& spec) {
                                         : " (it has: " + it->settings + ")");
         out.options.emplace_back(key, parts[i].substr(eq + 1));
     }
-    out.label = out.codec + (out.options.empty() ? "" : ":" + settings_text(out.options));
+    out.label =
+        out.codec + (out.options.empty() ? "" : ":" + detail::bench_settings_text(out.options));
     return out;
 }
 

@@ -39,4 +39,12 @@ void bench_append_csv_line(std::string& out, const std::vector<std::string>& fie
 std::string bench_run_gnuplot(const std::string& gnuplot, const std::string& dir,
                               const std::string& script);
 
+// "level=19:lgwin=22": a codec's settings as bench labels them.
+std::string bench_settings_text(const std::vector<codec_option>& options);
+
+// Makes the report folder dir, refusing one that already holds a report (results.csv) unless
+// overwrite; then bench_put_text writes each file of it atomically.
+void bench_prepare_report_dir(const std::string& dir, bool overwrite);
+void bench_put_text(const std::string& dir, const std::string& name, const std::string& text);
+
 } // namespace lmgc::detail

@@ -146,6 +146,32 @@ std::string bench_run_gnuplot(const std::string& gnuplot, const std::string& dir
     return "";
 }
 
+std::string bench_settings_text(const std::vector<codec_option>& options) {
+    std::string s;
+    for (const auto& [k, v] : options) {
+        if (!s.empty()) s += ':';
+        s += k + "=" + v;
+    }
+    return s;
+}
+
+void bench_prepare_report_dir(const std::string& dir, bool overwrite) {
+    namespace fs = std::filesystem;
+    LMGC_CHECK(!dir.empty(), errc::usage, "no output folder");
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    LMGC_CHECK(fs::is_directory(dir, ec), errc::io, "cannot create folder '", dir, "'");
+    LMGC_CHECK(overwrite || !fs::exists(fs::path(dir) / "results.csv", ec), errc::io, "'", dir,
+               "' already holds a bench report (results.csv); use another folder or overwrite");
+}
+
+void bench_put_text(const std::string& dir, const std::string& name, const std::string& text) {
+    write_file_atomic((std::filesystem::path(dir) / name).string(),
+                      std::span<const std::uint8_t>(
+                          reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
+                      true);
+}
+
 } // namespace lmgc::detail
 
 namespace lmgc::experimental {
@@ -459,17 +485,9 @@ bool experiment_report_exists(const std::string& dir) {
 
 std::vector<std::string> write_experiment_report(const experiment_result& r, const std::string& dir,
                                                  const experiment_report_params& params) {
-    LMGC_CHECK(!dir.empty(), errc::usage, "no output folder");
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    LMGC_CHECK(fs::is_directory(dir, ec), errc::io, "cannot create folder '", dir, "'");
-    LMGC_CHECK(params.overwrite || !experiment_report_exists(dir), errc::io, "'", dir,
-               "' already holds a bench report (results.csv); use another folder or overwrite");
+    detail::bench_prepare_report_dir(dir, params.overwrite);
     auto put = [&](const std::string& name, const std::string& text) {
-        write_file_atomic((fs::path(dir) / name).string(),
-                          std::span<const std::uint8_t>(
-                              reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
-                          true);
+        detail::bench_put_text(dir, name, text);
     };
     std::vector<std::string> notes;
     put("results.csv", experiment_runs_csv(r));

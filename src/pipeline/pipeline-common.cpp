@@ -6,6 +6,22 @@
 
 namespace lmgc::detail {
 
+void for_each_skeleton_piece(const container_header& h,
+                             const std::function<void(std::uint64_t, byte_span)>& piece) {
+    std::uint64_t pos = 0, skel = 0;
+    auto gap = [&](std::uint64_t upto) {
+        const auto n = upto - pos;
+        if (n) piece(pos, byte_span(h.skeleton).subspan(skel, n));
+        skel += n;
+        pos = upto;
+    };
+    for (const auto& t : h.tensors) {
+        gap(t.file_offset);
+        pos += t.nbytes;
+    }
+    gap(h.original_bytes);
+}
+
 chunk_layout make_layout(const container_header& h, const container_chunk& c) {
     chunk_layout l;
     l.type = h.streams[c.stream].type;

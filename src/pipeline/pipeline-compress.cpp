@@ -228,20 +228,8 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
     std::vector<chunk_slot> slots(window);
 
     crc_pieces file_crc;
-    { // the skeleton's pieces: the gaps between tensors
-        std::uint64_t pos = 0, skel = 0;
-        auto gap = [&](std::uint64_t upto) {
-            const auto n = upto - pos;
-            if (n) file_crc.add(pos, n, crc32c(byte_span(h.skeleton).subspan(skel, n)));
-            skel += n;
-            pos = upto;
-        };
-        for (const auto& t : h.tensors) {
-            gap(t.file_offset);
-            pos += t.nbytes;
-        }
-        gap(h.original_bytes);
-    }
+    for_each_skeleton_piece(
+        h, [&](std::uint64_t offset, byte_span b) { file_crc.add(offset, b.size(), crc32c(b)); });
 
     container_writer writer(h, write);
     std::uint64_t payload_total = 0;

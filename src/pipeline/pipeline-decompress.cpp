@@ -102,24 +102,10 @@ container_header decompress_stream(const byte_source& in, const decompress_param
     std::mutex pending_mu;
 
     // Skeleton bytes between the tensors.
-    {
-        std::uint64_t pos = 0, skel = 0;
-        auto gap = [&](std::uint64_t upto) {
-            const auto n = upto - pos;
-            if (n) {
-                const byte_span b = byte_span(h.skeleton).subspan(skel, n);
-                sink.skeleton(pos, b);
-                file_crc.add(pos, n, crc32c(b));
-            }
-            skel += n;
-            pos = upto;
-        };
-        for (const auto& t : h.tensors) {
-            gap(t.file_offset);
-            pos += t.nbytes;
-        }
-        gap(h.original_bytes);
-    }
+    for_each_skeleton_piece(h, [&](std::uint64_t offset, byte_span b) {
+        sink.skeleton(offset, b);
+        file_crc.add(offset, b.size(), crc32c(b));
+    });
 
     // A finished tensor piece in stream byte order: to the sink in file byte order.
     auto deliver = [&](std::size_t ti, std::uint64_t offset, std::span<std::uint8_t> data) {

@@ -7,6 +7,7 @@
 #include "lmgc/lmgc.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -63,6 +64,11 @@ class crc_pieces {
     std::vector<piece> pieces_;
     std::mutex mu_;
 };
+
+// Calls piece(offset, bytes) for each run of the header's skeleton (the original file's bytes
+// between and around its tensors), in file order, with its offset in the original file.
+void for_each_skeleton_piece(const container_header& h,
+                             const std::function<void(std::uint64_t, byte_span)>& piece);
 
 // The codec objects of a header's streams, for decoding (recorded params + user options).
 std::vector<std::unique_ptr<codec_i>> make_decoders(const container_header& h,

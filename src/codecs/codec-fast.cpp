@@ -257,11 +257,12 @@ class tans_reader {
         acc_ = load_le<std::uint64_t>(p_);
         used_ = 8 - highbit(stream.back()); // the end mark and the zeros above it
     }
-    // n <= 10, at most 56 bits between two refills.
+    // n <= 10, at most 56 bits between two refills. The n bits below the `used` top bits of
+    // the 64-bit window (x86: shrx and bzhi).
     LMGC_FAST_INLINE std::uint32_t get(unsigned n) {
-        const auto v = static_cast<std::uint32_t>(((acc_ << used_) >> 1) >> (63 - n));
         used_ += n;
-        return v;
+        return static_cast<std::uint32_t>((acc_ >> ((0u - used_) & 63)) &
+                                          ((std::uint64_t{1} << n) - 1));
     }
     // False, and nothing moves, when the stream is used up (the caller reports it: the cloned
     // loops below must not throw).
@@ -273,6 +274,18 @@ class tans_reader {
         used_ &= 7;
         acc_ = load_le<std::uint64_t>(p_);
         return true;
+    }
+    // refill() for the decoder's blocks, which check beforehand (safe_steps) that it stays in
+    // bounds.
+    LMGC_FAST_INLINE void refill_unchecked() {
+        p_ -= used_ >> 3;
+        used_ &= 7;
+        acc_ = load_le<std::uint64_t>(p_);
+    }
+    // How many refills after reading at most `bits` each surely stay in bounds.
+    std::size_t safe_steps(unsigned bits) const {
+        const std::size_t have = static_cast<std::size_t>(p_ - base_) * 8;
+        return have < 7 ? 0 : (have - 7) / bits;
     }
     bool exhausted() const { return exhausted_; }
     // Bits of the stream not read yet (negative once it read into the zeros in front).
@@ -310,6 +323,7 @@ struct scratch {
     std::vector<std::uint32_t> keys32, hist, dtable, next_level;
     std::vector<sym_tt> tt;
     std::vector<std::uint16_t> norm, spread, state_table, present;
+    std::vector<std::uint32_t> entries;
     bytes raw_bits, tans, desc, stream;
 };
 scratch& thread_scratch() {
@@ -788,16 +802,14 @@ template <typename F> struct decode_state {
 
 // One value: the symbol of lane state x (in the context given by `back`, the value `lag` back,
 // when there are lag classes), then its raw bits from `word`, which the caller loaded at pos
-// (and which moves on).
-template <typename F, bool lag_classes>
-LMGC_FAST_INLINE typename F::uint decode_value(const decode_state<F>& ds, tans_reader& br,
-                                               std::uint32_t& x, typename F::uint back,
-                                               std::uint64_t& word, std::uint64_t& pos) {
+// (and which moves on). The decoder's careful path, for the steps its blocks do not take.
+template <typename F>
+typename F::uint decode_value(const decode_state<F>& ds, tans_reader& br, std::uint32_t& x,
+                              typename F::uint back, std::uint64_t& word, std::uint64_t& pos) {
     using U = typename F::uint;
     constexpr U sign_bit = U(1) << (F::bits - 1);
-    std::uint32_t at = x;
-    if constexpr (lag_classes)
-        at += ds.lag_offset[static_cast<U>(back & ~sign_bit) >> lag_index_shift<F>];
+    const std::uint32_t at =
+        x + ds.lag_offset[static_cast<U>(back & ~sign_bit) >> lag_index_shift<F>];
     const std::uint32_t e = ds.dt[at];
     x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
     const symbol_info<U> si = ds.info[e & ((1u << F::sym_bits) - 1)];
@@ -807,47 +819,70 @@ LMGC_FAST_INLINE typename F::uint decode_value(const decode_state<F>& ds, tans_r
     return static_cast<U>((si.base ^ (back & sign_bit)) | static_cast<U>(raw));
 }
 
-// The decoder's main loop: whole steps of 4 values (one per lane) from out to out_end (lane 0's
-// part; the others follow every lane_bytes), all at least `lag` into their lane, while the raw
-// bits of a step are surely there (pos <= pos_max). Returns the steps done.
+// The decoder's blocks run in two passes, so that each keeps its state in registers: first
+// the symbols of the block's steps (the tANS chains), then the values (raw bits and signs).
+
+// Pass 1: the symbols of `steps` whole steps into sym[4 * t + k] (lane k). With lag classes,
+// the context of a value comes from the symbol 4 * lag entries back (a value's lag class is
+// a function of its class; the caller puts the symbols of the steps before the block in
+// front). The caller has checked that the symbol stream lasts (safe_steps).
 template <typename F, bool lag_classes>
-LMGC_FAST_CLONES std::size_t decode_steps(decode_state<F>& ds_io, tans_reader& br_io,
-                                          std::uint32_t (&idx)[n_lanes], std::uint64_t pos_max,
-                                          std::uint8_t* out, std::uint8_t* out_end,
-                                          std::size_t lane_bytes) {
-    using U = typename F::uint;
-    // Everything the loop changes lives in locals: stores through a byte pointer could alias
-    // any object in memory, which would force the coder's state back there at every value.
-    const decode_state<F> ds = ds_io;
+LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_t* lag_offset,
+                                     tans_reader& br_io, std::uint32_t (&idx)[n_lanes],
+                                     std::uint32_t* sym, std::size_t steps, std::size_t lag) {
     tans_reader br = br_io;
-    std::uint8_t* const start = out;
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
-    std::uint64_t pos = ds.pos;
-    // Without a lag, `back` reads the value about to be written: its sign and lag class are
-    // masked out (pred_mask 0, lag_offset all 0).
-    const std::size_t lag_bytes = ds.lag * sizeof(U);
-    const U pred_mask =
-        lag_classes || ds.lag ? static_cast<U>(~U(0)) : U(0); // lag classes: lag >= 2
-    // Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
-    // f64): 7 + group * (mantissa bits) <= 64.
-    constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
-    std::uint64_t word = 0;
-    auto value = [&](std::uint32_t& x, std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
-        if (k % group == 0) word = load_le<std::uint64_t>(ds.rb + (pos >> 3)) >> (pos & 7);
-        const U back = load_le<U>(to - lag_bytes) & pred_mask;
-        store_le(to, decode_value<F, lag_classes>(ds, br, x, back, word, pos));
+    const std::uint32_t* back = sym - n_lanes * lag;
+    auto one = [&](std::uint32_t& x, unsigned k) LMGC_FAST_LAMBDA {
+        std::uint32_t at = x;
+        if constexpr (lag_classes) at += lag_offset[back[k] & ((1u << F::sym_bits) - 1)];
+        const std::uint32_t e = dt[at];
+        x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
+        sym[k] = e; // the whole entry: masking it in pass 2 costs less than here
     };
-    for (; out < out_end && pos <= pos_max; out += sizeof(U)) {
-        value(x0, out, 0);
-        value(x1, out + lane_bytes, 1);
-        value(x2, out + 2 * lane_bytes, 2);
-        value(x3, out + 3 * lane_bytes, 3);
-        if (!br.refill()) break;
+    for (std::size_t t = 0; t < steps; ++t, sym += n_lanes, back += n_lanes) {
+        one(x0, 0);
+        one(x1, 1);
+        one(x2, 2);
+        one(x3, 3);
+        br.refill_unchecked();
     }
     idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
     br_io = br;
-    ds_io.pos = pos;
-    return static_cast<std::size_t>(out - start) / sizeof(U);
+}
+
+// Pass 2: the values of those steps, lane k's at out + k * lane_bytes onwards: the symbol's
+// sign, exponent and leading bit, its raw bits, and (signs) the sign of the value `lag` back.
+// Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
+// f64: 7 + group * mantissa bits <= 64). The caller has checked that the raw bits last.
+template <typename F, bool signs, bool shifted>
+LMGC_FAST_CLONES void decode_raw(const symbol_info<typename F::uint>* info,
+                                 const std::uint32_t* sym, const std::uint8_t* rb,
+                                 std::uint64_t& pos_io, unsigned zero_low, std::uint8_t* out,
+                                 std::size_t steps, std::size_t lane_bytes, std::size_t lag) {
+    using U = typename F::uint;
+    constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
+    std::uint64_t pos = pos_io, word = 0;
+    const std::size_t lag_bytes = lag * sizeof(U);
+    auto one = [&](std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
+        if (k % group == 0) word = load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7);
+        const symbol_info<U> si = info[sym[k] & ((1u << F::sym_bits) - 1)];
+        std::uint64_t raw = word & si.mask;
+        if constexpr (shifted) raw <<= zero_low;
+        word >>= si.nbits;
+        pos += si.nbits;
+        U v = static_cast<U>(si.base | static_cast<U>(raw));
+        if constexpr (signs)
+            v ^= static_cast<U>(load_le<U>(to - lag_bytes) & U(U(1) << (F::bits - 1)));
+        store_le(to, v);
+    };
+    for (std::size_t t = 0; t < steps; ++t, sym += n_lanes, out += sizeof(U)) {
+        one(out, 0);
+        one(out + lane_bytes, 1);
+        one(out + 2 * lane_bytes, 2);
+        one(out + 3 * lane_bytes, 3);
+    }
+    pos_io = pos;
 }
 
 template <typename F>
@@ -980,26 +1015,70 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
                 word |= std::uint64_t{ds.rb[at + b]} << (8 * b);
             word >>= ds.pos & 7;
             const U back = lag && j >= lag ? load_le<U>(dst + (i - lag) * sizeof(U)) : U(0);
-            store_le(dst + i * sizeof(U),
-                     decode_value<F, true>(ds, br, idx[k], back, word, ds.pos));
+            store_le(dst + i * sizeof(U), decode_value<F>(ds, br, idx[k], back, word, ds.pos));
             LMGC_CHECK(ds.pos <= ds.rb_size * 8, errc::corrupt, "fast: raw bits truncated");
         }
         LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
     };
-    // The first steps (before the lag) the slow way, then whole steps while the raw bits of a
-    // step are surely there, then the rest.
+    // The first steps (before the lag) the careful way, then blocks of whole steps while the
+    // symbols and the raw bits of a block surely last, then the rest the careful way.
     const std::size_t max_bits = M - zero_low;
     const std::size_t all = ln.len[n_lanes - 1];
     std::size_t j = 0;
     for (; j < std::min(lag, all); ++j) step(j);
-    if (ds.rb_size >= 8 && (ds.rb_size - 8) * 8 >= n_lanes * max_bits) {
-        const std::uint64_t pos_max = (ds.rb_size - 8) * 8 - n_lanes * max_bits;
-        std::uint8_t* const begin = dst + j * sizeof(U);
-        std::uint8_t* const end = dst + all * sizeof(U);
+    // Lag classes look back through the block's symbols: lags up to block_steps (the encoder
+    // picks at most 49); longer ones, never written by lmgc, go the careful way.
+    constexpr std::size_t block_steps = 2048;
+    const std::size_t room = n_lag > 1 ? lag : 0;
+    if (room <= block_steps && ds.rb_size >= 8) {
+        std::uint32_t* const sym = grow(sc.entries, n_lanes * (room + block_steps));
+        std::uint32_t lag_offset_of[S];
+        for (unsigned c = 0; c < F::n_classes; ++c) {
+            // The smallest magnitude of class c has the lag class of every value of class c.
+            const U a = c == 0   ? U(0)
+                        : c <= M ? static_cast<U>(U(1) << (c - 1))
+                                 : static_cast<U>(U(c - M) << M);
+            lag_offset_of[2 * c] = lag_offset_of[2 * c + 1] = lag_offset[a >> lag_index_shift<F>];
+        }
+        const std::uint64_t raw_end = (ds.rb_size - 8) * 8; // word loads stay below
         const std::size_t lane_bytes = ln.q * sizeof(U);
-        j += n_lag > 1 ? decode_steps<F, true>(ds, br, idx, pos_max, begin, end, lane_bytes)
-                       : decode_steps<F, false>(ds, br, idx, pos_max, begin, end, lane_bytes);
-        LMGC_CHECK(!br.exhausted(), errc::corrupt, "fast: coded symbols truncated");
+        while (j < all) {
+            std::size_t steps =
+                std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log)});
+            if (max_bits)
+                steps =
+                    ds.pos > raw_end
+                        ? 0
+                        : std::min<std::size_t>(steps, (raw_end - ds.pos) / (n_lanes * max_bits));
+            if (steps == 0) break;
+            for (std::size_t t = 0; t < room; ++t) // the symbols' classes lag back
+                for (unsigned k = 0; k < n_lanes; ++k) {
+                    const U a =
+                        static_cast<U>(load_le<U>(dst + (k * ln.q + j - room + t) * sizeof(U)) &
+                                       static_cast<U>(~(U(1) << (W - 1))));
+                    const unsigned c = a > static_cast<U>((U(1) << M) - 1)
+                                           ? M + static_cast<unsigned>(a >> M)
+                                           : static_cast<unsigned>(std::bit_width(a));
+                    sym[n_lanes * t + k] = 2 * c;
+                }
+            std::uint32_t* const block = sym + n_lanes * room;
+            if (n_lag > 1)
+                decode_symbols<F, true>(ds.dt, lag_offset_of, br, idx, block, steps, room);
+            else
+                decode_symbols<F, false>(ds.dt, lag_offset_of, br, idx, block, steps, room);
+            std::uint8_t* const to = dst + j * sizeof(U);
+            if (lag)
+                zero_low ? decode_raw<F, true, true>(info, block, ds.rb, ds.pos, zero_low, to,
+                                                     steps, lane_bytes, lag)
+                         : decode_raw<F, true, false>(info, block, ds.rb, ds.pos, zero_low, to,
+                                                      steps, lane_bytes, lag);
+            else
+                zero_low ? decode_raw<F, false, true>(info, block, ds.rb, ds.pos, zero_low, to,
+                                                      steps, lane_bytes, lag)
+                         : decode_raw<F, false, false>(info, block, ds.rb, ds.pos, zero_low, to,
+                                                       steps, lane_bytes, lag);
+            j += steps;
+        }
     }
     for (; j < ln.q; ++j) step(j);
     LMGC_CHECK(br.left() == 0, errc::corrupt, "fast: coded symbols damaged (",

@@ -247,6 +247,44 @@ TEST(codec_fast, sizes_around_lanes_groups_and_the_sign_lag) {
     }
 }
 
+TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
+    // Classes and signs that repeat 3 values on, so that lag classes pay, drawn from normals
+    // and from denormals of every leading bit (those below the lag classes' 10 top bits have
+    // lag class 0): the decoder takes a value's lag class from its class, the encoder from
+    // its top bits. 60000 values: several of the decoder's blocks, and its careful tail.
+    for (const auto t : {dtype::f32, dtype::f16, dtype::bf16}) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const unsigned man = t == dtype::f32 ? 23 : t == dtype::f16 ? 10 : 7;
+        const unsigned bits = t == dtype::f32 ? 32 : 16;
+        const std::size_t n = 60000, elem = bits / 8;
+        std::mt19937_64 rng(n_seed(t) + 1);
+        std::vector<unsigned> cls(n);
+        bytes raw(n * elem);
+        for (std::size_t i = 0; i < n; ++i) {
+            const bool repeat = i >= 3 && rng() % 8 != 0;
+            cls[i] = repeat ? cls[i - 3]
+                            : (rng() % 3 == 0 ? static_cast<unsigned>(rng() % (man + 1)) // 0, denormals
+                                              : man + 100 + static_cast<unsigned>(rng() % 12));
+            const unsigned c = cls[i];
+            std::uint64_t v = 0;
+            if (c > man)
+                v = std::uint64_t{c - man} << man | (rng() & ((std::uint64_t{1} << man) - 1));
+            else if (c > 0)
+                v = std::uint64_t{1} << (c - 1) | (rng() & ((std::uint64_t{1} << (c - 1)) - 1));
+            const std::uint64_t sign =
+                i >= 3 ? (raw[(i - 3) * elem + elem - 1] >> 7) ^ (rng() % 16 == 0) : rng() & 1;
+            v |= sign << (bits - 1);
+            std::memcpy(raw.data() + i * elem, &v, elem);
+        }
+        const auto coded = round_trip(t, raw);
+        ASSERT_EQ(mode_of(coded), 0);
+        detail::byte_reader r(detail::byte_span(coded).subspan(5));
+        r.varint();                // center
+        EXPECT_EQ(r.varint(), 3u); // lag
+        EXPECT_EQ(r.u8(), 4u);     // lag classes
+    }
+}
+
 TEST(codec_fast, zeros_and_constants) {
     // Bit patterns of -0, 1.0 and a NaN with its lowest payload bit set, per type.
     struct consts {

@@ -282,6 +282,16 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
         r.varint();                // center
         EXPECT_EQ(r.varint(), 3u); // lag
         EXPECT_EQ(r.u8(), 4u);     // lag classes
+        // Damaged: an error or some output, never a crash or an overrun (ASan build).
+        for (int k = 0; k < 300; ++k) {
+            bytes b = coded;
+            b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+            try {
+                decode_direct("fast", t, b, raw.size());
+            } catch (const error& e) {
+                EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+            }
+        }
     }
 }
 

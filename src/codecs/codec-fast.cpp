@@ -432,15 +432,16 @@ template <typename F> struct first_pass {
         }
         // Raw bits are flushed once per (7 + 4 * M <= 63 ? 4 : 7 + 2 * M <= 63 ? 2 : 1) values.
         if constexpr (7 + 2 * M > 63) w.flush();
-        const unsigned key = c +
+        const unsigned level_class = c + 2 * cls; // c = level * S, S = 2 * classes
+        const unsigned key = level_class +
                              p.lag_key[(back & static_cast<U>(~sign_bit)) >> lag_index_shift<F>] +
-                             2 * cls + static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
+                             static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
         p.keys[i] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
         else
             ++zero_run;
-        return p.next_level[(c >> 1) + cls];
+        return p.next_level[level_class >> 1];
     }
     // The value `lag` back from value i, at step j of its lane (0 if none).
     LMGC_FAST_INLINE U back(std::size_t i, std::size_t j) const {

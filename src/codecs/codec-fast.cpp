@@ -678,8 +678,9 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     }
     const unsigned n_contexts = n_levels * n_lag;
 
-    const unsigned table_log = static_cast<unsigned>(std::clamp(
-        static_cast<int>(std::bit_width(n)) - 2, int{table_log_min}, int{table_log_max} - (n_lag > 1 ? 1 : 0)));
+    const unsigned table_log = static_cast<unsigned>(
+        std::clamp(static_cast<int>(std::bit_width(n)) - 2, int{table_log_min},
+                   int{table_log_max} - (n_lag > 1 ? 1 : 0)));
     const unsigned size = 1u << table_log;
 
     // Per context: the normalized distribution, its description, the encoder's tables.
@@ -822,14 +823,59 @@ typename F::uint decode_value(const decode_state<F>& ds, tans_reader& br, std::u
     return static_cast<U>((si.base ^ (back & sign_bit)) | static_cast<U>(raw));
 }
 
-// The decoder's blocks run in two passes, so that each keeps its state in registers: first
-// the symbols of the block's steps (the tANS chains), then the values (raw bits and signs).
+// With lag classes the decoder's blocks run in two passes, so that each keeps its state in
+// registers: first the symbols of the block's steps (the tANS chains), then the values (raw
+// bits and signs).
+
+// Without lag classes, one pass does it all: symbols, raw bits and signs of `steps` whole
+// steps, lane k's values at out + k * lane_bytes onwards (measured faster than two passes
+// there; with lag classes the two passes below are faster). The caller has checked that the
+// symbol stream and the raw bits last.
+template <typename F, bool signs, bool shifted>
+LMGC_FAST_CLONES void decode_one_pass(const std::uint32_t* dt,
+                                      const symbol_info<typename F::uint>* info, tans_reader& br_io,
+                                      std::uint32_t (&idx)[n_lanes], const std::uint8_t* rb,
+                                      std::uint64_t& pos_io, unsigned zero_low, std::uint8_t* out,
+                                      std::size_t steps, std::size_t lane_bytes, std::size_t lag) {
+    using U = typename F::uint;
+    // Everything the loop changes lives in locals: stores through a byte pointer could alias
+    // any object in memory, which would force the coder's state back there at every value.
+    tans_reader br = br_io;
+    std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
+    std::uint64_t pos = pos_io, word = 0;
+    const std::size_t lag_bytes = lag * sizeof(U);
+    constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
+    auto one = [&](std::uint32_t& x, std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
+        if (k % group == 0) word = load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7);
+        const std::uint32_t e = dt[x];
+        x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
+        const symbol_info<U> si = info[e & ((1u << F::sym_bits) - 1)];
+        std::uint64_t raw = word & si.mask;
+        if constexpr (shifted) raw <<= zero_low;
+        word >>= si.nbits;
+        pos += si.nbits;
+        U v = static_cast<U>(si.base | static_cast<U>(raw));
+        if constexpr (signs)
+            v ^= static_cast<U>(load_le<U>(to - lag_bytes) & U(U(1) << (F::bits - 1)));
+        store_le(to, v);
+    };
+    for (std::size_t t = 0; t < steps; ++t, out += sizeof(U)) {
+        one(x0, out, 0);
+        one(x1, out + lane_bytes, 1);
+        one(x2, out + 2 * lane_bytes, 2);
+        one(x3, out + 3 * lane_bytes, 3);
+        br.refill_unchecked();
+    }
+    idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
+    br_io = br;
+    pos_io = pos;
+}
 
 // Pass 1: the symbols of `steps` whole steps into sym[4 * t + k] (lane k). With lag classes,
 // the context of a value comes from the symbol 4 * lag entries back (a value's lag class is
 // a function of its class; the caller puts the symbols of the steps before the block in
 // front). The caller has checked that the symbol stream lasts (safe_steps).
-template <typename F, bool lag_classes>
+template <typename F>
 LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_t* lag_offset,
                                      tans_reader& br_io, std::uint32_t (&idx)[n_lanes],
                                      std::uint32_t* sym, std::size_t steps, std::size_t lag) {
@@ -838,7 +884,7 @@ LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_
     const std::uint32_t* back = sym - n_lanes * lag;
     auto one = [&](std::uint32_t& x, unsigned k) LMGC_FAST_LAMBDA {
         std::uint32_t at = x;
-        if constexpr (lag_classes) at += lag_offset[back[k] & ((1u << F::sym_bits) - 1)];
+        at += lag_offset[back[k] & ((1u << F::sym_bits) - 1)];
         const std::uint32_t e = dt[at];
         x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
         sym[k] = e; // the whole entry: masking it in pass 2 costs less than here
@@ -855,10 +901,10 @@ LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_
 }
 
 // Pass 2: the values of those steps, lane k's at out + k * lane_bytes onwards: the symbol's
-// sign, exponent and leading bit, its raw bits, and (signs) the sign of the value `lag` back.
+// sign, exponent and leading bit, its raw bits, and the sign of the value `lag` back.
 // Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
 // f64: 7 + group * mantissa bits <= 64). The caller has checked that the raw bits last.
-template <typename F, bool signs, bool shifted>
+template <typename F, bool shifted>
 LMGC_FAST_CLONES void decode_raw(const symbol_info<typename F::uint>* info,
                                  const std::uint32_t* sym, const std::uint8_t* rb,
                                  std::uint64_t& pos_io, unsigned zero_low, std::uint8_t* out,
@@ -874,10 +920,8 @@ LMGC_FAST_CLONES void decode_raw(const symbol_info<typename F::uint>* info,
         if constexpr (shifted) raw <<= zero_low;
         word >>= si.nbits;
         pos += si.nbits;
-        U v = static_cast<U>(si.base | static_cast<U>(raw));
-        if constexpr (signs)
-            v ^= static_cast<U>(load_le<U>(to - lag_bytes) & U(U(1) << (F::bits - 1)));
-        store_le(to, v);
+        const U v = static_cast<U>(si.base | static_cast<U>(raw));
+        store_le(to, static_cast<U>(v ^ (load_le<U>(to - lag_bytes) & U(U(1) << (F::bits - 1)))));
     };
     for (std::size_t t = 0; t < steps; ++t, sym += n_lanes, out += sizeof(U)) {
         one(out, 0);
@@ -1064,22 +1108,27 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
                                            : static_cast<unsigned>(std::bit_width(a));
                     sym[n_lanes * t + k] = 2 * c;
                 }
-            std::uint32_t* const block = sym + n_lanes * room;
-            if (n_lag > 1)
-                decode_symbols<F, true>(ds.dt, lag_offset_of, br, idx, block, steps, room);
-            else
-                decode_symbols<F, false>(ds.dt, lag_offset_of, br, idx, block, steps, room);
             std::uint8_t* const to = dst + j * sizeof(U);
-            if (lag)
-                zero_low ? decode_raw<F, true, true>(info, block, ds.rb, ds.pos, zero_low, to,
-                                                     steps, lane_bytes, lag)
-                         : decode_raw<F, true, false>(info, block, ds.rb, ds.pos, zero_low, to,
-                                                      steps, lane_bytes, lag);
-            else
-                zero_low ? decode_raw<F, false, true>(info, block, ds.rb, ds.pos, zero_low, to,
-                                                      steps, lane_bytes, lag)
-                         : decode_raw<F, false, false>(info, block, ds.rb, ds.pos, zero_low, to,
-                                                       steps, lane_bytes, lag);
+            if (n_lag == 1) {
+                auto one_pass = [&]<bool signs, bool shifted>() {
+                    decode_one_pass<F, signs, shifted>(ds.dt, info, br, idx, ds.rb, ds.pos,
+                                                       zero_low, to, steps, lane_bytes, lag);
+                };
+                if (lag)
+                    zero_low ? one_pass.template operator()<true, true>()
+                             : one_pass.template operator()<true, false>();
+                else
+                    zero_low ? one_pass.template operator()<false, true>()
+                             : one_pass.template operator()<false, false>();
+                j += steps;
+                continue;
+            }
+            std::uint32_t* const block = sym + n_lanes * room;
+            decode_symbols<F>(ds.dt, lag_offset_of, br, idx, block, steps, room);
+            zero_low ? decode_raw<F, true>(info, block, ds.rb, ds.pos, zero_low, to, steps,
+                                           lane_bytes, lag)
+                     : decode_raw<F, false>(info, block, ds.rb, ds.pos, zero_low, to, steps,
+                                            lane_bytes, lag);
             j += steps;
         }
     }

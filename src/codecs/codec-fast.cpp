@@ -322,7 +322,7 @@ struct scratch {
     std::uint32_t trap_at = 0, trap_entry = 0; // where the decoder's trap region is, what it holds
     std::size_t trap_size = 0;
     std::vector<std::uint16_t> keys16;
-    std::vector<std::uint32_t> keys32, hist, dtable, next_level;
+    std::vector<std::uint32_t> keys32, hist, dtable, pass_tables;
     std::vector<sym_tt> tt;
     std::vector<std::uint16_t> norm, spread, state_table, present;
     std::vector<std::uint32_t> entries;
@@ -404,9 +404,12 @@ template <typename F> struct first_pass {
     static constexpr unsigned M = F::man_bits, W = F::bits;
     static constexpr U sign_bit = U(1) << (W - 1), man_mask = (U(1) << M) - 1;
 
+    // Both tables in one array, so that one register addresses them: the level after a class
+    // (by level * n_classes + class, times S), then the lag key (by the top bits of the value
+    // `lag` back: lag class * 31 * S).
+    static constexpr std::size_t lag_keys_at = std::size_t{n_levels} * F::n_classes;
     const std::uint8_t* in;
-    const std::uint32_t* next_level; // level after a class, by level * n_classes + class, times S
-    const std::uint32_t* lag_key;    // by top bits of the value `lag` back: lag class * 31 * S
+    const std::uint32_t* tables;
     K* keys;
     std::uint32_t* hist;
     unsigned zero_low;
@@ -419,6 +422,7 @@ template <typename F> struct first_pass {
     // returns the next level. The loops call it with their state in locals: a store through
     // a byte pointer (the raw bits) could alias any object in memory, which would send that
     // state back to memory at every value.
+    template <bool shifted = true>
     LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, K c, U back, bit_writer& w,
                                     std::uint32_t& zero_run) {
         const U u = load_le<U>(p.in + i * sizeof(U));
@@ -426,7 +430,10 @@ template <typename F> struct first_pass {
         unsigned cls = 0;
         if (a > man_mask) {
             cls = M + static_cast<unsigned>(a >> M);
-            w.add(static_cast<std::uint64_t>(a & man_mask) >> p.zero_low, M - p.zero_low);
+            if constexpr (shifted)
+                w.add(static_cast<std::uint64_t>(a & man_mask) >> p.zero_low, M - p.zero_low);
+            else
+                w.add(a & man_mask, M);
         } else if (a) {
             const auto cl = classify<F>(a, p.zero_low);
             cls = cl.cls;
@@ -435,15 +442,17 @@ template <typename F> struct first_pass {
         // Raw bits are flushed once per (7 + 4 * M <= 63 ? 4 : 7 + 2 * M <= 63 ? 2 : 1) values.
         if constexpr (7 + 2 * M > 63) w.flush();
         const unsigned level_class = c + 2 * cls; // c = level * S, S = 2 * classes
-        const unsigned key = level_class +
-                             p.lag_key[(back & static_cast<U>(~sign_bit)) >> lag_index_shift<F>] +
-                             static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
+        const unsigned key =
+            level_class +
+            p.tables[lag_keys_at +
+                     (static_cast<U>(back & static_cast<U>(~sign_bit)) >> lag_index_shift<F>)] +
+            static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
         p.keys[i] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
         else
             ++zero_run;
-        return p.next_level[level_class >> 1];
+        return p.tables[level_class >> 1];
     }
     // The value `lag` back from value i, at step j of its lane (0 if none).
     LMGC_FAST_INLINE U back(std::size_t i, std::size_t j) const {
@@ -464,33 +473,39 @@ template <typename F> struct first_pass {
     }
 
     // Steps 0..all-1, where every lane has a value.
-    LMGC_FAST_CLONES void steps(std::size_t q, std::size_t all) {
+    void steps(std::size_t q, std::size_t all) {
+        if (zero_low)
+            steps_of<true>(q, all);
+        else
+            steps_of<false>(q, all);
+    }
+    template <bool shifted> LMGC_FAST_CLONES void steps_of(std::size_t q, std::size_t all) {
         const first_pass p = *this;
         bit_writer w = raw;
         std::uint32_t zeros = 0;
         std::uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
         const std::size_t from = lag ? std::min(lag, all) : all;
         for (std::size_t j = 0; j < from; ++j) {
-            c0 = value(p, j, c0, 0, w, zeros);
+            c0 = value<shifted>(p, j, c0, 0, w, zeros);
             flush_after(0, w);
-            c1 = value(p, q + j, c1, 0, w, zeros);
+            c1 = value<shifted>(p, q + j, c1, 0, w, zeros);
             flush_after(1, w);
-            c2 = value(p, 2 * q + j, c2, 0, w, zeros);
+            c2 = value<shifted>(p, 2 * q + j, c2, 0, w, zeros);
             flush_after(2, w);
-            c3 = value(p, 3 * q + j, c3, 0, w, zeros);
+            c3 = value<shifted>(p, 3 * q + j, c3, 0, w, zeros);
             flush_after(3, w);
         }
         const std::uint8_t* lagged = in - lag * sizeof(U);
         auto at = [&](std::size_t i)
                       LMGC_FAST_LAMBDA { return load_le<U>(lagged + i * sizeof(U)); };
         for (std::size_t j = from; j < all; ++j) {
-            c0 = value(p, j, c0, at(j), w, zeros);
+            c0 = value<shifted>(p, j, c0, at(j), w, zeros);
             flush_after(0, w);
-            c1 = value(p, q + j, c1, at(q + j), w, zeros);
+            c1 = value<shifted>(p, q + j, c1, at(q + j), w, zeros);
             flush_after(1, w);
-            c2 = value(p, 2 * q + j, c2, at(2 * q + j), w, zeros);
+            c2 = value<shifted>(p, 2 * q + j, c2, at(2 * q + j), w, zeros);
             flush_after(2, w);
-            c3 = value(p, 3 * q + j, c3, at(3 * q + j), w, zeros);
+            c3 = value<shifted>(p, 3 * q + j, c3, at(3 * q + j), w, zeros);
             flush_after(3, w);
         }
         level[0] = c0, level[1] = c1, level[2] = c2, level[3] = c3;
@@ -640,22 +655,15 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     grow(sc.raw_bits, n * sizeof(U) + 16);
     sc.hist.assign(std::size_t{n_levels} * n_lag * S, 0);
     std::uint32_t* hist = sc.hist.data();
-    std::vector<std::uint32_t>& next_level = sc.next_level;
-    grow(next_level, std::size_t{n_levels} * F::n_classes);
+    using pass = first_pass<F>;
+    std::uint32_t* tables = grow(sc.pass_tables, pass::lag_keys_at + (1u << lag_index_bits));
     for (unsigned q = 0; q < n_levels; ++q)
         for (unsigned cls = 0; cls < F::n_classes; ++cls)
-            next_level[q * F::n_classes + cls] = levels.next[q][bucket[cls]] * S;
-    std::array<std::uint32_t, (1u << lag_index_bits)> lag_key{};
+            tables[q * F::n_classes + cls] = levels.next[q][bucket[cls]] * S;
     const auto lag_class = lag_classes_for<F>(center, n_lag);
-    for (unsigned e = 0; e < lag_key.size(); ++e) lag_key[e] = lag_class[e] * n_levels * S;
-    first_pass<F> fp{in,
-                     next_level.data(),
-                     lag_key.data(),
-                     keys,
-                     hist,
-                     zero_low,
-                     lag,
-                     bit_writer(sc.raw_bits.data())};
+    for (unsigned e = 0; e < (1u << lag_index_bits); ++e)
+        tables[pass::lag_keys_at + e] = lag_class[e] * n_levels * S;
+    pass fp{in, tables, keys, hist, zero_low, lag, bit_writer(sc.raw_bits.data())};
     const std::size_t all = ln.len[n_lanes - 1];
     fp.steps(ln.q, all);
     for (std::size_t j = all; j < ln.q; ++j)

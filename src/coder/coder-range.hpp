@@ -89,6 +89,7 @@ class range_decoder {
         code_ -= step_ * low;
         range_ = step_ * freq;
         normalize();
+        clamp();
     }
     int decode_bit(unsigned p1) {
         const std::uint64_t bound = (range_ >> range_prob_bits) * p1;
@@ -112,6 +113,7 @@ class range_decoder {
         code_ -= r * v;
         range_ = r;
         normalize();
+        clamp();
         return static_cast<std::uint32_t>(v);
     }
     // How many bytes past the end of the input were read (as zeros). A well-formed stream
@@ -127,13 +129,17 @@ class range_decoder {
         ++pos_;
         return b;
     }
+    // Keeps code < range if it was (so decode_bit, whatever its input, needs no clamp).
     void normalize() {
         while (range_ < bottom) {
             range_ <<= 8;
             code_ = (code_ << 8) | next_byte();
         }
-        // A consistent stream keeps code < range; corrupt input may not, and would then
-        // decode garbage (caught by the chunk checksum), never read out of bounds.
+    }
+    // A consistent stream keeps code < range; corrupt input may not after a symbol or raw
+    // bits were clamped, and would then decode garbage (caught by the chunk checksum), never
+    // read out of bounds.
+    void clamp() {
         if (code_ >= range_) code_ = range_ - 1;
     }
 

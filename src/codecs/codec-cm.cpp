@@ -163,12 +163,14 @@ struct stats_io {
     }
 };
 
+// The decoder's state by value: in run()'s local copy, the compiler keeps the range
+// decoder's code and range in registers (through a pointer, it stored them at every bit).
 struct decoder_io {
     static constexpr bool decoding = true;
-    range_decoder* dec;
-    raw_bit_reader* raw_bits;
-    int bit(int p16, int, int) { return dec->decode_bit(static_cast<unsigned>(p16)); }
-    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits->get(n); }
+    range_decoder dec;
+    raw_bit_reader raw_bits;
+    int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits.get(n); }
 };
 
 // Version 1: raw bits are range coded (at most 24 per call).
@@ -439,16 +441,16 @@ class codec_cm final : public codec_i {
             for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
                 out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
         } else {
-            raw_bit_reader raw_bits(r.rest().subspan(data_size));
-            decoder_io io{&dec, &raw_bits};
+            decoder_io io{dec, raw_bit_reader(r.rest().subspan(data_size))};
             decode_values<float_model<F>>(io, vals, n, segs, fp, layout, [&] {
-                return dec.overrun() <= 7 && !raw_bits.past_end();
+                return io.dec.overrun() <= 7 && !io.raw_bits.past_end();
             });
             if (!aligned && n) std::memcpy(out.data(), vals, n * sizeof(U));
             for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
-                out[k] = static_cast<std::uint8_t>(raw_bits.get(8));
-            LMGC_CHECK(raw_bits.exact_end(), errc::corrupt,
+                out[k] = static_cast<std::uint8_t>(io.raw_bits.get(8));
+            LMGC_CHECK(io.raw_bits.exact_end(), errc::corrupt,
                        "cm: payload truncated or damaged (raw bits do not end with the payload)");
+            dec = io.dec;
         }
         LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
                    "cm: payload truncated or damaged (end marker not found)");

@@ -128,12 +128,12 @@ class raw_bit_reader {
 // encoder's instructions).
 template <bool Cost> struct encoder_io {
     static constexpr bool decoding = false;
-    range_encoder* enc;
+    range_encoder enc; // by value, as decoder_io's decoder
     raw_bit_writer* raw_bits;
     const std::uint16_t* cost = costs().c;
     std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
-        enc->encode_bit(static_cast<unsigned>(p16), y);
+        enc.encode_bit(static_cast<unsigned>(p16), y);
         if constexpr (Cost) cost256 += cost[y * 4096 + (p16 >> 4)];
         return y;
     }
@@ -356,13 +356,14 @@ class codec_cm final : public codec_i {
                 done = upto;
             }
             for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) io.raw(raw[k], 8);
+            enc = io.enc;
             return io.cost256;
         };
         if (layout.ideal_bits)
             *layout.ideal_bits =
-                static_cast<double>(code(encoder_io<true>{&enc, &raw_bits})) / 256.0;
+                static_cast<double>(code(encoder_io<true>{enc, &raw_bits})) / 256.0;
         else
-            code(encoder_io<false>{&enc, &raw_bits});
+            code(encoder_io<false>{enc, &raw_bits});
         enc.encode_bits(end_marker, 24);
         enc.finish();
         byte_writer(out).varint(data.size());

@@ -86,6 +86,7 @@ compress_params default_compress_params() {
     p.u2_as_bf16 = false;
     p.seed = 0;
     p.verify = false;
+    p.report_ideal_bits = true;
     return p;
 }
 

@@ -138,6 +138,7 @@ int cmd_compress(const args_t& args) {
     params.chunk_bytes = params.unchunked ? 0 : chunk_bytes;
     params.n_threads = check_threads_option(threads);
     params.verify = verify;
+    params.report_ideal_bits = false; // not printed
     params.format = raw ? input_format::raw : parse_format_option(format);
     for (const auto& s : sets) params.codec_options.push_back(parse_set_option(s));
     for (auto& o : experimental::llm_codec_options(llm))

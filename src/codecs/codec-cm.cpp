@@ -123,21 +123,23 @@ class raw_bit_reader {
 };
 
 // The io objects hold pointers (not references) so that run() can work on a local copy,
-// which the compiler keeps in registers.
-struct encoder_io {
+// which the compiler keeps in registers. With Cost, the encoder also totals the ideal code
+// length (only when the caller asks for it: a table lookup per decision, ~5% of the
+// encoder's instructions).
+template <bool Cost> struct encoder_io {
     static constexpr bool decoding = false;
-    range_encoder* enc;
+    range_encoder enc; // by value, as decoder_io's decoder
     raw_bit_writer* raw_bits;
     const std::uint16_t* cost = costs().c;
     std::uint64_t cost256 = 0; // ideal code length so far, in 1/256 bit
     int bit(int p16, int y, int) {
-        enc->encode_bit(static_cast<unsigned>(p16), y);
-        cost256 += cost[y * 4096 + (p16 >> 4)];
+        enc.encode_bit(static_cast<unsigned>(p16), y);
+        if constexpr (Cost) cost256 += cost[y * 4096 + (p16 >> 4)];
         return y;
     }
     std::uint32_t raw(std::uint32_t v, unsigned n) {
         raw_bits->put(v, n);
-        cost256 += std::uint64_t{n} << 8;
+        if constexpr (Cost) cost256 += std::uint64_t{n} << 8;
         return v;
     }
 };
@@ -161,12 +163,14 @@ struct stats_io {
     }
 };
 
+// The decoder's state by value: in run()'s local copy, the compiler keeps the range
+// decoder's code and range in registers (through a pointer, it stored them at every bit).
 struct decoder_io {
     static constexpr bool decoding = true;
-    range_decoder* dec;
-    raw_bit_reader* raw_bits;
-    int bit(int p16, int, int) { return dec->decode_bit(static_cast<unsigned>(p16)); }
-    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits->get(n); }
+    range_decoder dec;
+    raw_bit_reader raw_bits;
+    int bit(int p16, int, int) { return dec.decode_bit(static_cast<unsigned>(p16)); }
+    std::uint32_t raw(std::uint32_t, unsigned n) { return raw_bits.get(n); }
 };
 
 // Version 1: raw bits are range coded (at most 24 per call).
@@ -192,13 +196,17 @@ struct decoder_io_v1 {
         m.code_values(local, upto);                                                                \
         io = local;                                                                                \
     }
-LMGC_CM_RUN(float_model<fmt_f32>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f32>, encoder_io<false>)
+LMGC_CM_RUN(float_model<fmt_f32>, encoder_io<true>)
 LMGC_CM_RUN(float_model<fmt_f32>, decoder_io)
-LMGC_CM_RUN(float_model<fmt_f16>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f16>, encoder_io<false>)
+LMGC_CM_RUN(float_model<fmt_f16>, encoder_io<true>)
 LMGC_CM_RUN(float_model<fmt_f16>, decoder_io)
-LMGC_CM_RUN(float_model<fmt_bf16>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_bf16>, encoder_io<false>)
+LMGC_CM_RUN(float_model<fmt_bf16>, encoder_io<true>)
 LMGC_CM_RUN(float_model<fmt_bf16>, decoder_io)
-LMGC_CM_RUN(float_model<fmt_f64>, encoder_io)
+LMGC_CM_RUN(float_model<fmt_f64>, encoder_io<false>)
+LMGC_CM_RUN(float_model<fmt_f64>, encoder_io<true>)
 LMGC_CM_RUN(float_model<fmt_f64>, decoder_io)
 // Version 1 streams: decoding only.
 LMGC_CM_RUN(v1::float_model<fmt_f32>, decoder_io_v1)
@@ -339,21 +347,28 @@ class codec_cm final : public codec_i {
         bytes data;
         range_encoder enc(data);
         raw_bit_writer raw_bits(raw.size());
-        encoder_io io{&enc, &raw_bits};
         float_model<F> model(vals.data(), n, segs, fp);
-        for (std::size_t done = 0; done < n;) {
-            const std::size_t upto = std::min(n, done + progress_step);
-            run(model, io, upto);
-            if (layout.advance) layout.advance((upto - done) * sizeof(U));
-            done = upto;
-        }
-        for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) io.raw(raw[k], 8);
+        const auto code = [&](auto io) {
+            for (std::size_t done = 0; done < n;) {
+                const std::size_t upto = std::min(n, done + progress_step);
+                run(model, io, upto);
+                if (layout.advance) layout.advance((upto - done) * sizeof(U));
+                done = upto;
+            }
+            for (std::size_t k = n * sizeof(U); k < raw.size(); ++k) io.raw(raw[k], 8);
+            enc = io.enc;
+            return io.cost256;
+        };
+        if (layout.ideal_bits)
+            *layout.ideal_bits =
+                static_cast<double>(code(encoder_io<true>{enc, &raw_bits})) / 256.0;
+        else
+            code(encoder_io<false>{enc, &raw_bits});
         enc.encode_bits(end_marker, 24);
         enc.finish();
         byte_writer(out).varint(data.size());
         byte_writer(out).raw(data);
         byte_writer(out).raw(raw_bits.finish());
-        if (layout.ideal_bits) *layout.ideal_bits = static_cast<double>(io.cost256) / 256.0;
         if (out.size() - base > raw.size() + 3) {
             out.resize(base + 2);
             out.push_back(1);
@@ -427,16 +442,16 @@ class codec_cm final : public codec_i {
             for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
                 out[k] = static_cast<std::uint8_t>(dec.decode_bits(8));
         } else {
-            raw_bit_reader raw_bits(r.rest().subspan(data_size));
-            decoder_io io{&dec, &raw_bits};
-            decode_values<float_model<F>>(
-                io, vals, n, segs, fp, layout,
-                [&] { return dec.overrun() <= 7 && !raw_bits.past_end(); });
+            decoder_io io{dec, raw_bit_reader(r.rest().subspan(data_size))};
+            decode_values<float_model<F>>(io, vals, n, segs, fp, layout, [&] {
+                return io.dec.overrun() <= 7 && !io.raw_bits.past_end();
+            });
             if (!aligned && n) std::memcpy(out.data(), vals, n * sizeof(U));
             for (std::size_t k = n * sizeof(U); k < out.size(); ++k)
-                out[k] = static_cast<std::uint8_t>(raw_bits.get(8));
-            LMGC_CHECK(raw_bits.exact_end(), errc::corrupt,
+                out[k] = static_cast<std::uint8_t>(io.raw_bits.get(8));
+            LMGC_CHECK(io.raw_bits.exact_end(), errc::corrupt,
                        "cm: payload truncated or damaged (raw bits do not end with the payload)");
+            dec = io.dec;
         }
         LMGC_CHECK(dec.decode_bits(24) == end_marker && dec.overrun() <= 7, errc::corrupt,
                    "cm: payload truncated or damaged (end marker not found)");

@@ -15,7 +15,7 @@ void range_encoder::shift_low() {
             if (skip_first_)
                 skip_first_ = false;
             else
-                out_.push_back(static_cast<std::uint8_t>(b + carry));
+                out_->push_back(static_cast<std::uint8_t>(b + carry));
             b = 0xFF;
         } while (--cache_size_ != 0);
         cache_ = static_cast<std::uint8_t>(low_ >> 48);
@@ -40,7 +40,7 @@ void range_encoder::finish() {
     // The decoder reads exactly as many bytes as were written here; dropping at most 7
     // keeps its documented bound overrun() <= 7 (more trailing zeros happen: carries turn
     // pending 0xFF runs into zeros, and data bytes can be zero).
-    for (int i = 0; i < 7 && out_.size() > start_ && out_.back() == 0; ++i) out_.pop_back();
+    for (int i = 0; i < 7 && out_->size() > start_ && out_->back() == 0; ++i) out_->pop_back();
 }
 
 range_decoder::range_decoder(byte_span in) : in_(in) {

@@ -13,9 +13,11 @@ namespace lmgc::detail {
 // Probabilities for bits are P(bit = 1) in units of 2^-16, valid range [1, 65535].
 constexpr unsigned range_prob_bits = 16;
 
+// Copyable (a copy writes to the same output): a coding loop may work on a local copy, which
+// the compiler handles better than an encoder behind a pointer, and assign it back.
 class range_encoder {
   public:
-    explicit range_encoder(bytes& out) : out_(out) {}
+    explicit range_encoder(bytes& out) : out_(&out) {}
 
     // Codes a symbol occupying [low, low + freq) of total. Requires freq >= 1,
     // low + freq <= total <= 2^32.
@@ -61,13 +63,13 @@ class range_encoder {
     }
     void shift_low();
 
-    bytes& out_;
+    bytes* out_;
     std::uint64_t low_ = 0; // up to 57 bits: bit 56 is a pending carry
     std::uint64_t range_ = top - 1;
     std::uint8_t cache_ = 0;
     std::uint64_t cache_size_ = 1;
     bool skip_first_ = true; // the first byte is always 0 and is not written
-    std::size_t start_ = out_.size();
+    std::size_t start_ = out_->size();
 };
 
 class range_decoder {
@@ -89,6 +91,7 @@ class range_decoder {
         code_ -= step_ * low;
         range_ = step_ * freq;
         normalize();
+        clamp();
     }
     int decode_bit(unsigned p1) {
         const std::uint64_t bound = (range_ >> range_prob_bits) * p1;
@@ -112,6 +115,7 @@ class range_decoder {
         code_ -= r * v;
         range_ = r;
         normalize();
+        clamp();
         return static_cast<std::uint32_t>(v);
     }
     // How many bytes past the end of the input were read (as zeros). A well-formed stream
@@ -127,13 +131,17 @@ class range_decoder {
         ++pos_;
         return b;
     }
+    // Keeps code < range if it was (so decode_bit, whatever its input, needs no clamp).
     void normalize() {
         while (range_ < bottom) {
             range_ <<= 8;
             code_ = (code_ << 8) | next_byte();
         }
-        // A consistent stream keeps code < range; corrupt input may not, and would then
-        // decode garbage (caught by the chunk checksum), never read out of bounds.
+    }
+    // A consistent stream keeps code < range; corrupt input may not after a symbol or raw
+    // bits were clamped, and would then decode garbage (caught by the chunk checksum), never
+    // read out of bounds.
+    void clamp() {
         if (code_ >= range_) code_ = range_ - 1;
     }
 

@@ -250,7 +250,7 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
             }
             chunk_layout layout = make_layout(h, c);
             slot.ideal_bits = -1;
-            layout.ideal_bits = &slot.ideal_bits;
+            if (params.report_ideal_bits) layout.ideal_bits = &slot.ideal_bits;
             std::uint64_t reported = 0;
             layout.advance = [&](std::uint64_t n) {
                 reported += n;

@@ -222,6 +222,7 @@ compress_params make_compress_params(const coding_args& a, callback_guard& guard
     p.chunk_bytes = a.chunk_bytes;
     p.codec_options = options_from(a.options);
     p.verify = a.verify;
+    p.report_ideal_bits = false; // Python never shows it
     p.progress = progress_from(a.progress, guard);
     return p;
 }

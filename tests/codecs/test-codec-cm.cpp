@@ -362,17 +362,22 @@ TEST(codec_cm, damaged_files_are_caught_by_checksums) {
 }
 
 TEST(codec_cm, reports_its_ideal_code_length) {
-    // The driver sums each chunk's -sum log2 p; the real payload is within a few bytes of it
-    // per chunk, and codecs without a model report -1.
+    // The driver sums each chunk's -sum log2 p when asked; the real payload is within a few
+    // bytes of it per chunk, and codecs without a model report -1.
     const auto values = lmgc::test::gradient_like(300000, 21);
     const auto file = lmgc::test::make_npy("<f4", {300000}, lmgc::test::float_bytes(values));
     auto p = lmgc::default_compress_params();
     p.codec = "cm";
     lmgc::compress_stats st;
-    lmgc::compress(file, p, &st);
+    const auto coded = lmgc::compress(file, p, &st);
     ASSERT_GT(st.ideal_bits, 0);
     const double ideal_bytes = st.ideal_bits / 8;
     EXPECT_NEAR(static_cast<double>(st.payload_bytes), ideal_bytes, ideal_bytes * 0.01 + 64);
+    // Not asked for (the CLI, Python): not totalled, and the same bytes.
+    p.report_ideal_bits = false;
+    EXPECT_EQ(lmgc::compress(file, p, &st), coded);
+    EXPECT_EQ(st.ideal_bits, -1);
+    p.report_ideal_bits = true;
     p.codec = "zstd";
     lmgc::compress(file, p, &st);
     EXPECT_EQ(st.ideal_bits, -1);

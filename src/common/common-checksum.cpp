@@ -52,15 +52,40 @@ bool cpu_has_sse42() noexcept {
 }
 #endif
 
-// GF(2) helpers for combining: multiply a CRC state by x^(8 * len) modulo the polynomial.
-std::uint32_t gf2_times(const std::uint32_t* mat, std::uint32_t vec) noexcept {
-    std::uint32_t sum = 0;
-    for (int i = 0; vec; ++i, vec >>= 1)
-        if (vec & 1) sum ^= mat[i];
-    return sum;
+// Combining, as zlib 1.2.12+ does it: polynomials over GF(2) modulo the CRC polynomial, in
+// the CRC's reflected bit order (x^0 is the top bit). a * b mod p, bit by bit.
+constexpr std::uint32_t multiply_mod_p(std::uint32_t a, std::uint32_t b) noexcept {
+    std::uint32_t m = 1u << 31, product = 0;
+    for (;;) {
+        if (a & m) {
+            product ^= b;
+            if ((a & (m - 1)) == 0) break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ crc32c_poly : b >> 1;
+    }
+    return product;
 }
-void gf2_square(std::uint32_t* sq, const std::uint32_t* mat) noexcept {
-    for (int i = 0; i < 32; ++i) sq[i] = gf2_times(mat, mat[i]);
+
+// x^(2^k) mod p for every k a 64-bit length in bytes can need (k = 3..66).
+struct power_table {
+    std::array<std::uint32_t, 67> x2k{};
+    constexpr power_table() {
+        std::uint32_t p = 1u << 30; // x^1
+        for (auto& e : x2k) {
+            e = p;
+            p = multiply_mod_p(p, p);
+        }
+    }
+};
+constexpr power_table powers{};
+
+// x^(n * 2^k) mod p.
+std::uint32_t x_to_n_times_2k(std::uint64_t n, unsigned k) noexcept {
+    std::uint32_t p = 1u << 31; // x^0
+    for (; n; n >>= 1, ++k)
+        if (n & 1) p = multiply_mod_p(powers.x2k[k], p);
+    return p;
 }
 
 } // namespace
@@ -73,24 +98,11 @@ std::uint32_t crc32c(std::span<const std::uint8_t> data, std::uint32_t previous)
 }
 
 std::uint32_t crc32c_combine(std::uint32_t crc1, std::uint32_t crc2, std::uint64_t len2) noexcept {
-    // zlib's crc32_combine with the Castagnoli polynomial: apply len2 zero bytes to crc1
-    // by repeated squaring of the one-zero-bit operator, then add crc2.
+    // crc1 followed by len2 bytes: crc1 * x^(8 * len2), then add crc2. About 1,000 operations
+    // whatever len2 (the matrix squaring it replaces took ~60,000, and the pipelines combine
+    // once per tensor piece: 13% of `fast`'s decompression time on small tensors).
     if (len2 == 0) return crc1;
-    std::uint32_t even[32], odd[32];
-    odd[0] = crc32c_poly;
-    for (int i = 1; i < 32; ++i) odd[i] = 1u << (i - 1);
-    gf2_square(even, odd); // two zero bits
-    gf2_square(odd, even); // four zero bits
-    do {
-        gf2_square(even, odd);
-        if (len2 & 1) crc1 = gf2_times(even, crc1);
-        len2 >>= 1;
-        if (len2 == 0) break;
-        gf2_square(odd, even);
-        if (len2 & 1) crc1 = gf2_times(odd, crc1);
-        len2 >>= 1;
-    } while (len2 != 0);
-    return crc1 ^ crc2;
+    return multiply_mod_p(x_to_n_times_2k(len2, 3), crc1) ^ crc2;
 }
 
 namespace {

@@ -1,6 +1,6 @@
-// CRC-32C: the SSE4.2 instruction where the CPU has it (x86-64, ~10 GB/s), else slicing-by-8
-// in software (~1.5 GB/s); both give the same value. Also the combination of two CRCs, so
-// pieces checksummed out of order give the checksum of the whole.
+// CRC-32C: the SSE4.2 instruction where the CPU has it (x86-64; three chains at once on large
+// buffers), else slicing-by-8 in software (~1.5 GB/s); both give the same value. Also the
+// combination of two CRCs, so pieces checksummed out of order give the checksum of the whole.
 #include "common/common-checksum.hpp"
 
 #include <array>
@@ -44,6 +44,22 @@ __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const std::uint8_t*
     std::uint32_t c32 = static_cast<std::uint32_t>(c0);
     while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
     return c32;
+}
+
+// Three chains over consecutive thirds of 8 * k bytes each, in one loop.
+__attribute__((target("sse4.2"))) void crc32c_sse42_thirds(const std::uint8_t* p, std::size_t third,
+                                                           std::uint64_t (&c)[3]) noexcept {
+    std::uint64_t a = c[0], b = c[1], d = c[2];
+    for (std::size_t i = 0; i < third; i += 8) {
+        std::uint64_t wa, wb, wd;
+        std::memcpy(&wa, p + i, 8);
+        std::memcpy(&wb, p + third + i, 8);
+        std::memcpy(&wd, p + 2 * third + i, 8);
+        a = __builtin_ia32_crc32di(a, wa);
+        b = __builtin_ia32_crc32di(b, wb);
+        d = __builtin_ia32_crc32di(d, wd);
+    }
+    c[0] = a, c[1] = b, c[2] = d;
 }
 
 bool cpu_has_sse42() noexcept {
@@ -92,7 +108,22 @@ std::uint32_t x_to_n_times_2k(std::uint64_t n, unsigned k) noexcept {
 
 std::uint32_t crc32c(std::span<const std::uint8_t> data, std::uint32_t previous) noexcept {
 #ifdef LMGC_CRC_HW
-    if (cpu_has_sse42()) return ~crc32c_sse42(data.data(), data.size(), ~previous);
+    if (cpu_has_sse42()) {
+        // Three thirds in one loop: the instruction's latency is 3 cycles and its throughput
+        // 1 per cycle, so three independent chains run about three times as fast; the thirds'
+        // CRCs are then combined (~1,000 operations each).
+        const std::size_t n = data.size();
+        if (n < 3 * 4096) return ~crc32c_sse42(data.data(), n, ~previous);
+        const std::size_t third = n / 3 / 8 * 8;
+        const std::uint8_t* p = data.data();
+        std::uint64_t c[3] = {~previous, 0xFFFFFFFFu, 0xFFFFFFFFu};
+        crc32c_sse42_thirds(p, third, c);
+        const std::uint32_t last =
+            ~crc32c_sse42(p + 3 * third, n - 3 * third, static_cast<std::uint32_t>(c[2]));
+        const std::uint32_t ab = crc32c_combine(~static_cast<std::uint32_t>(c[0]),
+                                                ~static_cast<std::uint32_t>(c[1]), third);
+        return crc32c_combine(ab, last, n - 2 * third);
+    }
 #endif
     return crc32c_software(data, previous);
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,4 +77,19 @@ TEST(common_checksum, combine_matches_the_matrix_method_at_every_length_scale) {
     }
     EXPECT_EQ(crc32c_combine(1, 2, ~std::uint64_t{0}),
               combine_by_matrices(1, 2, ~std::uint64_t{0}));
+}
+
+TEST(common_checksum, large_buffers_equal_small_steps) {
+    // From 12 KiB on, crc32c runs three chains and combines them; pieces of 1000 bytes run
+    // one. Every size around the thirds' rounding, and a previous CRC carried in.
+    std::vector<std::uint8_t> data(100000);
+    std::mt19937_64 rng(7);
+    for (auto& b : data) b = static_cast<std::uint8_t>(rng());
+    for (std::size_t n : {12287u, 12288u, 12289u, 12290u, 12295u, 12296u, 50001u, 100000u}) {
+        const auto whole = std::span<const std::uint8_t>(data).first(n);
+        std::uint32_t steps = 0x1234u;
+        for (std::size_t at = 0; at < n; at += 1000)
+            steps = crc32c(whole.subspan(at, std::min<std::size_t>(1000, n - at)), steps);
+        EXPECT_EQ(crc32c(whole, 0x1234u), steps) << n;
+    }
 }

@@ -272,9 +272,7 @@ class tans_reader {
         const std::size_t back = used_ >> 3;
         if (back > static_cast<std::size_t>(p_ - base_)) [[unlikely]]
             return !(exhausted_ = true);
-        p_ -= back;
-        used_ &= 7;
-        acc_ = load_le<std::uint64_t>(p_);
+        refill_unchecked();
         return true;
     }
     // refill() for the decoder's blocks, which check beforehand (safe_steps) that it stays in
@@ -799,7 +797,7 @@ template <typename U> struct symbol_info {
     std::uint32_t nbits; // raw bits
 };
 
-// What the decoder's loops share: the tables and the position in the raw bits.
+// The careful path's state: the tables and the position in the raw bits.
 template <typename F> struct decode_state {
     using U = typename F::uint;
     const std::uint32_t* dt;         // decode tables, (context << table_log) + state
@@ -809,8 +807,25 @@ template <typename F> struct decode_state {
     std::size_t rb_size;
     std::uint64_t pos = 0; // bits of rb read
     unsigned zero_low;
-    std::size_t lag;
 };
+
+// Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
+// f64): 7 + group * (mantissa bits) <= 64.
+template <typename U> constexpr unsigned raw_group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
+
+// A symbol's value without its sign prediction: its base (sign, exponent, leading bit) and
+// its raw bits, taken from `word` (which moves on, and pos with it).
+template <typename F, bool shifted>
+LMGC_FAST_INLINE typename F::uint with_raw_bits(const symbol_info<typename F::uint>& si,
+                                                std::uint64_t& word, std::uint64_t& pos,
+                                                unsigned zero_low) {
+    using U = typename F::uint;
+    std::uint64_t raw = word & si.mask;
+    if constexpr (shifted) raw <<= zero_low;
+    word >>= si.nbits;
+    pos += si.nbits;
+    return static_cast<U>(si.base | static_cast<U>(raw));
+}
 
 // One value: the symbol of lane state x (in the context given by `back`, the value `lag` back,
 // when there are lag classes), then its raw bits from `word`, which the caller loaded at pos
@@ -824,20 +839,14 @@ typename F::uint decode_value(const decode_state<F>& ds, tans_reader& br, std::u
         x + ds.lag_offset[static_cast<U>(back & ~sign_bit) >> lag_index_shift<F>];
     const std::uint32_t e = ds.dt[at];
     x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
-    const symbol_info<U> si = ds.info[e & ((1u << F::sym_bits) - 1)];
-    const std::uint64_t raw = (word & si.mask) << ds.zero_low;
-    word >>= si.nbits;
-    pos += si.nbits;
-    return static_cast<U>((si.base ^ (back & sign_bit)) | static_cast<U>(raw));
+    const U v =
+        with_raw_bits<F, true>(ds.info[e & ((1u << F::sym_bits) - 1)], word, pos, ds.zero_low);
+    return static_cast<U>(v ^ (back & sign_bit));
 }
 
-// With lag classes the decoder's blocks run in two passes, so that each keeps its state in
-// registers: first the symbols of the block's steps (the tANS chains), then the values (raw
-// bits and signs).
-
-// Without lag classes, one pass does it all: symbols, raw bits and signs of `steps` whole
-// steps, lane k's values at out + k * lane_bytes onwards (measured faster than two passes
-// there; with lag classes the two passes below are faster). The caller has checked that the
+// The decoder's blocks. Without lag classes, one pass does it all: symbols, raw bits and signs of
+// `steps` whole steps, lane k's values at out + k * lane_bytes onwards (measured faster than two
+// passes there; with lag classes the two passes below are faster). The caller has checked that the
 // symbol stream and the raw bits last.
 template <typename F, bool signs, bool shifted>
 LMGC_FAST_CLONES void decode_one_pass(const std::uint32_t* dt,
@@ -852,17 +861,11 @@ LMGC_FAST_CLONES void decode_one_pass(const std::uint32_t* dt,
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
     std::uint64_t pos = pos_io, word = 0;
     const std::size_t lag_bytes = lag * sizeof(U);
-    constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
     auto one = [&](std::uint32_t& x, std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
-        if (k % group == 0) word = load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7);
+        if (k % raw_group<U> == 0) word = load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7);
         const std::uint32_t e = dt[x];
         x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
-        const symbol_info<U> si = info[e & ((1u << F::sym_bits) - 1)];
-        std::uint64_t raw = word & si.mask;
-        if constexpr (shifted) raw <<= zero_low;
-        word >>= si.nbits;
-        pos += si.nbits;
-        U v = static_cast<U>(si.base | static_cast<U>(raw));
+        U v = with_raw_bits<F, shifted>(info[e & ((1u << F::sym_bits) - 1)], word, pos, zero_low);
         if constexpr (signs)
             v ^= static_cast<U>(load_le<U>(to - lag_bytes) & U(U(1) << (F::bits - 1)));
         store_le(to, v);
@@ -879,10 +882,11 @@ LMGC_FAST_CLONES void decode_one_pass(const std::uint32_t* dt,
     pos_io = pos;
 }
 
-// Pass 1: the symbols of `steps` whole steps into sym[4 * t + k] (lane k). With lag classes,
-// the context of a value comes from the symbol 4 * lag entries back (a value's lag class is
-// a function of its class; the caller puts the symbols of the steps before the block in
-// front). The caller has checked that the symbol stream lasts (safe_steps).
+// With lag classes, two passes, so that each keeps its state in registers. Pass 1: the
+// symbols of `steps` whole steps into sym[4 * t + k] (lane k). The context of a value comes from
+// the symbol 4 * lag entries back (a value's lag class is a function of its class; the caller puts
+// the symbols of the steps before the block in front). The caller has checked that the symbol
+// stream lasts (safe_steps).
 template <typename F>
 LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_t* lag_offset,
                                      tans_reader& br_io, std::uint32_t (&idx)[n_lanes],
@@ -891,9 +895,7 @@ LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
     const std::uint32_t* back = sym - n_lanes * lag;
     auto one = [&](std::uint32_t& x, unsigned k) LMGC_FAST_LAMBDA {
-        std::uint32_t at = x;
-        at += lag_offset[back[k] & ((1u << F::sym_bits) - 1)];
-        const std::uint32_t e = dt[at];
+        const std::uint32_t e = dt[x + lag_offset[back[k] & ((1u << F::sym_bits) - 1)]];
         x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
         sym[k] = e; // the whole entry: masking it in pass 2 costs less than here
     };
@@ -909,26 +911,20 @@ LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_
 }
 
 // Pass 2: the values of those steps, lane k's at out + k * lane_bytes onwards: the symbol's
-// sign, exponent and leading bit, its raw bits, and the sign of the value `lag` back.
-// Raw bits are read as one word per group of values (4 for 16-bit types, 2 for f32, 1 for
-// f64: 7 + group * mantissa bits <= 64). The caller has checked that the raw bits last.
+// sign, exponent and leading bit, its raw bits, and the sign of the value `lag` back. The
+// caller has checked that the raw bits last.
 template <typename F, bool shifted>
 LMGC_FAST_CLONES void decode_raw(const symbol_info<typename F::uint>* info,
                                  const std::uint32_t* sym, const std::uint8_t* rb,
                                  std::uint64_t& pos_io, unsigned zero_low, std::uint8_t* out,
                                  std::size_t steps, std::size_t lane_bytes, std::size_t lag) {
     using U = typename F::uint;
-    constexpr unsigned group = sizeof(U) == 2 ? 4 : sizeof(U) == 4 ? 2 : 1;
     std::uint64_t pos = pos_io, word = 0;
     const std::size_t lag_bytes = lag * sizeof(U);
     auto one = [&](std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
-        if (k % group == 0) word = load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7);
-        const symbol_info<U> si = info[sym[k] & ((1u << F::sym_bits) - 1)];
-        std::uint64_t raw = word & si.mask;
-        if constexpr (shifted) raw <<= zero_low;
-        word >>= si.nbits;
-        pos += si.nbits;
-        const U v = static_cast<U>(si.base | static_cast<U>(raw));
+        if (k % raw_group<U> == 0) word = load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7);
+        const U v = with_raw_bits<F, shifted>(info[sym[k] & ((1u << F::sym_bits) - 1)], word, pos,
+                                              zero_low);
         store_le(to, static_cast<U>(v ^ (load_le<U>(to - lag_bytes) & U(U(1) << (F::bits - 1)))));
     };
     for (std::size_t t = 0; t < steps; ++t, sym += n_lanes, out += sizeof(U)) {
@@ -1057,7 +1053,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
         if (ln.len[k]) idx[k] = br.get(table_log);
     LMGC_CHECK(br.refill(), errc::corrupt, "fast: coded symbols truncated");
     decode_state<F> ds{sc.dtable.data(), info, lag_offset.data(), raw_bits.data(),
-                       raw_bits.size(),  0,    zero_low,          lag};
+                       raw_bits.size(),  0,    zero_low};
     std::uint8_t* const dst = out.data();
     // One step the slow way: any lanes, raw bits loaded byte by byte.
     auto step = [&](std::size_t j) {
@@ -1111,10 +1107,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
                     const U a =
                         static_cast<U>(load_le<U>(dst + (k * ln.q + j - room + t) * sizeof(U)) &
                                        static_cast<U>(~(U(1) << (W - 1))));
-                    const unsigned c = a > static_cast<U>((U(1) << M) - 1)
-                                           ? M + static_cast<unsigned>(a >> M)
-                                           : static_cast<unsigned>(std::bit_width(a));
-                    sym[n_lanes * t + k] = 2 * c;
+                    sym[n_lanes * t + k] = a ? 2 * classify<F>(a, zero_low).cls : 0;
                 }
             std::uint8_t* const to = dst + j * sizeof(U);
             if (n_lag == 1) {

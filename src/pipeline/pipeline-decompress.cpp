@@ -1,6 +1,6 @@
 // Decompression: read header and index, then per chunk (in parallel, a bounded number in
-// flight) read its payload, check it, decode it into a buffer whose memory is taken as it is
-// written, check the result and hand its tensor pieces to the sink.
+// flight) read its payload, check it, decode it into a buffer (kept for later chunks; memory taken
+// as it is written), check the result and hand its tensor pieces to the sink.
 #include "common/common-checksum.hpp"
 #include "common/common-error.hpp"
 #include "common/common-parallel.hpp"
@@ -8,7 +8,9 @@
 #include "pipeline/pipeline.hpp"
 #include "preprocess/preprocess-lossy.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <mutex>
 
 namespace lmgc::detail {
 namespace {
@@ -17,6 +19,47 @@ namespace {
 struct lossy_tensor {
     bytes coded;
     std::uint64_t filled = 0;
+};
+
+// Chunk buffers kept for the next chunks. A fresh buffer costs a page fault per 4 KiB as the
+// decoder writes it and an unmapping after (a quarter of fast's decoding time through the
+// container). A kept buffer holds an earlier chunk's bytes: decoders write every byte of their
+// output, and the chunk's checksum would catch one that did not.
+class chunk_buffers {
+  public:
+    explicit chunk_buffers(std::size_t keep) : keep_(keep) {}
+    lazy_buffer take(std::size_t n) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            for (auto& b : free_)
+                if (b.size() >= n) {
+                    lazy_buffer taken = std::move(b);
+                    b = std::move(free_.back());
+                    free_.pop_back();
+                    return taken;
+                }
+        }
+        // With room to spare, so that the next chunks (payloads vary in size) fit.
+        return lazy_buffer(n < keep_max ? (n + n / 4 + 0xffff) & ~std::size_t{0xffff} : n);
+    }
+    // Large buffers (a header's claim, or huge chunks) are not kept: their memory goes back.
+    void give(lazy_buffer b) {
+        if (b.size() == 0 || b.size() > keep_max) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        if (free_.size() < keep_) {
+            free_.push_back(std::move(b));
+            return;
+        }
+        auto smallest = std::min_element(free_.begin(), free_.end(),
+                                         [](auto& x, auto& y) { return x.size() < y.size(); });
+        if (smallest->size() < b.size()) *smallest = std::move(b);
+    }
+
+  private:
+    static constexpr std::size_t keep_max = std::size_t{64} << 20;
+    std::size_t keep_;
+    std::mutex mu_;
+    std::vector<lazy_buffer> free_;
 };
 
 } // namespace
@@ -117,20 +160,35 @@ container_header decompress_stream(const byte_source& in, const decompress_param
 
     const int threads = all_parallel ? resolve_threads(params.n_threads) : 1;
     const std::size_t window = static_cast<std::size_t>(threads) * chunks_in_flight_per_thread;
+    chunk_buffers outputs(window), payloads(window);
+    const byte_span in_memory = in.memory();
     parallel_ordered(
         todo.size(), threads, window,
         [&](std::size_t k) {
             const std::size_t i = todo[k];
             const auto& c = h.chunks[i];
-            const bytes payload = in.read(c.file_offset, c.coded_bytes);
+            // The payload: in place when the container is in memory, else read into a kept buffer.
+            lazy_buffer payload_buf;
+            byte_span payload;
+            if (!in_memory.empty()) {
+                LMGC_CHECK(c.file_offset <= in_memory.size() &&
+                               c.coded_bytes <= in_memory.size() - c.file_offset,
+                           errc::corrupt, "chunk ", i, ": its coded data is past the end");
+                payload = in_memory.subspan(c.file_offset, c.coded_bytes);
+            } else {
+                payload_buf = payloads.take(c.coded_bytes);
+                const auto s = payload_buf.span().first(c.coded_bytes);
+                in.read_at(c.file_offset, s);
+                payload = s;
+            }
             if (v.header.major == 1) {
                 coded_crc[i] = crc32c(payload);
             } else {
                 LMGC_CHECK(crc32c(payload) == c.coded_crc32c, errc::corrupt, "chunk ", i,
                            ": checksum mismatch in its coded data (file damaged)");
             }
-            lazy_buffer buf(c.raw_bytes);
-            const auto out = buf.span();
+            lazy_buffer buf = outputs.take(c.raw_bytes);
+            const auto out = buf.span().first(c.raw_bytes);
             chunk_layout layout = make_layout(h, c);
             std::uint64_t reported = 0;
             layout.advance = [&](std::uint64_t n) {
@@ -190,6 +248,8 @@ container_header decompress_stream(const byte_source& in, const decompress_param
                 deliver(p.tensor, 0, rebuilt);
             }
             meter.add(c.raw_bytes - std::min(reported, c.raw_bytes));
+            outputs.give(std::move(buf));
+            payloads.give(std::move(payload_buf));
         },
         [](std::size_t) {});
 

@@ -324,6 +324,7 @@ struct scratch {
     std::vector<sym_tt> tt;
     std::vector<std::uint16_t> norm, spread, state_table, present;
     std::vector<std::uint32_t> entries;
+    std::vector<std::uint64_t> log2_small;
     bytes raw_bits, tans, desc, stream;
 };
 scratch& thread_scratch() {
@@ -546,14 +547,57 @@ std::uint64_t log2_fix(std::uint64_t x) {
     return r;
 }
 
+// One pass over a chunk's values: the OR of all, the largest magnitude, and the smallest
+// nonzero magnitude - 1 (all ones if none).
+template <typename U> struct value_scan { U all_or, max_a, min_a1; };
+template <typename U>
+LMGC_FAST_CLONES value_scan<U> scan_values(const std::uint8_t* in, std::size_t n) {
+    constexpr U magnitude = static_cast<U>(~U(0)) >> 1;
+    U all_or = 0, max_a = 0, min_a1 = static_cast<U>(~U(0));
+    for (std::size_t i = 0; i < n; ++i) {
+        const U u = load_le<U>(in + i * sizeof(U));
+        const U a = u & magnitude;
+        all_or |= u;
+        max_a = std::max(max_a, a);
+        min_a1 = std::min(min_a1, static_cast<U>(a - 1));
+    }
+    return {all_or, max_a, min_a1};
+}
+
+// log2_fix of the small counts, computed once per thread (the estimate below takes thousands
+// per chunk, each ~80 instructions).
+constexpr std::uint32_t log2_memo_size = 4096;
+struct log2_memo {
+    std::vector<std::uint64_t>& small; // the thread's, filled at the first use
+    std::uint64_t operator()(std::uint64_t x) {
+        if (x >= log2_memo_size) return log2_fix(x);
+        if (small.empty()) {
+            small.resize(log2_memo_size);
+            for (std::uint32_t i = 1; i < log2_memo_size; ++i) small[i] = log2_fix(i);
+        }
+        return small[x];
+    }
+};
+
+// The symbols a chunk can have: 0 and 1 (zero), and from 2 * lo to hi - 1 (its classes).
+struct symbol_range {
+    unsigned lo, hi;
+    template <typename Fn> void each(Fn&& fn) const {
+        fn(0u);
+        fn(1u);
+        for (unsigned s = lo; s < hi; ++s) fn(s);
+    }
+};
+
 // Estimated bits of the symbols with the lag classes (hist: 4 * 31 contexts of S symbols) and
 // without them (the classes merged), counting each table's description (about 12 bits per
 // symbol, 8 per context). True if the classes save more than n / 32 bits.
-bool lag_classes_pay(const std::uint32_t* hist, unsigned S, std::size_t n) {
+bool lag_classes_pay(const std::uint32_t* hist, unsigned S, symbol_range syms, std::size_t n,
+                     log2_memo& log2_of) {
     std::uint64_t with = 0, without = 0; // in 1/65536 bit
-    auto add_context = [](std::uint64_t& bits, std::uint64_t total, std::uint64_t sum_xlogx,
-                          unsigned present) {
-        if (total) bits += total * log2_fix(total) - sum_xlogx + (12u * present + 8) * 65536;
+    auto add_context = [&](std::uint64_t& bits, std::uint64_t total, std::uint64_t sum_xlogx,
+                           unsigned present) {
+        if (total) bits += total * log2_of(total) - sum_xlogx + (12u * present + 8) * 65536;
     };
     for (unsigned q = 0; q < n_levels; ++q) {
         std::uint64_t total1 = 0, xlogx1 = 0;
@@ -562,15 +606,16 @@ bool lag_classes_pay(const std::uint32_t* hist, unsigned S, std::size_t n) {
             const std::uint32_t* h = hist + (q + l * n_levels) * S;
             std::uint64_t total = 0, xlogx = 0;
             unsigned present = 0;
-            for (unsigned s = 0; s < S; ++s)
-                if (h[s]) total += h[s], xlogx += h[s] * log2_fix(h[s]), ++present;
+            syms.each([&](unsigned s) {
+                if (h[s]) total += h[s], xlogx += h[s] * log2_of(h[s]), ++present;
+            });
             add_context(with, total, xlogx, present);
         }
-        for (unsigned s = 0; s < S; ++s) {
+        syms.each([&](unsigned s) {
             std::uint64_t c = 0;
             for (unsigned l = 0; l < lag_classes_max; ++l) c += hist[(q + l * n_levels) * S + s];
-            if (c) total1 += c, xlogx1 += c * log2_fix(c), ++present1;
-        }
+            if (c) total1 += c, xlogx1 += c * log2_of(c), ++present1;
+        });
         add_context(without, total1, xlogx1, present1);
     }
     return with + (std::uint64_t{n} << 16) / 32 < without;
@@ -634,11 +679,16 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     const std::uint8_t* in = raw.data();
     auto& sc = thread_scratch();
 
-    // Low mantissa bits that are zero in every value are not stored.
-    U man_or = 0;
-    for (std::size_t i = 0; i < n; ++i) man_or |= load_le<U>(in + i * sizeof(U));
-    man_or &= man_mask;
+    // Low mantissa bits that are zero in every value are not stored. And the range of the
+    // symbols (from the smallest and largest nonzero magnitudes), so that the loops over the
+    // histograms below skip the symbols no value has.
+    const auto [man_or_all, max_a, min_a1] = scan_values<U>(in, n);
+    const U man_or = man_or_all & man_mask;
     const unsigned zero_low = man_or ? static_cast<unsigned>(std::countr_zero(man_or)) : M;
+    const symbol_range syms =
+        max_a ? symbol_range{2 * classify<F>(static_cast<U>(min_a1 + 1), zero_low).cls,
+                             2 * classify<F>(max_a, zero_low).cls + 2}
+              : symbol_range{2, 2};
 
     // The center: the median class of the nonzero values in a sample of every 16th value. And
     // whether the first pass takes the class without branches: from 1 denormal in 32 nonzero
@@ -699,13 +749,13 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
 
     // Lag classes are kept where they pay for their tables and the decoder's extra work
     // (a thirty-second of a bit per value); else the contexts merge back to the levels.
-    if (n_lag > 1 && !lag_classes_pay(hist, S, n)) {
+    // The keys keep their lag classes: the merged contexts' encoder entries are copied to them.
+    const unsigned key_contexts = n_levels * n_lag;
+    log2_memo log2_of{sc.log2_small};
+    if (n_lag > 1 && !lag_classes_pay(hist, S, syms, n, log2_of)) {
         for (unsigned q = 0; q < n_levels; ++q)
             for (unsigned l = 1; l < n_lag; ++l)
-                for (unsigned s = 0; s < S; ++s)
-                    hist[q * S + s] += hist[(q + l * n_levels) * S + s];
-        constexpr std::uint32_t span = n_levels * S;
-        for (std::size_t i = 0; i < n; ++i) keys[i] = static_cast<K>(keys[i] % span);
+                syms.each([&](unsigned s) { hist[q * S + s] += hist[(q + l * n_levels) * S + s]; });
         n_lag = 1;
     }
     const unsigned n_contexts = n_levels * n_lag;
@@ -721,7 +771,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     grow(sc.spread, size);
     grow(sc.present, S);
     grow(sc.state_table, std::size_t{n_contexts} * size);
-    grow(sc.tt, std::size_t{n_contexts} * S);
+    grow(sc.tt, std::size_t{key_contexts} * S);
     grow(sc.desc, std::size_t{n_contexts} * S * 6 + 64);
     std::uint16_t* present = sc.present.data();
     std::uint16_t* norm = sc.norm.data();
@@ -730,8 +780,9 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
         const std::uint32_t* h = &hist[c * S];
         std::uint64_t total = 0;
         unsigned n_present = 0;
-        for (unsigned s = 0; s < S; ++s)
+        syms.each([&](unsigned s) {
             if (h[s]) present[n_present++] = static_cast<std::uint16_t>(s), total += h[s];
+        });
         if (!total) continue;
         ctx_mask[c / 8] |= static_cast<std::uint8_t>(1u << (c % 8));
         if (!normalize(h, present, n_present, total, table_log, norm)) {
@@ -770,6 +821,8 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
             st[norm[sc.spread[u]]++] = static_cast<std::uint16_t>(size + u);
     }
     const std::size_t desc_size = static_cast<std::size_t>(dw.end() - sc.desc.data());
+    for (unsigned c = n_contexts; c < key_contexts; ++c)
+        syms.each([&](unsigned s) { sc.tt[c * S + s] = sc.tt[(c % n_levels) * S + s]; });
 
     // tANS, backwards: the decoder reads the stream from its end, lane 0 first in each step.
     grow(sc.tans, (n * table_log_max + 64) / 8 + 32);

@@ -396,7 +396,8 @@ template <typename F> classified<F> classify(typename F::uint a, unsigned zero_l
 }
 
 // The encoder's first pass: per value its key (context * S + symbol), the histogram of keys
-// and the raw bits.
+// and the raw bits. Keys are stored in step order (step j, lane k at 4 * j + k), so that the
+// tANS pass walks them with one pointer (a register each lane's pointer would take).
 template <typename F> struct first_pass {
     using U = typename F::uint;
     using K = typename F::key;
@@ -424,8 +425,8 @@ template <typename F> struct first_pass {
     // `branchless`: the class without branches, for chunks with many denormals (f16 gradients),
     // where the branches would mispredict; a few more instructions per value otherwise.
     template <bool shifted = true, bool branchless = false>
-    LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, K c, U back, bit_writer& w,
-                                    std::uint32_t& zero_run) {
+    LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, std::size_t slot, K c,
+                                    U back, bit_writer& w, std::uint32_t& zero_run) {
         const U u = load_le<U>(p.in + i * sizeof(U));
         const U a = u & static_cast<U>(~sign_bit);
         unsigned cls = 0;
@@ -465,7 +466,7 @@ template <typename F> struct first_pass {
             p.tables[lag_keys_at +
                      (static_cast<U>(back & static_cast<U>(~sign_bit)) >> lag_index_shift<F>)] +
             static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
-        p.keys[i] = static_cast<K>(key);
+        p.keys[slot] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
         else
@@ -478,7 +479,7 @@ template <typename F> struct first_pass {
     }
 
     void one(std::size_t i, std::size_t j, unsigned k) {
-        level[k] = value(*this, i, level[k], back(i, j), raw, zero_run);
+        level[k] = value(*this, i, n_lanes * j + k, level[k], back(i, j), raw, zero_run);
         raw.flush();
     }
     // After the values of lanes 0..k of a step.
@@ -505,26 +506,26 @@ template <typename F> struct first_pass {
         std::uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
         const std::size_t from = lag ? std::min(lag, all) : all;
         for (std::size_t j = 0; j < from; ++j) {
-            c0 = value<shifted, branchless>(p, j, c0, 0, w, zeros);
+            c0 = value<shifted, branchless>(p, j, 4 * j + 0, c0, 0, w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, branchless>(p, q + j, c1, 0, w, zeros);
+            c1 = value<shifted, branchless>(p, q + j, 4 * j + 1, c1, 0, w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, branchless>(p, 2 * q + j, c2, 0, w, zeros);
+            c2 = value<shifted, branchless>(p, 2 * q + j, 4 * j + 2, c2, 0, w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, branchless>(p, 3 * q + j, c3, 0, w, zeros);
+            c3 = value<shifted, branchless>(p, 3 * q + j, 4 * j + 3, c3, 0, w, zeros);
             flush_after(3, w);
         }
         const std::uint8_t* lagged = in - lag * sizeof(U);
         auto at = [&](std::size_t i)
                       LMGC_FAST_LAMBDA { return load_le<U>(lagged + i * sizeof(U)); };
         for (std::size_t j = from; j < all; ++j) {
-            c0 = value<shifted, branchless>(p, j, c0, at(j), w, zeros);
+            c0 = value<shifted, branchless>(p, j, 4 * j + 0, c0, at(j), w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, branchless>(p, q + j, c1, at(q + j), w, zeros);
+            c1 = value<shifted, branchless>(p, q + j, 4 * j + 1, c1, at(q + j), w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, branchless>(p, 2 * q + j, c2, at(2 * q + j), w, zeros);
+            c2 = value<shifted, branchless>(p, 2 * q + j, 4 * j + 2, c2, at(2 * q + j), w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, branchless>(p, 3 * q + j, c3, at(3 * q + j), w, zeros);
+            c3 = value<shifted, branchless>(p, 3 * q + j, 4 * j + 3, c3, at(3 * q + j), w, zeros);
             flush_after(3, w);
         }
         level[0] = c0, level[1] = c1, level[2] = c2, level[3] = c3;
@@ -653,18 +654,15 @@ template <typename F> std::size_t choose_lag(const std::uint8_t* in, std::size_t
 
 // tANS encoding of steps all-1 down to 0, where every lane has a value.
 template <typename K>
-LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const K* keys, std::size_t q,
-                                   std::size_t all, const sym_tt* tt,
-                                   const std::uint16_t* state_table) {
+LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const K* keys, std::size_t all,
+                                   const sym_tt* tt, const std::uint16_t* state_table) {
     tans_writer tw = tw_io;
-    const K* k1 = keys + q;
-    const K* k2 = keys + 2 * q;
-    const K* k3 = keys + 3 * q;
-    for (std::size_t j = all; j-- > 0;) {
-        tw.encode(3, tt[k3[j]], state_table);
-        tw.encode(2, tt[k2[j]], state_table);
-        tw.encode(1, tt[k1[j]], state_table);
-        tw.encode(0, tt[keys[j]], state_table);
+    for (const K* k = keys + n_lanes * all; k != keys;) {
+        k -= n_lanes;
+        tw.encode(3, tt[k[3]], state_table);
+        tw.encode(2, tt[k[2]], state_table);
+        tw.encode(1, tt[k[1]], state_table);
+        tw.encode(0, tt[k[0]], state_table);
         tw.flush();
     }
     tw_io = tw;
@@ -723,9 +721,9 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     const lanes ln(n);
     K* keys;
     if constexpr (sizeof(K) == 2)
-        keys = grow(sc.keys16, n);
+        keys = grow(sc.keys16, n_lanes * ln.q);
     else
-        keys = grow(sc.keys32, n);
+        keys = grow(sc.keys32, n_lanes * ln.q);
     grow(sc.raw_bits, n * sizeof(U) + 16);
     sc.hist.assign(std::size_t{n_levels} * n_lag * S, 0);
     std::uint32_t* hist = sc.hist.data();
@@ -831,10 +829,10 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
     tans_writer tw(sc.tans.data(), size);
     for (std::size_t j = ln.q; j-- > all;) {
         for (unsigned k = n_lanes; k-- > 0;)
-            if (j < ln.len[k]) tw.encode(k, tt[keys[k * ln.q + j]], state_table);
+            if (j < ln.len[k]) tw.encode(k, tt[keys[n_lanes * j + k]], state_table);
         tw.flush();
     }
-    encode_steps(tw, keys, ln.q, all, tt, state_table);
+    encode_steps(tw, keys, all, tt, state_table);
     for (unsigned k = n_lanes; k-- > 0;)
         if (ln.len[k]) tw.put(tw.x[k] - size, table_log);
     tw.flush();

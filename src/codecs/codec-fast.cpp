@@ -403,6 +403,8 @@ template <typename F> struct first_pass {
     using K = typename F::key;
     static constexpr unsigned M = F::man_bits, W = F::bits;
     static constexpr U sign_bit = U(1) << (W - 1), man_mask = (U(1) << M) - 1;
+    // Values are worked on in at least 32 bits (16-bit arithmetic costs zero extensions).
+    using A = std::conditional_t<sizeof(U) < 4, std::uint32_t, U>;
 
     // Both tables in one array, so that one register addresses them: the level after a class
     // (by level * n_classes + class, times S), then the lag key (by the top bits of the value
@@ -425,15 +427,15 @@ template <typename F> struct first_pass {
     // `branchless`: the class without branches, for chunks with many denormals (f16 gradients),
     // where the branches would mispredict; a few more instructions per value otherwise.
     template <bool shifted = true, bool branchless = false>
-    LMGC_FAST_INLINE static K value(const first_pass& p, std::size_t i, std::size_t slot, K c,
-                                    U back, bit_writer& w, std::uint32_t& zero_run) {
-        const U u = load_le<U>(p.in + i * sizeof(U));
-        const U a = u & static_cast<U>(~sign_bit);
+    LMGC_FAST_INLINE static std::uint32_t value(const first_pass& p, const std::uint8_t* at,
+                                                std::size_t slot, std::uint32_t c, A back,
+                                                bit_writer& w, std::uint32_t& zero_run) {
+        const A u = load_le<U>(at);
+        const A a = u & static_cast<A>(~A(sign_bit));
         unsigned cls = 0;
         if constexpr (branchless) {
             // t: the leading bit's position + 1 (M + 1 for normals, 0 for zero); the raw bits
             // are the bits below position `lead` (for zero: lead = zero_low, no bits).
-            using A = std::conditional_t<sizeof(U) <= 4, std::uint32_t, std::uint64_t>;
             const A a32 = a;
             const unsigned e = static_cast<unsigned>(a32 >> M);
             const unsigned t = std::min(static_cast<unsigned>(std::bit_width(a32)), M + 1);
@@ -454,7 +456,7 @@ template <typename F> struct first_pass {
             else
                 w.add(a & man_mask, M);
         } else if (a) {
-            const auto cl = classify<F>(a, p.zero_low);
+            const auto cl = classify<F>(static_cast<U>(a), p.zero_low);
             cls = cl.cls;
             w.add(cl.bits, cl.nbits);
         }
@@ -463,9 +465,8 @@ template <typename F> struct first_pass {
         const unsigned level_class = c + 2 * cls; // c = level * S, S = 2 * classes
         const unsigned key =
             level_class +
-            p.tables[lag_keys_at +
-                     (static_cast<U>(back & static_cast<U>(~sign_bit)) >> lag_index_shift<F>)] +
-            static_cast<unsigned>(static_cast<U>(u ^ back) >> (W - 1));
+            p.tables[lag_keys_at + ((back & static_cast<A>(~A(sign_bit))) >> lag_index_shift<F>)] +
+            static_cast<unsigned>((u ^ back) >> (W - 1));
         p.keys[slot] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
@@ -479,7 +480,8 @@ template <typename F> struct first_pass {
     }
 
     void one(std::size_t i, std::size_t j, unsigned k) {
-        level[k] = value(*this, i, n_lanes * j + k, level[k], back(i, j), raw, zero_run);
+        level[k] =
+            value(*this, in + i * sizeof(U), n_lanes * j + k, level[k], back(i, j), raw, zero_run);
         raw.flush();
     }
     // After the values of lanes 0..k of a step.
@@ -505,27 +507,34 @@ template <typename F> struct first_pass {
         std::uint32_t zeros = 0;
         std::uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
         const std::size_t from = lag ? std::min(lag, all) : all;
+        // Lane k's value at step j: at in_k + j * sizeof(U), the one `lag` back lag_bytes before.
+        const std::uint8_t* in0 = in;
+        const std::uint8_t* in1 = in + q * sizeof(U);
+        const std::uint8_t* in2 = in + 2 * q * sizeof(U);
+        const std::uint8_t* in3 = in + 3 * q * sizeof(U);
         for (std::size_t j = 0; j < from; ++j) {
-            c0 = value<shifted, branchless>(p, j, 4 * j + 0, c0, 0, w, zeros);
+            const std::size_t o = j * sizeof(U);
+            c0 = value<shifted, branchless>(p, in0 + o, 4 * j + 0, c0, 0, w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, branchless>(p, q + j, 4 * j + 1, c1, 0, w, zeros);
+            c1 = value<shifted, branchless>(p, in1 + o, 4 * j + 1, c1, 0, w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, branchless>(p, 2 * q + j, 4 * j + 2, c2, 0, w, zeros);
+            c2 = value<shifted, branchless>(p, in2 + o, 4 * j + 2, c2, 0, w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, branchless>(p, 3 * q + j, 4 * j + 3, c3, 0, w, zeros);
+            c3 = value<shifted, branchless>(p, in3 + o, 4 * j + 3, c3, 0, w, zeros);
             flush_after(3, w);
         }
-        const std::uint8_t* lagged = in - lag * sizeof(U);
-        auto at = [&](std::size_t i)
-                      LMGC_FAST_LAMBDA { return load_le<U>(lagged + i * sizeof(U)); };
+        const std::ptrdiff_t lag_bytes = static_cast<std::ptrdiff_t>(lag * sizeof(U));
+        auto back_of = [&](const std::uint8_t* at)
+                           LMGC_FAST_LAMBDA { return load_le<U>(at - lag_bytes); };
         for (std::size_t j = from; j < all; ++j) {
-            c0 = value<shifted, branchless>(p, j, 4 * j + 0, c0, at(j), w, zeros);
+            const std::size_t o = j * sizeof(U);
+            c0 = value<shifted, branchless>(p, in0 + o, 4 * j + 0, c0, back_of(in0 + o), w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, branchless>(p, q + j, 4 * j + 1, c1, at(q + j), w, zeros);
+            c1 = value<shifted, branchless>(p, in1 + o, 4 * j + 1, c1, back_of(in1 + o), w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, branchless>(p, 2 * q + j, 4 * j + 2, c2, at(2 * q + j), w, zeros);
+            c2 = value<shifted, branchless>(p, in2 + o, 4 * j + 2, c2, back_of(in2 + o), w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, branchless>(p, 3 * q + j, 4 * j + 3, c3, at(3 * q + j), w, zeros);
+            c3 = value<shifted, branchless>(p, in3 + o, 4 * j + 3, c3, back_of(in3 + o), w, zeros);
             flush_after(3, w);
         }
         level[0] = c0, level[1] = c1, level[2] = c2, level[3] = c3;

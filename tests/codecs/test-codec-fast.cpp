@@ -262,9 +262,10 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
         bytes raw(n * elem);
         for (std::size_t i = 0; i < n; ++i) {
             const bool repeat = i >= 3 && rng() % 8 != 0;
-            cls[i] = repeat ? cls[i - 3]
-                            : (rng() % 3 == 0 ? static_cast<unsigned>(rng() % (man + 1)) // 0, denormals
-                                              : man + 100 + static_cast<unsigned>(rng() % 12));
+            cls[i] =
+                repeat ? cls[i - 3]
+                       : (rng() % 3 == 0 ? static_cast<unsigned>(rng() % (man + 1)) // 0, denormals
+                                         : man + 100 + static_cast<unsigned>(rng() % 12));
             const unsigned c = cls[i];
             std::uint64_t v = 0;
             if (c > man)
@@ -293,6 +294,40 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
             }
         }
     }
+}
+
+TEST(codec_fast, every_way_to_find_classes_across_types_and_zero_low_bits) {
+    // The encoder finds a value's class with branches, without (wider types) or from a table
+    // kept per thread for a 16-bit type and zero_low (chunks with 1 denormal in 32 or more).
+    // Chunks of each type, heavy and light in denormals, with 0 to 3 low mantissa bits zero,
+    // one after the other on this thread, so that a table kept for the wrong type or
+    // zero_low would code wrong classes or raw bits.
+    std::mt19937_64 rng(7);
+    for (int round = 0; round < 2; ++round)
+        for (const unsigned zero_low : {0u, 3u, 1u})
+            for (const auto t : {dtype::f16, dtype::bf16, dtype::f16, dtype::f32, dtype::f64})
+                for (const bool denormals : {true, false}) {
+                    SCOPED_TRACE(std::string(detail::dtype_name(t)) + " zero_low " +
+                                 std::to_string(zero_low) + (denormals ? " denormals" : ""));
+                    const unsigned man = t == dtype::f32   ? 23
+                                         : t == dtype::f64 ? 52
+                                         : t == dtype::f16 ? 10
+                                                           : 7;
+                    const std::size_t elem = detail::dtype_size(t), n = 5000;
+                    bytes raw(n * elem);
+                    for (std::size_t i = 0; i < n; ++i) {
+                        std::uint64_t v = rng();
+                        v &= (std::uint64_t{1} << man) - 1; // a random mantissa
+                        if (!denormals || rng() % 4 != 0)   // else a denormal (or zero)
+                            v |= std::uint64_t{1 + rng() % 3} << man;
+                        v = v >> zero_low << zero_low;
+                        if (rng() % 2) v |= std::uint64_t{1} << (elem * 8 - 1);
+                        std::memcpy(raw.data() + i * elem, &v, elem);
+                    }
+                    const auto coded = round_trip(t, raw);
+                    ASSERT_EQ(mode_of(coded), 0);
+                    EXPECT_EQ(coded[3], zero_low); // the payload's zero_low byte
+                }
 }
 
 TEST(codec_fast, zeros_and_constants) {
@@ -415,7 +450,7 @@ std::pair<std::uint64_t, unsigned> check_coded_header(const bytes& coded, dtype 
     EXPECT_EQ(coded[0], 1);
     EXPECT_EQ(coded[1], static_cast<std::uint8_t>(t));
     EXPECT_EQ(coded[2], 0);
-    EXPECT_EQ(coded[3], 0);  // gradients use every mantissa bit: zero_low 0
+    EXPECT_EQ(coded[3], 0); // gradients use every mantissa bit: zero_low 0
     const unsigned table_log = coded[4];
     detail::byte_reader r(detail::byte_span(coded).subspan(5));
     const auto center = r.varint();
@@ -425,7 +460,7 @@ std::pair<std::uint64_t, unsigned> check_coded_header(const bytes& coded, dtype 
     EXPECT_LE(lag, n);
     const unsigned n_lag = r.u8();
     EXPECT_TRUE(n_lag == 1 || (n_lag == 4 && lag >= 2)) << n_lag;
-    EXPECT_EQ(table_log, n_lag > 1 ? 9u : 10u); // for a chunk this large
+    EXPECT_EQ(table_log, n_lag > 1 ? 9u : 10u);    // for a chunk this large
     const auto mask = r.raw((31 * n_lag + 7) / 8); // which contexts have a table
     EXPECT_EQ(mask[0] & 1, 1);
     EXPECT_EQ(mask.back() >> (31 * n_lag % 8), 0);

@@ -163,16 +163,29 @@ struct chunk_slot {
 // Reads chunk c's stream bytes from the original file: a piece of each tensor it overlaps,
 // byte-swapped where the file is big-endian. Checksums the file bytes (for the whole-file
 // CRC) and the stream bytes (the chunk's CRC) in the same pass.
-void read_chunk(const compress_input& in, const container_header& h, const container_chunk& c,
+// The tensors of each stream, in stream order (so a chunk finds its first by bisection: a
+// checkpoint has thousands of tensors and of chunks).
+std::vector<std::vector<std::uint32_t>> tensors_of_streams(const container_header& h) {
+    std::vector<std::vector<std::uint32_t>> of(h.streams.size());
+    for (std::uint32_t ti = 0; ti < h.tensors.size(); ++ti) of[h.tensors[ti].stream].push_back(ti);
+    return of;
+}
+
+void read_chunk(const compress_input& in, const container_header& h,
+                const std::vector<std::uint32_t>& stream_tensors, const container_chunk& c,
                 chunk_slot& slot) {
     slot.raw.resize(c.raw_bytes);
     slot.pieces.clear();
     std::uint32_t crc = 0;
     const std::uint64_t cb = c.stream_offset, ce = cb + c.raw_bytes;
-    for (const auto& t : h.tensors) {
-        if (t.stream != c.stream) continue;
+    const auto first =
+        std::partition_point(stream_tensors.begin(), stream_tensors.end(), [&](std::uint32_t ti) {
+            return h.tensors[ti].stream_offset + h.tensors[ti].stream_bytes <= cb;
+        });
+    for (auto it = first; it != stream_tensors.end(); ++it) {
+        const auto& t = h.tensors[*it];
         const std::uint64_t tb = t.stream_offset, te = tb + t.stream_bytes;
-        if (te <= cb || tb >= ce) continue;
+        if (tb >= ce) break;
         const std::uint64_t b = std::max(cb, tb), e = std::min(ce, te);
         const std::span<std::uint8_t> dst = std::span(slot.raw).subspan(b - cb, e - b);
         const std::uint64_t file_off = t.file_offset + (b - tb);
@@ -226,6 +239,7 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
     const int threads = all_parallel ? resolve_threads(params.n_threads) : 1;
     const std::size_t window = static_cast<std::size_t>(threads) * chunks_in_flight_per_thread;
     std::vector<chunk_slot> slots(window);
+    const auto stream_tensors = tensors_of_streams(h);
 
     crc_pieces file_crc;
     for_each_skeleton_piece(
@@ -246,7 +260,7 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
                 slot.raw.assign(raw.begin(), raw.end());
                 slot.crc = crc32c(slot.raw);
             } else {
-                read_chunk(in, h, c, slot);
+                read_chunk(in, h, stream_tensors[c.stream], c, slot);
             }
             chunk_layout layout = make_layout(h, c);
             slot.ideal_bits = -1;

@@ -158,11 +158,9 @@ struct chunk_slot {
     };
     std::vector<piece> pieces; // the original file's bytes it covers (lossless)
     double ideal_bits = -1;
+    lazy_buffer decoded; // --verify: kept, as fresh pages cost a fault each 4 KiB
 };
 
-// Reads chunk c's stream bytes from the original file: a piece of each tensor it overlaps,
-// byte-swapped where the file is big-endian. Checksums the file bytes (for the whole-file
-// CRC) and the stream bytes (the chunk's CRC) in the same pass.
 // The tensors of each stream, in stream order (so a chunk finds its first by bisection: a
 // checkpoint has thousands of tensors and of chunks).
 std::vector<std::vector<std::uint32_t>> tensors_of_streams(const container_header& h) {
@@ -171,6 +169,9 @@ std::vector<std::vector<std::uint32_t>> tensors_of_streams(const container_heade
     return of;
 }
 
+// Reads chunk c's stream bytes from the original file: a piece of each tensor it overlaps,
+// byte-swapped where the file is big-endian. Checksums the file bytes (for the whole-file
+// CRC) and the stream bytes (the chunk's CRC) in the same pass.
 void read_chunk(const compress_input& in, const container_header& h,
                 const std::vector<std::uint32_t>& stream_tensors, const container_chunk& c,
                 chunk_slot& slot) {
@@ -273,17 +274,18 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
             slot.payload.clear();
             plan.codecs[c.stream]->encode(slot.raw, layout, slot.payload);
             if (params.verify) {
-                lazy_buffer back(c.raw_bytes);
+                if (slot.decoded.size() < c.raw_bytes) slot.decoded = lazy_buffer(c.raw_bytes);
+                const auto back = slot.decoded.span().first(c.raw_bytes);
                 chunk_layout vl = make_layout(h, c);
                 try {
-                    verifiers[c.stream]->decode(slot.payload, vl, back.span());
+                    verifiers[c.stream]->decode(slot.payload, vl, back);
                 } catch (const error& e) {
                     LMGC_FAIL(errc::internal, "verify: chunk ", i, " (", h.streams[c.stream].codec,
                               ") was coded into a stream its decoder refuses (", e.what(),
                               "); nothing was written");
                 }
                 LMGC_CHECK(c.raw_bytes == 0 ||
-                               std::memcmp(back.span().data(), slot.raw.data(), c.raw_bytes) == 0,
+                               std::memcmp(back.data(), slot.raw.data(), c.raw_bytes) == 0,
                            errc::internal, "verify: chunk ", i, " (", h.streams[c.stream].codec,
                            ") does not decode back to its bytes; nothing was written");
             }
@@ -301,6 +303,7 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
             // Keep the buffers for the next chunk of this slot unless they are large.
             if (slot.raw.capacity() > (std::size_t{64} << 20)) bytes().swap(slot.raw);
             if (slot.payload.capacity() > (std::size_t{64} << 20)) bytes().swap(slot.payload);
+            if (slot.decoded.size() > (std::size_t{64} << 20)) slot.decoded = lazy_buffer();
         });
     writer.finish(lossy ? crc32c(plan.expected) : file_crc.combine(h.original_bytes));
 

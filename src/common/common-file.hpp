@@ -23,6 +23,12 @@ class byte_source {
     virtual void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const = 0;
     // The bytes as one span when they are in memory, else an empty span.
     virtual byte_span memory() const { return {}; }
+    // The n bytes at offset where they already lie in memory in one piece (so that a reader
+    // can skip its copy), else an empty span.
+    virtual byte_span view(std::uint64_t offset, std::uint64_t n) const {
+        const byte_span m = memory();
+        return offset <= m.size() && n <= m.size() - offset ? m.subspan(offset, n) : byte_span{};
+    }
     bytes read(std::uint64_t offset, std::uint64_t n) const;
 };
 

@@ -151,6 +151,7 @@ compress_plan make_plan(const compress_input& in, const compress_params& params,
 // Per chunk in flight: its bytes, its coding, and the checksums of what it read.
 struct chunk_slot {
     bytes raw, payload;
+    byte_span data; // the chunk's stream bytes: raw, or where they already are in memory
     std::uint32_t crc = 0;
     struct piece {
         std::uint64_t file_offset, length;
@@ -175,7 +176,6 @@ std::vector<std::vector<std::uint32_t>> tensors_of_streams(const container_heade
 void read_chunk(const compress_input& in, const container_header& h,
                 const std::vector<std::uint32_t>& stream_tensors, const container_chunk& c,
                 chunk_slot& slot) {
-    slot.raw.resize(c.raw_bytes);
     slot.pieces.clear();
     std::uint32_t crc = 0;
     const std::uint64_t cb = c.stream_offset, ce = cb + c.raw_bytes;
@@ -183,6 +183,25 @@ void read_chunk(const compress_input& in, const container_header& h,
         std::partition_point(stream_tensors.begin(), stream_tensors.end(), [&](std::uint32_t ti) {
             return h.tensors[ti].stream_offset + h.tensors[ti].stream_bytes <= cb;
         });
+    // A chunk inside one little-endian tensor whose bytes are in memory (the API, Python's
+    // tensors, standard input) is coded where it is, without a copy.
+    if (first != stream_tensors.end() && c.raw_bytes) {
+        const auto& t = h.tensors[*first];
+        const std::uint64_t file_off = t.file_offset + (cb - t.stream_offset);
+        const byte_span in_place =
+            !t.big_endian && t.stream_offset <= cb && t.stream_offset + t.stream_bytes >= ce
+                ? in.file->view(file_off, c.raw_bytes)
+                : byte_span{};
+        if (in_place.size() == c.raw_bytes) {
+            slot.data = in_place;
+            const std::uint32_t piece_crc = crc32c(slot.data);
+            slot.pieces.push_back({file_off, c.raw_bytes, piece_crc});
+            slot.crc = crc32c_combine(0, piece_crc, c.raw_bytes);
+            return;
+        }
+    }
+    slot.raw.resize(c.raw_bytes);
+    slot.data = slot.raw;
     for (auto it = first; it != stream_tensors.end(); ++it) {
         const auto& t = h.tensors[*it];
         const std::uint64_t tb = t.stream_offset, te = tb + t.stream_bytes;
@@ -258,8 +277,8 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
             if (lossy) {
                 const byte_span raw =
                     byte_span(plan.stream_data[c.stream]).subspan(c.stream_offset, c.raw_bytes);
-                slot.raw.assign(raw.begin(), raw.end());
-                slot.crc = crc32c(slot.raw);
+                slot.data = raw; // plan.stream_data lives until the end
+                slot.crc = crc32c(slot.data);
             } else {
                 read_chunk(in, h, stream_tensors[c.stream], c, slot);
             }
@@ -272,7 +291,7 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
                 meter.add(n);
             };
             slot.payload.clear();
-            plan.codecs[c.stream]->encode(slot.raw, layout, slot.payload);
+            plan.codecs[c.stream]->encode(slot.data, layout, slot.payload);
             if (params.verify) {
                 if (slot.decoded.size() < c.raw_bytes) slot.decoded = lazy_buffer(c.raw_bytes);
                 const auto back = slot.decoded.span().first(c.raw_bytes);
@@ -285,7 +304,7 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
                               "); nothing was written");
                 }
                 LMGC_CHECK(c.raw_bytes == 0 ||
-                               std::memcmp(back.data(), slot.raw.data(), c.raw_bytes) == 0,
+                               std::memcmp(back.data(), slot.data.data(), c.raw_bytes) == 0,
                            errc::internal, "verify: chunk ", i, " (", h.streams[c.stream].codec,
                            ") does not decode back to its bytes; nothing was written");
             }

@@ -123,6 +123,16 @@ tensor_set_source::tensor_set_source(std::span<const tensor_ref> tensors,
     parsed_.format = source_format::safetensors;
 }
 
+byte_span tensor_set_source::view(std::uint64_t offset, std::uint64_t n) const {
+    if (n == 0 || offset < header_.size() || offset > size_ || n > size_ - offset) return {};
+    const auto it = std::upper_bound(parts_.begin(), parts_.end(), offset,
+                                     [](std::uint64_t v, const part& p) { return v < p.offset; });
+    if (it == parts_.begin()) return {};
+    const part& p = *std::prev(it);
+    if (offset + n > p.offset + p.nbytes) return {}; // not in one tensor (or an empty one)
+    return {p.data + (offset - p.offset), static_cast<std::size_t>(n)};
+}
+
 void tensor_set_source::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
     LMGC_CHECK(offset <= size_ && out.size() <= size_ - offset, errc::internal,
                "read past the end of the tensors");

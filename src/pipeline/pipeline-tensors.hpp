@@ -19,6 +19,7 @@ class tensor_set_source final : public byte_source {
     tensor_set_source(std::span<const tensor_ref> tensors, const metadata_t& metadata);
     std::uint64_t size() const override { return size_; }
     void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const override;
+    byte_span view(std::uint64_t offset, std::uint64_t n) const override;
     const parsed_file& parsed() const { return parsed_; }
     const bytes& header() const { return header_; } // the skeleton: length + JSON
 

@@ -476,15 +476,14 @@ template <typename F> struct first_pass {
         } else if constexpr (how == class_way::arithmetic) {
             // t: the leading bit's position + 1 (M + 1 for normals, 0 for zero); the raw bits
             // are the bits below position `lead` (for zero: lead = zero_low, no bits).
-            const A a32 = a;
-            const unsigned e = static_cast<unsigned>(a32 >> M);
-            const unsigned t = std::min(static_cast<unsigned>(std::bit_width(a32)), M + 1);
+            const unsigned e = static_cast<unsigned>(a >> M);
+            const unsigned t = std::min(static_cast<unsigned>(std::bit_width(a)), M + 1);
             cls = e + t - (e != 0);
             const unsigned lead =
                 shifted ? static_cast<unsigned>(
                               std::max(static_cast<int>(t) - 1, static_cast<int>(p.zero_low)))
                         : t - (t != 0);
-            const A below = a32 & ((A(1) << lead) - 1);
+            const A below = a & ((A(1) << lead) - 1);
             if constexpr (shifted)
                 w.add(static_cast<std::uint64_t>(below >> p.zero_low), lead - p.zero_low);
             else

@@ -161,21 +161,16 @@ container_header decompress_stream(const byte_source& in, const decompress_param
     const int threads = all_parallel ? resolve_threads(params.n_threads) : 1;
     const std::size_t window = static_cast<std::size_t>(threads) * chunks_in_flight_per_thread;
     chunk_buffers outputs(window), payloads(window);
-    const byte_span in_memory = in.memory();
     parallel_ordered(
         todo.size(), threads, window,
         [&](std::size_t k) {
             const std::size_t i = todo[k];
             const auto& c = h.chunks[i];
-            // The payload: in place when the container is in memory, else read into a kept buffer.
+            // The payload: in place when the container is in memory, else read into a kept buffer
+            // (read_at refuses a range past the end).
             lazy_buffer payload_buf;
-            byte_span payload;
-            if (!in_memory.empty()) {
-                LMGC_CHECK(c.file_offset <= in_memory.size() &&
-                               c.coded_bytes <= in_memory.size() - c.file_offset,
-                           errc::corrupt, "chunk ", i, ": its coded data is past the end");
-                payload = in_memory.subspan(c.file_offset, c.coded_bytes);
-            } else {
+            byte_span payload = in.view(c.file_offset, c.coded_bytes);
+            if (payload.size() != c.coded_bytes) {
                 payload_buf = payloads.take(c.coded_bytes);
                 const auto s = payload_buf.span().first(c.coded_bytes);
                 in.read_at(c.file_offset, s);

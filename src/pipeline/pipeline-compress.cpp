@@ -320,9 +320,9 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
             else
                 ideal_total += slot.ideal_bits;
             // Keep the buffers for the next chunk of this slot unless they are large.
-            if (slot.raw.capacity() > (std::size_t{64} << 20)) bytes().swap(slot.raw);
-            if (slot.payload.capacity() > (std::size_t{64} << 20)) bytes().swap(slot.payload);
-            if (slot.decoded.size() > (std::size_t{64} << 20)) slot.decoded = lazy_buffer();
+            if (slot.raw.capacity() > kept_buffer_max) bytes().swap(slot.raw);
+            if (slot.payload.capacity() > kept_buffer_max) bytes().swap(slot.payload);
+            if (slot.decoded.size() > kept_buffer_max) slot.decoded = lazy_buffer();
         });
     writer.finish(lossy ? crc32c(plan.expected) : file_crc.combine(h.original_bytes));
 

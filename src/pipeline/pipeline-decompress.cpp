@@ -40,11 +40,11 @@ class chunk_buffers {
                 }
         }
         // With room to spare, so that the next chunks (payloads vary in size) fit.
-        return lazy_buffer(n < keep_max ? (n + n / 4 + 0xffff) & ~std::size_t{0xffff} : n);
+        return lazy_buffer(n < kept_buffer_max ? (n + n / 4 + 0xffff) & ~std::size_t{0xffff} : n);
     }
     // Large buffers (a header's claim, or huge chunks) are not kept: their memory goes back.
     void give(lazy_buffer b) {
-        if (b.size() == 0 || b.size() > keep_max) return;
+        if (b.size() == 0 || b.size() > kept_buffer_max) return;
         std::lock_guard<std::mutex> lock(mu_);
         if (free_.size() < keep_) {
             free_.push_back(std::move(b));
@@ -56,7 +56,6 @@ class chunk_buffers {
     }
 
   private:
-    static constexpr std::size_t keep_max = std::size_t{64} << 20;
     std::size_t keep_;
     std::mutex mu_;
     std::vector<lazy_buffer> free_;

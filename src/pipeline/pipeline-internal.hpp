@@ -77,4 +77,8 @@ std::vector<std::unique_ptr<codec_i>> make_decoders(const container_header& h,
 // Chunks in flight per worker thread: enough to keep workers busy while the consumer writes.
 constexpr std::size_t chunks_in_flight_per_thread = 2;
 
+// Chunk buffers are kept for the next chunks (compression's slots, decompression's pool) up to
+// this size; larger ones (huge chunks, a header's claim) give their memory back.
+constexpr std::size_t kept_buffer_max = std::size_t{64} << 20;
+
 } // namespace lmgc::detail

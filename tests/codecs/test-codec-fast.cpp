@@ -20,6 +20,7 @@ using detail::dtype;
 namespace {
 
 constexpr dtype fast_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64};
+constexpr std::size_t n_lanes_for_rows = 4; // the codec's lanes (docs/format.md)
 
 // Encodes and decodes raw through the codec table; returns the payload.
 bytes round_trip(dtype t, const bytes& raw) {
@@ -291,6 +292,67 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
                 decode_direct("fast", t, b, raw.size());
             } catch (const error& e) {
                 EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+            }
+        }
+    }
+}
+
+TEST(codec_fast, row_lags_where_rows_repeat_their_classes) {
+    // Classes that repeat one row on (1152 and 4608 values: 128 and 512 kernels of 3x3), as
+    // in VGG16's last conv layers, with random signs and nothing repeating nearer: the encoder
+    // takes the row as the lag, with lag classes, and the decoder looks a row back through the
+    // symbols of the whole chunk (across its blocks of 2048 steps) where its blocks did not
+    // reach before. Without the repeats, no row lag.
+    for (const auto t : {dtype::f32, dtype::f16, dtype::bf16}) {
+        for (const std::size_t row : {std::size_t{1152}, std::size_t{4608}}) {
+            SCOPED_TRACE(std::string(detail::dtype_name(t)) + ", row " + std::to_string(row));
+            const unsigned man = t == dtype::f32 ? 23 : t == dtype::f16 ? 10 : 7;
+            const unsigned bits = t == dtype::f32 ? 32 : 16;
+            const std::size_t n = n_lanes_for_rows * (8 * row + 3000), elem = bits / 8;
+            for (const bool repeats : {true, false}) {
+                std::mt19937_64 rng(n_seed(t) + row);
+                std::vector<unsigned> cls(n);
+                bytes raw(n * elem);
+                for (std::size_t i = 0; i < n; ++i) {
+                    const bool repeat = repeats && i >= row && rng() % 8 != 0;
+                    cls[i] = repeat ? cls[i - row]
+                             : rng() % 16 == 0
+                                 ? static_cast<unsigned>(rng() % (man + 1)) // 0, denormals
+                                 : man + 100 + static_cast<unsigned>(rng() % 12);
+                    const unsigned c = cls[i];
+                    std::uint64_t v = 0;
+                    if (c > man)
+                        v = std::uint64_t{c - man} << man |
+                            (rng() & ((std::uint64_t{1} << man) - 1));
+                    else if (c > 0)
+                        v = std::uint64_t{1} << (c - 1) |
+                            (rng() & ((std::uint64_t{1} << (c - 1)) - 1));
+                    v |= (rng() & 1) << (bits - 1);
+                    std::memcpy(raw.data() + i * elem, &v, elem);
+                }
+                const auto coded = round_trip(t, raw);
+                ASSERT_EQ(mode_of(coded), 0);
+                detail::byte_reader r(detail::byte_span(coded).subspan(5));
+                r.varint(); // center
+                const auto lag = r.varint();
+                const unsigned n_lag = r.u8();
+                if (repeats) {
+                    EXPECT_EQ(lag, row);
+                    EXPECT_EQ(n_lag, 4u);
+                } else {
+                    EXPECT_LT(lag, 64u);
+                }
+                if (!repeats) continue;
+                // Damaged: an error or some output, never a crash or an overrun (ASan build).
+                for (int k = 0; k < 100; ++k) {
+                    bytes b = coded;
+                    b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+                    try {
+                        decode_direct("fast", t, b, raw.size());
+                    } catch (const error& e) {
+                        EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+                    }
+                }
             }
         }
     }

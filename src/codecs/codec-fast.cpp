@@ -1417,8 +1417,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     const std::size_t room = n_lag > 1 ? lag : 0;
     const bool whole = room > short_lag_max;
     if (ds.rb_size >= 8) {
-        std::uint32_t* const sym =
-            grow(sc.entries, n_lanes * (whole ? std::max(all, room) : room + block_steps));
+        std::uint32_t* const sym = grow(sc.entries, n_lanes * (whole ? all : room + block_steps));
         std::uint32_t lag_offset_of[S];
         for (unsigned c = 0; c < F::n_classes; ++c) {
             // The smallest magnitude of class c has the lag class of every value of class c.

@@ -315,10 +315,7 @@ struct sym_tt {                    // an encoder table entry (FSE's symbolTT)
     std::uint32_t delta_nb_bits;
 };
 
-// Scratch memory kept by each thread between chunks (fresh pages cost more than coding them).
-// A sample of a chunk's values for judging lags: runs of 32 values every 1024 from row_lag_max
-// on, each value with the level before it (as the coder computes it, from the run's start),
-// its bucket and its sign.
+// A sample of a chunk's values for judging lags (see take_lag_sample).
 struct lag_sample {
     static constexpr std::size_t run = 32;
     struct value {
@@ -329,6 +326,7 @@ struct lag_sample {
     std::vector<value> values;
 };
 
+// Scratch memory kept by each thread between chunks (fresh pages cost more than coding them).
 struct scratch {
     std::uint32_t trap_at = 0, trap_entry = 0; // where the decoder's trap region is, what it holds
     std::size_t trap_size = 0;
@@ -726,9 +724,11 @@ template <typename F> std::size_t sign_lag(const std::uint8_t* in, std::size_t n
 }
 
 // Row lags: a whole row back (conv layers with 64-512 input channels of 3x3 kernels, linear
-// layers), where a layer's rows repeat their magnitudes (VGG16's last conv layers).
+// layers), where a layer's rows repeat their magnitudes (VGG16's last conv layers); and the
+// row of the tensor the chunk is in, if not among them, from 65 values to row_lag_max (the
+// samples start there). Kernel lags are the sign's (up to 49, below short_lag_max).
 constexpr std::size_t row_lags[] = {512, 576, 768, 1024, 1152, 2048, 2304, 3072, 4096, 4608};
-constexpr std::size_t row_lag_max = 4608;
+constexpr std::size_t row_lag_max = 4608, short_lag_max = 64;
 
 // Runs of lag_sample::run values, one every `every` values from row_lag_max on, each value
 // with the level before it (from 16 values before the run on, as the coder's would be), its
@@ -858,7 +858,7 @@ std::int64_t lag_screen(const std::uint8_t* in, std::size_t lag, const lag_sampl
 // row back tells clearly more. VGG16-BN's last conv layers (rows of 512 kernels of 3x3) repeat
 // their magnitudes one row on; there the row lag saves 0.12-0.26 bit per f32 value.
 template <typename F>
-std::size_t choose_lag(const std::uint8_t* in, std::size_t n,
+std::size_t choose_lag(const std::uint8_t* in, std::size_t n, std::size_t tensor_row,
                        const std::array<std::uint8_t, F::n_classes>& bucket, unsigned center,
                        unsigned zero_low, log2_memo& log2_of) {
     const std::size_t short_lag = sign_lag<F>(in, n);
@@ -875,11 +875,18 @@ std::size_t choose_lag(const std::uint8_t* in, std::size_t n,
         take_lag_sample<F>(in, n, 16384, bucket, zero_low, sample);
         std::size_t row_lag = 0;
         std::int64_t row_glance = 0;
-        for (const std::size_t lag : row_lags) {
-            if (lane < 8 * lag) break;
+        auto glance = [&](std::size_t lag) {
             const std::int64_t i = lag_screen<F>(in, lag, sample, lag_class, log2_of);
             if (i > row_glance) row_lag = lag, row_glance = i;
+        };
+        for (const std::size_t lag : row_lags) {
+            if (lane < 8 * lag) break;
+            glance(lag);
         }
+        // The row of the tensor the chunk is in, where the list does not have it.
+        if (tensor_row > short_lag_max && tensor_row <= row_lag_max && lane >= 8 * tensor_row &&
+            std::find(std::begin(row_lags), std::end(row_lags), tensor_row) == std::end(row_lags))
+            glance(tensor_row);
         auto tenth_of_a_bit = [&] {
             return static_cast<std::int64_t>(sample.values.size()) * 65536 / 10;
         };
@@ -918,7 +925,7 @@ LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const K* keys, std::size_
     tw_io = tw;
 }
 
-template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) {
+template <typename F> void encode_values(byte_span raw, dtype type, std::size_t row, bytes& out) {
     using U = typename F::uint;
     using K = typename F::key;
     constexpr unsigned S = F::n_symbols, M = F::man_bits, W = F::bits;
@@ -963,7 +970,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, bytes& out) 
 
     // The lag, for the sign and (from 2 on, where the type has room) the lag classes.
     log2_memo log2_of{sc.log2_small};
-    const std::size_t lag = choose_lag<F>(in, n, bucket, center, zero_low, log2_of);
+    const std::size_t lag = choose_lag<F>(in, n, row, bucket, center, zero_low, log2_of);
     unsigned n_lag = F::lag_classes_ok && lag >= 2 ? lag_classes_max : 1;
 
     // One pass, lanes interleaved as the decoder reads them: each value's key (context * S +
@@ -1413,7 +1420,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     // Lag classes look back through the symbols: short lags (kernels, up to 49) through the
     // block's, with the symbols of the steps before it put in front; row lags (512 to 4608)
     // through those of the whole chunk, kept from the first step on.
-    constexpr std::size_t block_steps = 2048, short_lag_max = 64;
+    constexpr std::size_t block_steps = 2048;
     const std::size_t room = n_lag > 1 ? lag : 0;
     const bool whole = room > short_lag_max;
     if (ds.rb_size >= 8) {
@@ -1486,19 +1493,41 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     if (tail) std::memcpy(out.data() + n * sizeof(U), tail_bytes.data(), tail);
 }
 
+// The row length (elements of one index of the first dimension) of the tensor that holds most
+// of the chunk, if it has two dimensions or more: a candidate for the lag. 0 if none.
+std::size_t row_of_chunk(const chunk_layout& layout, std::size_t chunk_bytes) {
+    std::uint64_t most = 0;
+    std::size_t row = 0;
+    const auto chunk = static_cast<std::int64_t>(chunk_bytes);
+    for (const auto& t : layout.tensors) {
+        const std::int64_t from = std::max<std::int64_t>(t.offset, 0);
+        const std::int64_t to =
+            std::min<std::int64_t>(t.offset + static_cast<std::int64_t>(t.nbytes), chunk);
+        if (to <= from || static_cast<std::uint64_t>(to - from) <= most) continue;
+        most = static_cast<std::uint64_t>(to - from);
+        std::uint64_t r = 1;
+        for (std::size_t d = 1; d < t.shape.size() && r <= (std::uint64_t{1} << 32); ++d)
+            r *= static_cast<std::uint64_t>(std::max<std::int64_t>(t.shape[d], 0));
+        row =
+            t.shape.size() >= 2 && r <= (std::uint64_t{1} << 32) ? static_cast<std::size_t>(r) : 0;
+    }
+    return row;
+}
+
 class codec_fast final : public codec_i {
   public:
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
         if (raw.size() < dtype_size(layout.type)) return encode_stored(raw, layout.type, out);
+        const std::size_t row = row_of_chunk(layout, raw.size());
         switch (layout.type) {
         case dtype::f32:
-            return encode_values<fmt_f32>(raw, layout.type, out);
+            return encode_values<fmt_f32>(raw, layout.type, row, out);
         case dtype::f16:
-            return encode_values<fmt_f16>(raw, layout.type, out);
+            return encode_values<fmt_f16>(raw, layout.type, row, out);
         case dtype::bf16:
-            return encode_values<fmt_bf16>(raw, layout.type, out);
+            return encode_values<fmt_bf16>(raw, layout.type, row, out);
         case dtype::f64:
-            return encode_values<fmt_f64>(raw, layout.type, out);
+            return encode_values<fmt_f64>(raw, layout.type, row, out);
         default:
             break;
         }

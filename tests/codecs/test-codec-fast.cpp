@@ -358,6 +358,41 @@ TEST(codec_fast, row_lags_where_rows_repeat_their_classes) {
     }
 }
 
+TEST(codec_fast, row_lag_from_the_tensor_shape) {
+    // Rows of 1536 values (not in the encoder's list of row lengths) whose classes repeat one
+    // row on. Coded as a 1-D tensor, the encoder does not try that lag; as the [rows, 1536]
+    // tensor it is, it does, and the payload is smaller.
+    const std::size_t row = 1536, rows = 40, n = row * rows;
+    std::mt19937_64 rng(15);
+    std::vector<unsigned> cls(n);
+    bytes raw(n * 4);
+    for (std::size_t i = 0; i < n; ++i) {
+        cls[i] =
+            i >= row && rng() % 8 != 0 ? cls[i - row] : 100 + static_cast<unsigned>(rng() % 12);
+        const std::uint32_t v = static_cast<std::uint32_t>(rng() & 1) << 31 | (cls[i] - 23) << 23 |
+                                static_cast<std::uint32_t>(rng() & 0x7fffff);
+        std::memcpy(raw.data() + 4 * i, &v, 4);
+    }
+    auto lag_of = [](const bytes& coded) {
+        detail::byte_reader r(detail::byte_span(coded).subspan(5));
+        r.varint(); // center
+        return r.varint();
+    };
+    const auto flat = round_trip(dtype::f32, raw);
+    EXPECT_NE(lag_of(flat), row);
+
+    const std::vector<std::int64_t> shape = {static_cast<std::int64_t>(rows),
+                                             static_cast<std::int64_t>(row)};
+    detail::chunk_layout layout;
+    layout.type = dtype::f32;
+    layout.tensors.push_back({0, raw.size(), shape});
+    bytes coded;
+    detail::find_codec("fast").make(detail::codec_config{})->encode(raw, layout, coded);
+    EXPECT_EQ(decode_direct("fast", dtype::f32, coded, raw.size()), raw);
+    EXPECT_EQ(lag_of(coded), row);
+    EXPECT_LT(coded.size() * 100, flat.size() * 98) << coded.size() << " vs " << flat.size();
+}
+
 TEST(codec_fast, every_way_to_find_classes_across_types_and_zero_low_bits) {
     // The encoder finds a value's class with branches, without (wider types) or from a table
     // kept per thread for a 16-bit type and zero_low (chunks with 1 denormal in 32 or more).

@@ -319,7 +319,7 @@ struct sym_tt {                    // an encoder table entry (FSE's symbolTT)
 struct lag_sample {
     static constexpr std::size_t run = 32;
     struct value {
-        std::uint32_t at;  // its index
+        std::uint64_t at;  // its index
         std::uint16_t key; // (level * 4 + 0) * 16 + bucket: the lag class is added
         std::uint8_t sign; // 1 if negative; 2 if zero (no sign to code)
     };
@@ -748,8 +748,7 @@ void take_lag_sample(const std::uint8_t* in, std::size_t n, std::size_t every,
             const U a = u & magnitude;
             const unsigned b = a ? bucket[classify<F>(a, zero_low).cls] : 0;
             if (t >= r)
-                s.values.push_back({static_cast<std::uint32_t>(t),
-                                    static_cast<std::uint16_t>(q * 4 * n_buckets + b),
+                s.values.push_back({t, static_cast<std::uint16_t>(q * 4 * n_buckets + b),
                                     static_cast<std::uint8_t>(a ? u >> (F::bits - 1) : 2)});
             q = levels.next[q][b];
         }

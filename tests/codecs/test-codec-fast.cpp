@@ -30,6 +30,21 @@ bytes round_trip(dtype t, const bytes& raw) {
     return coded;
 }
 
+// A byte of the payload changed, `times` times over: each decodes to an error of the corrupt
+// kind or to some output, never to a crash or an overrun (ASan build).
+void expect_damage_fails_cleanly(dtype t, const bytes& coded, std::size_t n, int times,
+                                 std::mt19937_64& rng) {
+    for (int k = 0; k < times; ++k) {
+        bytes b = coded;
+        b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+        try {
+            decode_direct("fast", t, b, n);
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+        }
+    }
+}
+
 // Payload modes (docs/format.md): 0 coded, 1 stored.
 int mode_of(const bytes& coded) {
     return coded.size() > 2 ? coded[2] : -1;
@@ -284,16 +299,7 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
         r.varint();                // center
         EXPECT_EQ(r.varint(), 3u); // lag
         EXPECT_EQ(r.u8(), 4u);     // lag classes
-        // Damaged: an error or some output, never a crash or an overrun (ASan build).
-        for (int k = 0; k < 300; ++k) {
-            bytes b = coded;
-            b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
-            try {
-                decode_direct("fast", t, b, raw.size());
-            } catch (const error& e) {
-                EXPECT_EQ(e.code(), errc::corrupt) << e.what();
-            }
-        }
+        expect_damage_fails_cleanly(t, coded, raw.size(), 300, rng);
     }
 }
 
@@ -342,17 +348,7 @@ TEST(codec_fast, row_lags_where_rows_repeat_their_classes) {
                 } else {
                     EXPECT_LT(lag, 64u);
                 }
-                if (!repeats) continue;
-                // Damaged: an error or some output, never a crash or an overrun (ASan build).
-                for (int k = 0; k < 100; ++k) {
-                    bytes b = coded;
-                    b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
-                    try {
-                        decode_direct("fast", t, b, raw.size());
-                    } catch (const error& e) {
-                        EXPECT_EQ(e.code(), errc::corrupt) << e.what();
-                    }
-                }
+                if (repeats) expect_damage_fails_cleanly(t, coded, raw.size(), 100, rng);
             }
         }
     }

@@ -755,6 +755,36 @@ void take_lag_sample(const std::uint8_t* in, std::size_t n, std::size_t every,
     }
 }
 
+// Counts the sample against the values `lag` back: into cell(value's key, lag class of the one
+// back, the value's index in the sample), and the sign agreements.
+struct lag_counts {
+    std::uint64_t agree = 0, signed_values = 0;
+};
+template <typename F, typename Cell>
+lag_counts count_lag(const std::uint8_t* in, std::size_t lag, const lag_sample& s,
+                     const std::array<std::uint8_t, (1u << lag_index_bits)>& lag_class,
+                     Cell&& cell) {
+    using U = typename F::uint;
+    constexpr U magnitude = static_cast<U>(~U(0)) >> 1;
+    lag_counts c;
+    for (std::size_t i = 0; i < s.values.size(); ++i) {
+        const auto v = s.values[i];
+        const U b = load_le<U>(in + (v.at - lag) * sizeof(U));
+        ++cell(v.key, lag_class[(b & magnitude) >> lag_index_shift<F>], i);
+        c.signed_values += v.sign != 2;
+        c.agree += v.sign == static_cast<unsigned>(b >> (F::bits - 1));
+    }
+    return c;
+}
+
+// What the sign agreements save, in 1/65536 bit: the values' count minus their entropy.
+std::int64_t sign_information(const lag_counts& c, log2_memo& log2_of) {
+    auto xlogx = [&](std::uint64_t x) { return x ? x * log2_of(x) : 0; };
+    if (!c.signed_values) return 0;
+    return static_cast<std::int64_t>(c.signed_values * 65536 + xlogx(c.agree) +
+                                     xlogx(c.signed_values - c.agree) - xlogx(c.signed_values));
+}
+
 // What the value `lag` back tells about a value on the sample, in 1/65536 bit: its sign's
 // agreement, and (lag >= 2: the coder has no lag classes at lag 1) what the lag class saves in
 // coding the value's bucket given its level, measured across the two halves of the sample (each
@@ -765,24 +795,14 @@ template <typename F>
 std::int64_t lag_information(const std::uint8_t* in, std::size_t lag, const lag_sample& s,
                              const std::array<std::uint8_t, (1u << lag_index_bits)>& lag_class,
                              std::vector<std::uint32_t>& joint, log2_memo& log2_of) {
-    using U = typename F::uint;
-    constexpr U magnitude = static_cast<U>(~U(0)) >> 1;
     constexpr std::size_t cells = std::size_t{n_levels} * 4 * n_buckets;
     joint.assign(2 * cells, 0); // the counts of even and odd runs
-    std::uint64_t agree = 0, signed_values = 0;
-    for (std::size_t i = 0; i < s.values.size(); ++i) {
-        const auto v = s.values[i];
-        const U b = load_le<U>(in + (v.at - lag) * sizeof(U));
-        ++joint[(i / lag_sample::run & 1) * cells + v.key +
-                n_buckets * lag_class[(b & magnitude) >> lag_index_shift<F>]];
-        signed_values += v.sign != 2;
-        agree += v.sign == static_cast<unsigned>(b >> (F::bits - 1));
-    }
-    auto xlogx = [&](std::uint64_t x) { return x ? x * log2_of(x) : 0; };
-    std::int64_t sign = 0;
-    if (signed_values)
-        sign = static_cast<std::int64_t>(signed_values * 65536 + xlogx(agree) +
-                                         xlogx(signed_values - agree) - xlogx(signed_values));
+    const std::int64_t sign = sign_information(
+        count_lag<F>(in, lag, s, lag_class,
+                     [&](unsigned key, unsigned l, std::size_t i) -> std::uint32_t& {
+                         return joint[(i / lag_sample::run & 1) * cells + key + n_buckets * l];
+                     }),
+        log2_of);
     if (lag < 2) return sign;
     // Bits of one half's buckets coded with the other half's counts, with and without the
     // lag class in the context: counts c of a context with total t code a bucket in
@@ -824,23 +844,15 @@ template <typename F>
 std::int64_t lag_screen(const std::uint8_t* in, std::size_t lag, const lag_sample& s,
                         const std::array<std::uint8_t, (1u << lag_index_bits)>& lag_class,
                         log2_memo& log2_of) {
-    using U = typename F::uint;
-    constexpr U magnitude = static_cast<U>(~U(0)) >> 1;
     std::uint32_t joint[4][n_buckets] = {};
-    std::uint64_t agree = 0, signed_values = 0;
-    for (const auto v : s.values) {
-        const U b = load_le<U>(in + (v.at - lag) * sizeof(U));
-        ++joint[lag_class[(b & magnitude) >> lag_index_shift<F>]][v.key % n_buckets];
-        signed_values += v.sign != 2;
-        agree += v.sign == static_cast<unsigned>(b >> (F::bits - 1));
-    }
-    auto xlogx = [&](std::uint64_t x) { return x ? x * log2_of(x) : 0; };
-    std::int64_t information = 0;
-    if (signed_values)
-        information =
-            static_cast<std::int64_t>(signed_values * 65536 + xlogx(agree) +
-                                      xlogx(signed_values - agree) - xlogx(signed_values));
+    const std::int64_t information =
+        sign_information(count_lag<F>(in, lag, s, lag_class,
+                                      [&](unsigned key, unsigned l, std::size_t) -> std::uint32_t& {
+                                          return joint[l][key % n_buckets];
+                                      }),
+                         log2_of);
     if (lag < 2) return information;
+    auto xlogx = [&](std::uint64_t x) { return x ? x * log2_of(x) : 0; };
     std::uint64_t plus = 0, minus = 0, all = 0, col[n_buckets] = {};
     for (unsigned l = 0; l < 4; ++l) {
         std::uint64_t row = 0;

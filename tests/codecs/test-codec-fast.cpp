@@ -45,6 +45,14 @@ void expect_damage_fails_cleanly(dtype t, const bytes& coded, std::size_t n, int
     }
 }
 
+// A random magnitude of class c (0: zero; 1..man: a denormal whose leading bit is c - 1;
+// above: exponent field c - man) for a type with `man` mantissa bits.
+std::uint64_t magnitude_of_class(unsigned c, unsigned man, std::mt19937_64& rng) {
+    if (c > man) return std::uint64_t{c - man} << man | (rng() & ((std::uint64_t{1} << man) - 1));
+    if (c > 0) return std::uint64_t{1} << (c - 1) | (rng() & ((std::uint64_t{1} << (c - 1)) - 1));
+    return 0;
+}
+
 // Payload modes (docs/format.md): 0 coded, 1 stored.
 int mode_of(const bytes& coded) {
     return coded.size() > 2 ? coded[2] : -1;
@@ -282,12 +290,7 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
                 repeat ? cls[i - 3]
                        : (rng() % 3 == 0 ? static_cast<unsigned>(rng() % (man + 1)) // 0, denormals
                                          : man + 100 + static_cast<unsigned>(rng() % 12));
-            const unsigned c = cls[i];
-            std::uint64_t v = 0;
-            if (c > man)
-                v = std::uint64_t{c - man} << man | (rng() & ((std::uint64_t{1} << man) - 1));
-            else if (c > 0)
-                v = std::uint64_t{1} << (c - 1) | (rng() & ((std::uint64_t{1} << (c - 1)) - 1));
+            std::uint64_t v = magnitude_of_class(cls[i], man, rng);
             const std::uint64_t sign =
                 i >= 3 ? (raw[(i - 3) * elem + elem - 1] >> 7) ^ (rng() % 16 == 0) : rng() & 1;
             v |= sign << (bits - 1);
@@ -325,14 +328,7 @@ TEST(codec_fast, row_lags_where_rows_repeat_their_classes) {
                              : rng() % 16 == 0
                                  ? static_cast<unsigned>(rng() % (man + 1)) // 0, denormals
                                  : man + 100 + static_cast<unsigned>(rng() % 12);
-                    const unsigned c = cls[i];
-                    std::uint64_t v = 0;
-                    if (c > man)
-                        v = std::uint64_t{c - man} << man |
-                            (rng() & ((std::uint64_t{1} << man) - 1));
-                    else if (c > 0)
-                        v = std::uint64_t{1} << (c - 1) |
-                            (rng() & ((std::uint64_t{1} << (c - 1)) - 1));
+                    std::uint64_t v = magnitude_of_class(cls[i], man, rng);
                     v |= (rng() & 1) << (bits - 1);
                     std::memcpy(raw.data() + i * elem, &v, elem);
                 }

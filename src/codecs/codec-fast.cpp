@@ -702,17 +702,34 @@ template <typename F> std::size_t sign_lag(const std::uint8_t* in, std::size_t n
     static constexpr std::size_t candidates[] = {1,  2,  3,  4,  5,  6,  7,  8, 9,
                                                  10, 12, 14, 16, 18, 25, 27, 49};
     constexpr std::size_t run = 32, every = 1024, max_lag = 49;
+    static_assert(run + max_lag <= 128 && run <= 64 && max_lag < 64);
     std::size_t best = 0, best_score = 0, total = 0;
     std::array<std::size_t, std::size(candidates)> agree{};
-    for (std::size_t r = max_lag; r + run <= n; r += every)
-        for (std::size_t t = r; t < r + run; ++t) {
-            const U u = load_le<U>(in + t * sizeof(U));
-            if (!static_cast<U>(u << 1)) continue; // a zero
-            ++total;
-            for (std::size_t c = 0; c < std::size(candidates); ++c)
-                agree[c] +=
-                    ((u ^ load_le<U>(in + (t - candidates[c]) * sizeof(U))) >> (W - 1)) == 0;
-        }
+    // Per run, the signs of the run and of the max_lag values before it as bits (bit i: value
+    // r - max_lag + i), and which values of the run are nonzero: each lag's agreements are
+    // then one popcount (~5x fewer instructions than comparing value by value).
+    for (std::size_t r = max_lag; r + run <= n; r += every) {
+        const std::uint8_t* w = in + (r - max_lag) * sizeof(U);
+        std::uint64_t lo = 0, hi = 0, nonzero = 0;
+        for (unsigned i = 0; i < 64; ++i)
+            lo |= std::uint64_t{static_cast<U>(load_le<U>(w + i * sizeof(U)) >> (W - 1))} << i;
+        for (unsigned i = 64; i < max_lag + run; ++i)
+            hi |= std::uint64_t{static_cast<U>(load_le<U>(w + i * sizeof(U)) >> (W - 1))}
+                  << (i - 64);
+        for (unsigned t = 0; t < run; ++t)
+            nonzero |= std::uint64_t{static_cast<U>(load_le<U>(w + (max_lag + t) * sizeof(U)) << 1) !=
+                                     0}
+                       << t;
+        total += static_cast<std::size_t>(std::popcount(nonzero));
+        // The run's signs start at bit max_lag; those c values back at bit max_lag - c.
+        const auto signs_from = [&](unsigned b) {
+            return (b ? (lo >> b) | (hi << (64 - b)) : lo) & ((std::uint64_t{1} << run) - 1);
+        };
+        const std::uint64_t own = signs_from(max_lag);
+        for (std::size_t c = 0; c < std::size(candidates); ++c)
+            agree[c] += static_cast<std::size_t>(std::popcount(
+                ~(own ^ signs_from(static_cast<unsigned>(max_lag - candidates[c]))) & nonzero));
+    }
     for (std::size_t c = 0; c < std::size(candidates); ++c) {
         const std::size_t a = agree[c], score = a * 2 > total ? a * 2 - total : total - a * 2;
         if (score > best_score) best = candidates[c], best_score = score;

@@ -1148,8 +1148,10 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     w.varint(desc_size);
     w.raw(byte_span(sc.desc).first(desc_size));
     w.varint(tans_size);
-    w.raw(byte_span(sc.tans).first(tans_size));
-    w.raw(byte_span(sc.raw_bits).first(raw_size));
+    // insert, not w.raw: its resize zero-fills first (~1.7 instructions per 16-bit value).
+    out.insert(out.end(), sc.tans.begin(), sc.tans.begin() + static_cast<std::ptrdiff_t>(tans_size));
+    out.insert(out.end(), sc.raw_bits.begin(),
+               sc.raw_bits.begin() + static_cast<std::ptrdiff_t>(raw_size));
     w.raw(raw.last(tail));
     if (out.size() - base > raw.size() + 3) {
         out.resize(base);

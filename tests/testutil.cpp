@@ -27,6 +27,32 @@ std::vector<float> gradient_like(std::size_t n, std::uint64_t seed) {
     return v;
 }
 
+std::vector<std::uint16_t> tiny_f16_kernels(std::size_t n_kernels, std::uint64_t seed) {
+    std::uint64_t s = seed * 2654435761u + 1;
+    auto next = [&] {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::uint32_t>(s >> 33);
+    };
+    // Bit widths of the magnitude per kernel position (0: zero), before a per-row shift.
+    constexpr int width[9] = {0, 3, 0, 3, 8, 3, 0, 3, 0};
+    std::vector<std::uint16_t> v;
+    for (std::size_t k = 0; k < n_kernels; ++k) {
+        const int shift = static_cast<int>(k / 64 % 3) - 1;
+        for (int p = 0; p < 9; ++p) {
+            const std::uint32_t r = next();
+            int w = width[p] ? width[p] + shift + static_cast<int>(r % 3) - 1 : (r % 8 == 0);
+            if (r % 16 == 1) w = 0; // a zero anywhere now and then
+            std::uint16_t a = 0;
+            if (w > 0)
+                a = static_cast<std::uint16_t>((1u << (w - 1)) | (next() & ((1u << (w - 1)) - 1)));
+            const bool negative =
+                (p % 2 == 0) != (r % 10 == 9); // mostly the same sign per position
+            v.push_back(static_cast<std::uint16_t>(a | (a && negative ? 0x8000u : 0u)));
+        }
+    }
+    return v;
+}
+
 bytes float_bytes(const std::vector<float>& v) {
     bytes b(v.size() * 4);
     if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());

@@ -17,6 +17,10 @@ using detail::bytes;
 std::vector<float> gradient_like(std::size_t n, std::uint64_t seed);
 // Bytes of a float vector.
 bytes float_bytes(const std::vector<float>& v);
+// float16 bits of 3x3 conv kernels whose values are mostly zeros and tiny denormals (as
+// VGG16's last layers in f16): per kernel position a typical size, signs that mostly repeat
+// from kernel to kernel. From an LCG, so that the bytes do not depend on the library.
+std::vector<std::uint16_t> tiny_f16_kernels(std::size_t n_kernels, std::uint64_t seed);
 // Every special float32 bit pattern worth testing: +-0, +-Inf, NaNs with payloads, denormals,
 // min/max normals, plus random patterns.
 std::vector<std::uint32_t> special_f32_bits(std::size_t n_random, std::uint64_t seed);

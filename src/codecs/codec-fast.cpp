@@ -17,7 +17,9 @@
 namespace lmgc::detail {
 namespace {
 
-constexpr std::uint8_t payload_version = 1;
+// Payload versions: 1; 2 where lag classes see the class of a denormal too small for the
+// bits they look at (f16 gradients: zero and tiny denormals no longer share a lag class).
+constexpr std::uint8_t payload_version_1 = 1, payload_version_2 = 2;
 constexpr std::uint8_t mode_coded = 0, mode_stored = 1;
 
 // --- Contexts ------------------------------------------------------------------------------
@@ -94,27 +96,38 @@ template <typename F> std::array<std::uint8_t, F::n_classes> buckets_for(unsigne
 }
 
 // Lag classes look at the top 10 bits of the magnitude of the value `lag` back (its exponent
-// field and, for f16 and its many denormals, enough of the mantissa to see their classes).
+// field and, for f16 and its many denormals, part of the mantissa). A nonzero magnitude
+// below them (a denormal whose leading bit is under bit lag_index_shift) has index
+// lag_index_tiny + its bit width instead (its class): in payload version 1 those entries
+// are all lag class 0, as zero's; in version 2 each has its class's.
 constexpr unsigned lag_index_bits = 10;
+constexpr unsigned lag_index_tiny = 1u << lag_index_bits;
+constexpr unsigned lag_index_entries = lag_index_tiny + 64;
 template <typename F> constexpr unsigned lag_index_shift = F::bits - 1 - lag_index_bits;
+using lag_class_map = std::array<std::uint8_t, lag_index_entries>;
 
-// The lag class of each such index: 0 for index 0 (zero, or a tiny denormal), else the bucket
-// of the smallest magnitude with that index, below (1), at (2) or above (3) the center. All 0
-// without lag classes.
+// The lag class of each index: 0 for zero (index 0), else the bucket of the smallest
+// magnitude with that index, below (1), at (2) or above (3) the center; tiny denormals as
+// zero in payload version 1. All 0 without lag classes.
 template <typename F>
-std::array<std::uint8_t, (1u << lag_index_bits)> lag_classes_for(unsigned center, unsigned n_lag) {
+lag_class_map lag_classes_for(unsigned center, unsigned n_lag, unsigned version) {
     using U = typename F::uint;
-    std::array<std::uint8_t, (1u << lag_index_bits)> l{};
+    lag_class_map l{};
     if (n_lag == 1) return l;
     const auto bucket = buckets_for<F>(center);
-    for (unsigned v = 1; v < l.size(); ++v) {
-        const U a = static_cast<U>(U(v) << lag_index_shift<F>);
-        const unsigned cls = a >> F::man_bits
-                                 ? F::man_bits + static_cast<unsigned>(a >> F::man_bits)
-                                 : static_cast<unsigned>(std::bit_width(a)); // 1 + leading bit
+    auto of_class = [&](unsigned cls) {
         const unsigned b = bucket[cls];
-        l[v] = static_cast<std::uint8_t>(b < 8 ? 1 : b == 8 ? 2 : 3);
+        return static_cast<std::uint8_t>(b < 8 ? 1 : b == 8 ? 2 : 3);
+    };
+    for (unsigned v = 1; v < lag_index_tiny; ++v) {
+        const U a = static_cast<U>(U(v) << lag_index_shift<F>);
+        l[v] = of_class(a >> F::man_bits
+                            ? F::man_bits + static_cast<unsigned>(a >> F::man_bits)
+                            : static_cast<unsigned>(std::bit_width(a))); // 1 + leading bit
     }
+    if (version >= payload_version_2)
+        for (unsigned w = 1; w <= lag_index_shift<F> && w <= F::man_bits; ++w)
+            l[lag_index_tiny + w] = of_class(w); // a denormal of bit width w: class w
     return l;
 }
 
@@ -141,6 +154,16 @@ constexpr unsigned n_lanes = 4;
 #else
 #define LMGC_FAST_CLONES
 #endif
+
+// The lag index of magnitude a; `tiny`: whether the chunk's index tells tiny denormals apart
+// from zero (where it does not, their entries equal zero's and a >> shift gives the same).
+template <typename F, bool tiny = true, typename A> LMGC_FAST_INLINE unsigned lag_index(A a) {
+    const unsigned top = static_cast<unsigned>(a >> lag_index_shift<F>);
+    if constexpr (tiny)
+        return top ? top : lag_index_tiny + static_cast<unsigned>(std::bit_width(a));
+    else
+        return top;
+}
 
 unsigned highbit(std::uint32_t v) { // v > 0
     return static_cast<unsigned>(std::bit_width(v)) - 1;
@@ -388,7 +411,7 @@ struct tans_writer {
 
 void encode_stored(byte_span raw, dtype type, bytes& out) {
     byte_writer w(out);
-    w.u8(payload_version);
+    w.u8(payload_version_1);
     w.u8(static_cast<std::uint8_t>(type));
     w.u8(mode_stored);
     w.raw(raw);
@@ -463,6 +486,7 @@ template <typename F> struct first_pass {
     unsigned zero_low;
     std::size_t lag; // 0: no lag
     bit_writer raw;
+    bool tiny_lag = false;      // lag indexes of tiny denormals (payload version 2)
     std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
     std::uint32_t level[n_lanes] = {};
     // 16-bit types: per magnitude, 2 * class | raw bits count << 10 (see class_table_for).
@@ -473,7 +497,7 @@ template <typename F> struct first_pass {
     // a byte pointer (the raw bits) could alias any object in memory, which would send that
     // state back to memory at every value.
     // `how`: see class_way.
-    template <bool shifted = true, class_way how = class_way::branches>
+    template <bool shifted = true, class_way how = class_way::branches, bool tiny = true>
     LMGC_FAST_INLINE static std::uint32_t value(const first_pass& p, const std::uint8_t* at,
                                                 std::size_t slot, std::uint32_t c, A back,
                                                 bit_writer& w, std::uint32_t& zero_run) {
@@ -518,7 +542,7 @@ template <typename F> struct first_pass {
         const unsigned level_class = c + 2 * cls; // c = level * S, S = 2 * classes
         const unsigned key =
             level_class +
-            p.tables[lag_keys_at + ((back & static_cast<A>(~A(sign_bit))) >> lag_index_shift<F>)] +
+            p.tables[lag_keys_at + lag_index<F, tiny>(back & static_cast<A>(~A(sign_bit)))] +
             static_cast<unsigned>((u ^ back) >> (W - 1));
         p.keys[slot] = static_cast<K>(key);
         if (key)
@@ -533,6 +557,8 @@ template <typename F> struct first_pass {
     }
 
     void one(std::size_t i, std::size_t j, unsigned k) {
+        // (value's lag index tells tiny denormals apart; in a version-1 chunk their table
+        // entries equal zero's, so it gives the same keys.)
         level[k] =
             value(*this, in + i * sizeof(U), n_lanes * j + k, level[k], back(i, j), raw, zero_run);
         raw.flush();
@@ -548,21 +574,27 @@ template <typename F> struct first_pass {
 
     // Steps 0..all-1, where every lane has a value.
     void steps(std::size_t q, std::size_t all, class_way how) {
-        auto run = [&](auto shifted) {
+        auto run = [&](auto shifted, auto tiny) {
             if (how == class_way::table) {
-                if constexpr (sizeof(U) == 2) steps_of<shifted(), class_way::table>(q, all);
+                if constexpr (sizeof(U) == 2) steps_of<shifted(), class_way::table, tiny()>(q, all);
             } else if (how == class_way::arithmetic) {
-                steps_of<shifted(), class_way::arithmetic>(q, all);
+                steps_of<shifted(), class_way::arithmetic, tiny()>(q, all);
             } else {
-                steps_of<shifted(), class_way::branches>(q, all);
+                steps_of<shifted(), class_way::branches, tiny()>(q, all);
             }
         };
+        auto run_tiny = [&](auto shifted) {
+            if (tiny_lag)
+                run(shifted, std::true_type{});
+            else
+                run(shifted, std::false_type{});
+        };
         if (zero_low)
-            run(std::true_type{});
+            run_tiny(std::true_type{});
         else
-            run(std::false_type{});
+            run_tiny(std::false_type{});
     }
-    template <bool shifted, class_way how>
+    template <bool shifted, class_way how, bool tiny>
     LMGC_FAST_CLONES void steps_of(std::size_t q, std::size_t all) {
         const first_pass p = *this;
         bit_writer w = raw;
@@ -576,13 +608,13 @@ template <typename F> struct first_pass {
         const std::uint8_t* in3 = in + 3 * q * sizeof(U);
         for (std::size_t j = 0; j < from; ++j) {
             const std::size_t o = j * sizeof(U);
-            c0 = value<shifted, how>(p, in0 + o, 4 * j + 0, c0, 0, w, zeros);
+            c0 = value<shifted, how, tiny>(p, in0 + o, 4 * j + 0, c0, 0, w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, how>(p, in1 + o, 4 * j + 1, c1, 0, w, zeros);
+            c1 = value<shifted, how, tiny>(p, in1 + o, 4 * j + 1, c1, 0, w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, how>(p, in2 + o, 4 * j + 2, c2, 0, w, zeros);
+            c2 = value<shifted, how, tiny>(p, in2 + o, 4 * j + 2, c2, 0, w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, how>(p, in3 + o, 4 * j + 3, c3, 0, w, zeros);
+            c3 = value<shifted, how, tiny>(p, in3 + o, 4 * j + 3, c3, 0, w, zeros);
             flush_after(3, w);
         }
         const std::ptrdiff_t lag_bytes = static_cast<std::ptrdiff_t>(lag * sizeof(U));
@@ -590,13 +622,13 @@ template <typename F> struct first_pass {
                            LMGC_FAST_LAMBDA { return load_le<U>(at - lag_bytes); };
         for (std::size_t j = from; j < all; ++j) {
             const std::size_t o = j * sizeof(U);
-            c0 = value<shifted, how>(p, in0 + o, 4 * j + 0, c0, back_of(in0 + o), w, zeros);
+            c0 = value<shifted, how, tiny>(p, in0 + o, 4 * j + 0, c0, back_of(in0 + o), w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, how>(p, in1 + o, 4 * j + 1, c1, back_of(in1 + o), w, zeros);
+            c1 = value<shifted, how, tiny>(p, in1 + o, 4 * j + 1, c1, back_of(in1 + o), w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, how>(p, in2 + o, 4 * j + 2, c2, back_of(in2 + o), w, zeros);
+            c2 = value<shifted, how, tiny>(p, in2 + o, 4 * j + 2, c2, back_of(in2 + o), w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, how>(p, in3 + o, 4 * j + 3, c3, back_of(in3 + o), w, zeros);
+            c3 = value<shifted, how, tiny>(p, in3 + o, 4 * j + 3, c3, back_of(in3 + o), w, zeros);
             flush_after(3, w);
         }
         level[0] = c0, level[1] = c1, level[2] = c2, level[3] = c3;
@@ -717,9 +749,9 @@ template <typename F> std::size_t sign_lag(const std::uint8_t* in, std::size_t n
             hi |= std::uint64_t{static_cast<U>(load_le<U>(w + i * sizeof(U)) >> (W - 1))}
                   << (i - 64);
         for (unsigned t = 0; t < run; ++t)
-            nonzero |= std::uint64_t{static_cast<U>(load_le<U>(w + (max_lag + t) * sizeof(U)) << 1) !=
-                                     0}
-                       << t;
+            nonzero |=
+                std::uint64_t{static_cast<U>(load_le<U>(w + (max_lag + t) * sizeof(U)) << 1) != 0}
+                << t;
         total += static_cast<std::size_t>(std::popcount(nonzero));
         // The run's signs start at bit max_lag; those c values back at bit max_lag - c.
         const auto signs_from = [&](unsigned b) {
@@ -779,15 +811,14 @@ struct lag_counts {
 };
 template <typename F, typename Cell>
 lag_counts count_lag(const std::uint8_t* in, std::size_t lag, const lag_sample& s,
-                     const std::array<std::uint8_t, (1u << lag_index_bits)>& lag_class,
-                     Cell&& cell) {
+                     const lag_class_map& lag_class, Cell&& cell) {
     using U = typename F::uint;
     constexpr U magnitude = static_cast<U>(~U(0)) >> 1;
     lag_counts c;
     for (std::size_t i = 0; i < s.values.size(); ++i) {
         const auto v = s.values[i];
         const U b = load_le<U>(in + (v.at - lag) * sizeof(U));
-        ++cell(v.key, lag_class[(b & magnitude) >> lag_index_shift<F>], i);
+        ++cell(v.key, lag_class[lag_index<F>(static_cast<U>(b & magnitude))], i);
         c.signed_values += v.sign != 2;
         c.agree += v.sign == static_cast<unsigned>(b >> (F::bits - 1));
     }
@@ -810,8 +841,8 @@ std::int64_t sign_information(const lag_counts& c, log2_memo& log2_of) {
 // lag where it does not pay. Integer arithmetic only, as everywhere in the encoder's choices.
 template <typename F>
 std::int64_t lag_information(const std::uint8_t* in, std::size_t lag, const lag_sample& s,
-                             const std::array<std::uint8_t, (1u << lag_index_bits)>& lag_class,
-                             std::vector<std::uint32_t>& joint, log2_memo& log2_of) {
+                             const lag_class_map& lag_class, std::vector<std::uint32_t>& joint,
+                             log2_memo& log2_of) {
     constexpr std::size_t cells = std::size_t{n_levels} * 4 * n_buckets;
     joint.assign(2 * cells, 0); // the counts of even and odd runs
     const std::int64_t sign = sign_information(
@@ -859,8 +890,7 @@ std::int64_t lag_information(const std::uint8_t* in, std::size_t lag, const lag_
 // lag class about the bucket, within the sample and without the level (64 cells).
 template <typename F>
 std::int64_t lag_screen(const std::uint8_t* in, std::size_t lag, const lag_sample& s,
-                        const std::array<std::uint8_t, (1u << lag_index_bits)>& lag_class,
-                        log2_memo& log2_of) {
+                        const lag_class_map& lag_class, log2_memo& log2_of) {
     std::uint32_t joint[4][n_buckets] = {};
     const std::int64_t information =
         sign_information(count_lag<F>(in, lag, s, lag_class,
@@ -888,7 +918,7 @@ std::int64_t lag_screen(const std::uint8_t* in, std::size_t lag, const lag_sampl
 template <typename F>
 std::size_t choose_lag(const std::uint8_t* in, std::size_t n, std::size_t tensor_row,
                        const std::array<std::uint8_t, F::n_classes>& bucket, unsigned center,
-                       unsigned zero_low, log2_memo& log2_of) {
+                       unsigned zero_low, unsigned version, log2_memo& log2_of) {
     const std::size_t short_lag = sign_lag<F>(in, n);
     if constexpr (!F::lag_classes_ok) {
         return short_lag;
@@ -897,7 +927,7 @@ std::size_t choose_lag(const std::uint8_t* in, std::size_t n, std::size_t tensor
         if (lane < 8 * row_lags[0]) return short_lag; // a row lag needs rows in the lane
         auto& sc = thread_scratch();
         auto& sample = sc.lag_values;
-        const auto lag_class = lag_classes_for<F>(center, lag_classes_max);
+        const auto lag_class = lag_classes_for<F>(center, lag_classes_max, version);
         // At a glance (1 value in 512): the row lag that looks best, and whether it looks a
         // tenth of a bit per value better than the short lag. Most chunks stop here.
         take_lag_sample<F>(in, n, 16384, bucket, zero_low, sample);
@@ -998,8 +1028,13 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
 
     // The lag, for the sign and (from 2 on, where the type has room) the lag classes.
     log2_memo log2_of{sc.log2_small};
-    const std::size_t lag = choose_lag<F>(in, n, row, bucket, center, zero_low, log2_of);
+    // Payload version 2 where lag classes may see denormals below their index's bits.
+    const bool has_tiny = min_a1 < static_cast<U>((U(1) << lag_index_shift<F>)-1);
+    const std::size_t lag =
+        choose_lag<F>(in, n, row, bucket, center, zero_low,
+                      has_tiny ? payload_version_2 : payload_version_1, log2_of);
     unsigned n_lag = F::lag_classes_ok && lag >= 2 ? lag_classes_max : 1;
+    const bool tiny_lag = n_lag > 1 && has_tiny;
 
     // One pass, lanes interleaved as the decoder reads them: each value's key (context * S +
     // symbol), the histogram of keys, and the raw bits.
@@ -1013,14 +1048,16 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     sc.hist.assign(std::size_t{n_levels} * n_lag * S, 0);
     std::uint32_t* hist = sc.hist.data();
     using pass = first_pass<F>;
-    std::uint32_t* tables = grow(sc.pass_tables, pass::lag_keys_at + (1u << lag_index_bits));
+    std::uint32_t* tables = grow(sc.pass_tables, pass::lag_keys_at + lag_index_entries);
     for (unsigned q = 0; q < n_levels; ++q)
         for (unsigned cls = 0; cls < F::n_classes; ++cls)
             tables[q * F::n_classes + cls] = levels.next[q][bucket[cls]] * S;
-    const auto lag_class = lag_classes_for<F>(center, n_lag);
-    for (unsigned e = 0; e < (1u << lag_index_bits); ++e)
+    const auto lag_class =
+        lag_classes_for<F>(center, n_lag, tiny_lag ? payload_version_2 : payload_version_1);
+    for (unsigned e = 0; e < lag_index_entries; ++e)
         tables[pass::lag_keys_at + e] = lag_class[e] * n_levels * S;
     pass fp{in, tables, keys, hist, zero_low, lag, bit_writer(sc.raw_bits.data())};
+    fp.tiny_lag = tiny_lag;
     const std::size_t all = ln.len[n_lanes - 1];
     class_way how = branchless ? class_way::arithmetic : class_way::branches;
     if constexpr (sizeof(U) == 2) {
@@ -1136,7 +1173,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     if (9 + (n_contexts + 7) / 8 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
         return encode_stored(raw, type, out);
     byte_writer w(out);
-    w.u8(payload_version);
+    w.u8(n_lag > 1 && tiny_lag ? payload_version_2 : payload_version_1);
     w.u8(static_cast<std::uint8_t>(type));
     w.u8(mode_coded);
     w.u8(static_cast<std::uint8_t>(zero_low));
@@ -1149,7 +1186,8 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     w.raw(byte_span(sc.desc).first(desc_size));
     w.varint(tans_size);
     // insert, not w.raw: its resize zero-fills first (~1.7 instructions per 16-bit value).
-    out.insert(out.end(), sc.tans.begin(), sc.tans.begin() + static_cast<std::ptrdiff_t>(tans_size));
+    out.insert(out.end(), sc.tans.begin(),
+               sc.tans.begin() + static_cast<std::ptrdiff_t>(tans_size));
     out.insert(out.end(), sc.raw_bits.begin(),
                sc.raw_bits.begin() + static_cast<std::ptrdiff_t>(raw_size));
     w.raw(raw.last(tail));
@@ -1205,8 +1243,7 @@ typename F::uint decode_value(const decode_state<F>& ds, tans_reader& br, std::u
                               typename F::uint back, std::uint64_t& word, std::uint64_t& pos) {
     using U = typename F::uint;
     constexpr U sign_bit = U(1) << (F::bits - 1);
-    const std::uint32_t at =
-        x + ds.lag_offset[static_cast<U>(back & ~sign_bit) >> lag_index_shift<F>];
+    const std::uint32_t at = x + ds.lag_offset[lag_index<F>(static_cast<U>(back & ~sign_bit))];
     const std::uint32_t e = ds.dt[at];
     x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
     const U v =
@@ -1307,7 +1344,7 @@ LMGC_FAST_CLONES void decode_raw(const symbol_info<typename F::uint>* info,
 }
 
 template <typename F>
-void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out) {
+void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out, unsigned version) {
     using U = typename F::uint;
     constexpr unsigned S = F::n_symbols, M = F::man_bits, W = F::bits;
     const std::size_t n = out.size() / sizeof(U), tail = out.size() - n * sizeof(U);
@@ -1324,6 +1361,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     const unsigned n_lag = r.u8();
     LMGC_CHECK(n_lag == 1 || (n_lag == lag_classes_max && F::lag_classes_ok && lag >= 2),
                errc::corrupt, "fast: ", n_lag, " lag classes with lag ", lag);
+    LMGC_CHECK(version == payload_version_1 || n_lag > 1, errc::corrupt, "fast: payload version ",
+               version, " without lag classes");
     const unsigned n_contexts = n_levels * n_lag;
     const byte_span ctx_mask = r.raw((n_contexts + 7) / 8);
     auto has_table = [&](unsigned c) { return ctx_mask[c / 8] >> (c % 8) & 1; };
@@ -1410,8 +1449,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
                                         static_cast<U>((U(1) << (M - zero_low)) - 1), M - zero_low};
     }
     // Per top bits of the value `lag` back: its lag class's offset in the tables.
-    std::array<std::uint32_t, (1u << lag_index_bits)> lag_offset{};
-    const auto lag_class = lag_classes_for<F>(center, n_lag);
+    std::array<std::uint32_t, lag_index_entries> lag_offset{};
+    const auto lag_class = lag_classes_for<F>(center, n_lag, version);
     for (unsigned e = 0; e < lag_offset.size(); ++e)
         lag_offset[e] = (lag_class[e] * n_levels) << table_log;
 
@@ -1461,7 +1500,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
             const U a = c == 0   ? U(0)
                         : c <= M ? static_cast<U>(U(1) << (c - 1))
                                  : static_cast<U>(U(c - M) << M);
-            lag_offset_of[2 * c] = lag_offset_of[2 * c + 1] = lag_offset[a >> lag_index_shift<F>];
+            lag_offset_of[2 * c] = lag_offset_of[2 * c + 1] = lag_offset[lag_index<F>(a)];
         }
         const std::uint64_t raw_end = (ds.rb_size - 8) * 8; // word loads stay below
         const std::size_t lane_bytes = ln.q * sizeof(U);
@@ -1568,12 +1607,14 @@ class codec_fast final : public codec_i {
                 std::span<std::uint8_t> out) const override {
         byte_reader r(coded, errc::corrupt, "fast: payload truncated");
         const auto version = r.u8();
-        LMGC_CHECK(version == payload_version, errc::corrupt, "fast: payload version ",
-                   int(version), " is not ", int(payload_version));
+        LMGC_CHECK(version == payload_version_1 || version == payload_version_2, errc::corrupt,
+                   "fast: payload version ", int(version), " is not 1 or 2");
         LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
                    "fast: payload element type does not match the stream's");
         const auto mode = r.u8();
         if (mode == mode_stored) {
+            LMGC_CHECK(version == payload_version_1, errc::corrupt,
+                       "fast: stored chunk with payload version ", int(version));
             LMGC_CHECK(r.remaining() == out.size(), errc::corrupt, "fast: stored chunk has ",
                        r.remaining(), " bytes, expected ", out.size());
             if (!out.empty()) std::memcpy(out.data(), coded.data() + r.pos(), out.size());
@@ -1582,13 +1623,13 @@ class codec_fast final : public codec_i {
         LMGC_CHECK(mode == mode_coded, errc::corrupt, "fast: unknown payload mode ", int(mode));
         switch (layout.type) {
         case dtype::f32:
-            return decode_values<fmt_f32>(r, coded, out);
+            return decode_values<fmt_f32>(r, coded, out, version);
         case dtype::f16:
-            return decode_values<fmt_f16>(r, coded, out);
+            return decode_values<fmt_f16>(r, coded, out, version);
         case dtype::bf16:
-            return decode_values<fmt_bf16>(r, coded, out);
+            return decode_values<fmt_bf16>(r, coded, out, version);
         case dtype::f64:
-            return decode_values<fmt_f64>(r, coded, out);
+            return decode_values<fmt_f64>(r, coded, out, version);
         default:
             break;
         }

@@ -527,16 +527,50 @@ TEST(codec_fast, frozen_stream) {
     EXPECT_EQ(r.varint(), 6u); // lag (of the sign pattern)
     EXPECT_EQ(r.u8(), 4u);     // lag classes
     // Tables of 2^9 slots with lag classes (2^10 in the first encoder: 224314 bytes, CRC
-    // 32139031; decoders read both).
+    // 32139031; decoders read both). Payload version 2: copying the top byte made some values
+    // tiny denormals, which version 2's lag classes tell apart from zero (version 1's stream
+    // of these values, 224257 bytes with CRC 565647553, is no longer written; golden files
+    // keep version 1 decoding).
+    EXPECT_EQ(coded_rows[0], 2);
     EXPECT_EQ(coded_rows[4], 9);
-    EXPECT_EQ(coded_rows.size(), 224257u);
-    EXPECT_EQ(detail::crc32c(coded_rows), 565647553u);
+    EXPECT_EQ(coded_rows.size(), 224220u);
+    EXPECT_EQ(detail::crc32c(coded_rows), 2167102788u);
+}
+
+TEST(codec_fast, tiny_denormals_have_lag_classes_of_their_own) {
+    // f16 kernels of zeros and tiny denormals (below the 10 bits lag classes index): payload
+    // version 2, where their lag classes are their classes' (version 1 put them with zero).
+    const auto raw = as_bytes(tiny_f16_kernels(20000, 1));
+    const auto coded = encode_direct("fast", dtype::f16, raw);
+    EXPECT_EQ(decode_direct("fast", dtype::f16, coded, raw.size()), raw);
+    ASSERT_GT(coded.size(), 16u);
+    EXPECT_EQ(coded[0], 2);
+    EXPECT_EQ(mode_of(coded), 0);
+    detail::byte_reader r(detail::byte_span(coded).subspan(5));
+    r.varint();                // center
+    EXPECT_EQ(r.varint(), 9u); // lag: one kernel
+    EXPECT_EQ(r.u8(), 4u);     // lag classes
+    // Frozen: a change of these bytes needs a new payload version (docs/format.md).
+    EXPECT_EQ(coded.size(), 85299u);
+    EXPECT_EQ(detail::crc32c(coded), 1500065450u);
+    // The same values scaled up out of the tiny range (normals): version 1, as before.
+    auto big = tiny_f16_kernels(20000, 1);
+    for (auto& h : big)
+        if (h & 0x7fff) h = static_cast<std::uint16_t>(h + (8u << 10)); // exponent + 8
+    const auto coded_big = encode_direct("fast", dtype::f16, as_bytes(big));
+    EXPECT_EQ(decode_direct("fast", dtype::f16, coded_big, raw.size()), as_bytes(big));
+    EXPECT_EQ(coded_big[0], 1);
+    // Version 2 is refused without lag classes and for stored chunks.
+    bytes v2_stored = encode_direct("fast", dtype::f16, random_bytes(4000, 2));
+    ASSERT_EQ(mode_of(v2_stored), 1);
+    v2_stored[0] = 2;
+    EXPECT_THROW(decode_direct("fast", dtype::f16, v2_stored, 4000), error);
 }
 
 // Parses the header of a coded fast payload as docs/format.md gives it; returns the lag and
 // the number of lag classes, checking the fields on the way.
 std::pair<std::uint64_t, unsigned> check_coded_header(const bytes& coded, dtype t, std::size_t n) {
-    EXPECT_EQ(coded[0], 1);
+    EXPECT_TRUE(coded[0] == 1 || coded[0] == 2) << int(coded[0]);
     EXPECT_EQ(coded[1], static_cast<std::uint8_t>(t));
     EXPECT_EQ(coded[2], 0);
     EXPECT_EQ(coded[3], 0); // gradients use every mantissa bit: zero_low 0
@@ -549,6 +583,7 @@ std::pair<std::uint64_t, unsigned> check_coded_header(const bytes& coded, dtype 
     EXPECT_LE(lag, n);
     const unsigned n_lag = r.u8();
     EXPECT_TRUE(n_lag == 1 || (n_lag == 4 && lag >= 2)) << n_lag;
+    EXPECT_TRUE(coded[0] == 1 || n_lag == 4);      // version 2 only with lag classes
     EXPECT_EQ(table_log, n_lag > 1 ? 9u : 10u);    // for a chunk this large
     const auto mask = r.raw((31 * n_lag + 7) / 8); // which contexts have a table
     EXPECT_EQ(mask[0] & 1, 1);
@@ -604,7 +639,9 @@ TEST(codec_fast, hostile_payloads_fail_cleanly) {
         b[at] = v;
         return b;
     };
-    expect_corrupt(with(0, 2), raw.size(), "version 2");
+    expect_corrupt(with(0, 2), raw.size(), "version 2 without lag classes");
+    expect_corrupt(with(0, 3), raw.size(), "version 3");
+    expect_corrupt(with(0, 0), raw.size(), "version 0");
     expect_corrupt(with(1, static_cast<std::uint8_t>(dtype::f64)), raw.size(), "other dtype");
     expect_corrupt(with(2, 7), raw.size(), "mode 7");
     expect_corrupt(with(3, 24), raw.size(), "zero_low 24");

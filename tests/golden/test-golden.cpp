@@ -67,6 +67,13 @@ struct golden_case {
     input_format format = input_format::auto_detect;
 };
 
+bytes tiny_f16_bytes(std::size_t n_kernels, std::uint64_t seed) {
+    const auto v = tiny_f16_kernels(n_kernels, seed);
+    bytes b(v.size() * 2);
+    std::memcpy(b.data(), v.data(), b.size());
+    return b;
+}
+
 // The inputs the frozen files were made from (only used when regenerating).
 std::vector<golden_case> golden_cases() {
     return {
@@ -114,6 +121,12 @@ std::vector<golden_case> golden_cases() {
                            {"h", "F16", {7, 9}, random_bytes(126, 21)},
                            {"d", "F64", {100}, random_bytes(800, 22)}}),
          "fast", 1024},
+        // fast payload version 1 (written by lmgc before payload version 2) and 2: lag
+        // classes over f16 kernels of zeros and tiny denormals, where the two versions differ.
+        {"npy-f16-tiny-fast", make_npy("<f2", {64, 32, 3, 3}, tiny_f16_bytes(2048, 23)), "fast",
+         1 << 20},
+        {"npy-f16-tiny-fast-payload2", make_npy("<f2", {64, 32, 3, 3}, tiny_f16_bytes(2048, 23)),
+         "fast", 1 << 20},
     };
 }
 
@@ -273,6 +286,21 @@ TEST(golden, frozen_files_match_their_sources) {
             const auto out = decompress(read_bytes(path), default_decompress_params());
             EXPECT_EQ(out, c.input) << dir << c.name;
         }
+    }
+}
+
+TEST(golden, fast_payload_versions_1_and_2_are_frozen) {
+    // The two tiny-f16 files hold one fast payload each, at byte 194 (after the container's
+    // header): version 1 and 2, both with lag classes, where the versions' lag classes differ.
+    if (!codec_built("fast")) return;
+    for (const int version : {1, 2}) {
+        const auto image = read_bytes(golden_dir() + "/v2/npy-f16-tiny-fast" +
+                                      (version == 2 ? "-payload2" : "") + ".lmgc");
+        ASSERT_GT(image.size(), 202u);
+        EXPECT_EQ(image[194], version);
+        EXPECT_EQ(image[195], static_cast<std::uint8_t>(dtype::f16));
+        EXPECT_EQ(image[196], 0); // coded
+        EXPECT_EQ(image[201], 4); // lag classes (after center and lag, one byte each)
     }
 }
 

@@ -479,6 +479,10 @@ template <typename F> struct first_pass {
     // (by level * n_classes + class, times S), then the lag key (by the top bits of the value
     // `lag` back: lag class * 31 * S).
     static constexpr std::size_t lag_keys_at = std::size_t{n_levels} * F::n_classes;
+    // And for 16-bit types the lag key by 2 * class (+ 1) of the value `lag` back.
+    static constexpr std::size_t lag_by_class_at = lag_keys_at + lag_index_entries;
+    static constexpr std::size_t tables_size =
+        lag_by_class_at + (sizeof(U) == 2 ? 2 * F::n_classes : 0);
     const std::uint8_t* in;
     const std::uint32_t* tables;
     K* keys;
@@ -486,7 +490,7 @@ template <typename F> struct first_pass {
     unsigned zero_low;
     std::size_t lag; // 0: no lag
     bit_writer raw;
-    bool tiny_lag = false;      // lag indexes of tiny denormals (payload version 2)
+    bool tiny_lag = false;      // payload version 2 (needs class_table)
     std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
     std::uint32_t level[n_lanes] = {};
     // 16-bit types: per magnitude, 2 * class | raw bits count << 10 (see class_table_for).
@@ -497,7 +501,7 @@ template <typename F> struct first_pass {
     // a byte pointer (the raw bits) could alias any object in memory, which would send that
     // state back to memory at every value.
     // `how`: see class_way.
-    template <bool shifted = true, class_way how = class_way::branches, bool tiny = true>
+    template <bool shifted = true, class_way how = class_way::branches, bool tiny = false>
     LMGC_FAST_INLINE static std::uint32_t value(const first_pass& p, const std::uint8_t* at,
                                                 std::size_t slot, std::uint32_t c, A back,
                                                 bit_writer& w, std::uint32_t& zero_run) {
@@ -540,10 +544,16 @@ template <typename F> struct first_pass {
         // Raw bits are flushed once per (7 + 4 * M <= 63 ? 4 : 7 + 2 * M <= 63 ? 2 : 1) values.
         if constexpr (7 + 2 * M > 63) w.flush();
         const unsigned level_class = c + 2 * cls; // c = level * S, S = 2 * classes
-        const unsigned key =
-            level_class +
-            p.tables[lag_keys_at + lag_index<F, tiny>(back & static_cast<A>(~A(sign_bit)))] +
-            static_cast<unsigned>((u ^ back) >> (W - 1));
+        const A back_a = back & static_cast<A>(~A(sign_bit));
+        // Version 2 (`tiny`, 16-bit types with a class table): the class table gives the
+        // class of the value `lag` back, and with it its lag class (arithmetic that tells
+        // tiny denormals apart cost ~10 instructions per value more).
+        unsigned lag_key;
+        if constexpr (tiny)
+            lag_key = p.tables[lag_by_class_at + (p.class_table[back_a] & 0x3ffu)];
+        else
+            lag_key = p.tables[lag_keys_at + lag_index<F, false>(back_a)];
+        const unsigned key = level_class + lag_key + static_cast<unsigned>((u ^ back) >> (W - 1));
         p.keys[slot] = static_cast<K>(key);
         if (key)
             ++p.hist[key];
@@ -557,10 +567,11 @@ template <typename F> struct first_pass {
     }
 
     void one(std::size_t i, std::size_t j, unsigned k) {
-        // (value's lag index tells tiny denormals apart; in a version-1 chunk their table
-        // entries equal zero's, so it gives the same keys.)
-        level[k] =
-            value(*this, in + i * sizeof(U), n_lanes * j + k, level[k], back(i, j), raw, zero_run);
+        const std::uint8_t* at = in + i * sizeof(U);
+        const std::size_t slot = n_lanes * j + k;
+        level[k] = tiny_lag ? value<true, class_way::branches, true>(*this, at, slot, level[k],
+                                                                     back(i, j), raw, zero_run)
+                            : value(*this, at, slot, level[k], back(i, j), raw, zero_run);
         raw.flush();
     }
     // After the values of lanes 0..k of a step.
@@ -574,25 +585,24 @@ template <typename F> struct first_pass {
 
     // Steps 0..all-1, where every lane has a value.
     void steps(std::size_t q, std::size_t all, class_way how) {
-        auto run = [&](auto shifted, auto tiny) {
+        auto run = [&](auto shifted) {
             if (how == class_way::table) {
-                if constexpr (sizeof(U) == 2) steps_of<shifted(), class_way::table, tiny()>(q, all);
+                if constexpr (sizeof(U) == 2) {
+                    if (tiny_lag)
+                        steps_of<shifted(), class_way::table, true>(q, all);
+                    else
+                        steps_of<shifted(), class_way::table, false>(q, all);
+                }
             } else if (how == class_way::arithmetic) {
-                steps_of<shifted(), class_way::arithmetic, tiny()>(q, all);
+                steps_of<shifted(), class_way::arithmetic, false>(q, all);
             } else {
-                steps_of<shifted(), class_way::branches, tiny()>(q, all);
+                steps_of<shifted(), class_way::branches, false>(q, all);
             }
         };
-        auto run_tiny = [&](auto shifted) {
-            if (tiny_lag)
-                run(shifted, std::true_type{});
-            else
-                run(shifted, std::false_type{});
-        };
         if (zero_low)
-            run_tiny(std::true_type{});
+            run(std::true_type{});
         else
-            run_tiny(std::false_type{});
+            run(std::false_type{});
     }
     template <bool shifted, class_way how, bool tiny>
     LMGC_FAST_CLONES void steps_of(std::size_t q, std::size_t all) {
@@ -1028,8 +1038,11 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
 
     // The lag, for the sign and (from 2 on, where the type has room) the lag classes.
     log2_memo log2_of{sc.log2_small};
-    // Payload version 2 where lag classes may see denormals below their index's bits.
-    const bool has_tiny = min_a1 < static_cast<U>((U(1) << lag_index_shift<F>)-1);
+    // Payload version 2 where lag classes may see denormals below their index's bits, in
+    // 16-bit chunks with many denormals (where the first pass has a class table; where
+    // denormals are few, version 2 gains little).
+    const bool has_tiny =
+        sizeof(U) == 2 && branchless && min_a1 < static_cast<U>((U(1) << lag_index_shift<F>)-1);
     const std::size_t lag =
         choose_lag<F>(in, n, row, bucket, center, zero_low,
                       has_tiny ? payload_version_2 : payload_version_1, log2_of);
@@ -1048,7 +1061,7 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     sc.hist.assign(std::size_t{n_levels} * n_lag * S, 0);
     std::uint32_t* hist = sc.hist.data();
     using pass = first_pass<F>;
-    std::uint32_t* tables = grow(sc.pass_tables, pass::lag_keys_at + lag_index_entries);
+    std::uint32_t* tables = grow(sc.pass_tables, pass::tables_size);
     for (unsigned q = 0; q < n_levels; ++q)
         for (unsigned cls = 0; cls < F::n_classes; ++cls)
             tables[q * F::n_classes + cls] = levels.next[q][bucket[cls]] * S;
@@ -1056,6 +1069,15 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
         lag_classes_for<F>(center, n_lag, tiny_lag ? payload_version_2 : payload_version_1);
     for (unsigned e = 0; e < lag_index_entries; ++e)
         tables[pass::lag_keys_at + e] = lag_class[e] * n_levels * S;
+    if constexpr (sizeof(U) == 2)
+        for (unsigned c = 0; c < F::n_classes; ++c) {
+            // Every magnitude of class c has the lag class of the smallest one.
+            const U a = c == 0   ? U(0)
+                        : c <= M ? static_cast<U>(U(1) << (c - 1))
+                                 : static_cast<U>(U(c - M) << M);
+            tables[pass::lag_by_class_at + 2 * c] = tables[pass::lag_by_class_at + 2 * c + 1] =
+                tables[pass::lag_keys_at + lag_index<F>(a)];
+        }
     pass fp{in, tables, keys, hist, zero_low, lag, bit_writer(sc.raw_bits.data())};
     fp.tiny_lag = tiny_lag;
     const std::size_t all = ln.len[n_lanes - 1];

@@ -527,14 +527,11 @@ TEST(codec_fast, frozen_stream) {
     EXPECT_EQ(r.varint(), 6u); // lag (of the sign pattern)
     EXPECT_EQ(r.u8(), 4u);     // lag classes
     // Tables of 2^9 slots with lag classes (2^10 in the first encoder: 224314 bytes, CRC
-    // 32139031; decoders read both). Payload version 2: copying the top byte made some values
-    // tiny denormals, which version 2's lag classes tell apart from zero (version 1's stream
-    // of these values, 224257 bytes with CRC 565647553, is no longer written; golden files
-    // keep version 1 decoding).
-    EXPECT_EQ(coded_rows[0], 2);
+    // 32139031; decoders read both). Payload version 1: f32 chunks never take version 2.
+    EXPECT_EQ(coded_rows[0], 1);
     EXPECT_EQ(coded_rows[4], 9);
-    EXPECT_EQ(coded_rows.size(), 224220u);
-    EXPECT_EQ(detail::crc32c(coded_rows), 2167102788u);
+    EXPECT_EQ(coded_rows.size(), 224257u);
+    EXPECT_EQ(detail::crc32c(coded_rows), 565647553u);
 }
 
 TEST(codec_fast, tiny_denormals_have_lag_classes_of_their_own) {

@@ -1041,8 +1041,8 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     // Payload version 2 where lag classes may see denormals below their index's bits, in
     // 16-bit chunks with many denormals (where the first pass has a class table; where
     // denormals are few, version 2 gains little).
-    const bool has_tiny =
-        sizeof(U) == 2 && branchless && min_a1 < static_cast<U>((U(1) << lag_index_shift<F>)-1);
+    constexpr U tiny_below = static_cast<U>(U(1) << lag_index_shift<F>);
+    const bool has_tiny = sizeof(U) == 2 && branchless && min_a1 + 1 < tiny_below;
     const std::size_t lag =
         choose_lag<F>(in, n, row, bucket, center, zero_low,
                       has_tiny ? payload_version_2 : payload_version_1, log2_of);
@@ -1470,7 +1470,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
             info[2 * (M + e) + sign] = {static_cast<U>(sb | U(e) << M),
                                         static_cast<U>((U(1) << (M - zero_low)) - 1), M - zero_low};
     }
-    // Per top bits of the value `lag` back: its lag class's offset in the tables.
+    // Per lag index of the value `lag` back: its lag class's offset in the tables.
     std::array<std::uint32_t, lag_index_entries> lag_offset{};
     const auto lag_class = lag_classes_for<F>(center, n_lag, version);
     for (unsigned e = 0; e < lag_offset.size(); ++e)

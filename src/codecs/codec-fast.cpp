@@ -106,6 +106,13 @@ constexpr unsigned lag_index_entries = lag_index_tiny + 64;
 template <typename F> constexpr unsigned lag_index_shift = F::bits - 1 - lag_index_bits;
 using lag_class_map = std::array<std::uint8_t, lag_index_entries>;
 
+// The smallest magnitude of class c.
+template <typename F> typename F::uint smallest_of_class(unsigned c) {
+    using U = typename F::uint;
+    constexpr unsigned M = F::man_bits;
+    return c == 0 ? U(0) : c <= M ? static_cast<U>(U(1) << (c - 1)) : static_cast<U>(U(c - M) << M);
+}
+
 // The lag class of each index: 0 for zero (index 0), else the bucket of the smallest
 // magnitude with that index, below (1), at (2) or above (3) the center; tiny denormals as
 // zero in payload version 1. All 0 without lag classes.
@@ -1072,11 +1079,8 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     if constexpr (sizeof(U) == 2)
         for (unsigned c = 0; c < F::n_classes; ++c) {
             // Every magnitude of class c has the lag class of the smallest one.
-            const U a = c == 0   ? U(0)
-                        : c <= M ? static_cast<U>(U(1) << (c - 1))
-                                 : static_cast<U>(U(c - M) << M);
             tables[pass::lag_by_class_at + 2 * c] = tables[pass::lag_by_class_at + 2 * c + 1] =
-                tables[pass::lag_keys_at + lag_index<F>(a)];
+                tables[pass::lag_keys_at + lag_index<F>(smallest_of_class<F>(c))];
         }
     pass fp{in, tables, keys, hist, zero_low, lag, bit_writer(sc.raw_bits.data())};
     fp.tiny_lag = tiny_lag;
@@ -1519,10 +1523,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
         std::uint32_t lag_offset_of[S];
         for (unsigned c = 0; c < F::n_classes; ++c) {
             // The smallest magnitude of class c has the lag class of every value of class c.
-            const U a = c == 0   ? U(0)
-                        : c <= M ? static_cast<U>(U(1) << (c - 1))
-                                 : static_cast<U>(U(c - M) << M);
-            lag_offset_of[2 * c] = lag_offset_of[2 * c + 1] = lag_offset[lag_index<F>(a)];
+            lag_offset_of[2 * c] = lag_offset_of[2 * c + 1] =
+                lag_offset[lag_index<F>(smallest_of_class<F>(c))];
         }
         const std::uint64_t raw_end = (ds.rb_size - 8) * 8; // word loads stay below
         const std::size_t lane_bytes = ln.q * sizeof(U);

@@ -5,6 +5,7 @@
 #include "common/common-bytes.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +18,12 @@ using detail::bytes;
 std::vector<float> gradient_like(std::size_t n, std::uint64_t seed);
 // Bytes of a float vector.
 bytes float_bytes(const std::vector<float>& v);
+// Bytes of a vector of plain values (16-bit floats, integers), in this machine's order.
+template <typename T> bytes as_bytes(const std::vector<T>& v) {
+    bytes b(v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
+    return b;
+}
 // float16 bits of 3x3 conv kernels whose values are mostly zeros and tiny denormals (as
 // VGG16's last layers in f16): per kernel position a typical size, signs that mostly repeat
 // from kernel to kernel. From an LCG, so that the bytes do not depend on the library.

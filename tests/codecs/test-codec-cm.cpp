@@ -77,12 +77,6 @@ std::uint16_t to_bf16(float f) {
     return static_cast<std::uint16_t>((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
 }
 
-template <typename T> bytes as_bytes(const std::vector<T>& v) {
-    bytes b(v.size() * sizeof(T));
-    if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
-    return b;
-}
-
 // Real gradients when the shared development data is around (CI has it beside the clone).
 std::vector<std::string> real_gradient_files() {
     std::vector<std::string> out;

@@ -58,12 +58,6 @@ int mode_of(const bytes& coded) {
     return coded.size() > 2 ? coded[2] : -1;
 }
 
-template <typename T> bytes as_bytes(const std::vector<T>& v) {
-    bytes b(v.size() * sizeof(T));
-    if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
-    return b;
-}
-
 // Gradient-like values in element type t.
 bytes gradients(dtype t, std::size_t n, std::uint64_t seed) {
     const auto g = gradient_like(n, seed);

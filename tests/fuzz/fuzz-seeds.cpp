@@ -14,8 +14,8 @@
 namespace lmgc::fuzz {
 
 const char* const targets[7] = {"container_decode", "coder_round_trip", "codec_round_trip",
-                                "shape_round_trip", "io_npy",           "io_safetensors",
-                                "io_torch"};
+                                "shape_round_trip",
+                                "io_npy",           "io_safetensors",   "io_torch"};
 
 namespace {
 
@@ -94,32 +94,31 @@ std::vector<bytes> make_seeds(std::string_view target) {
         for (const auto& e : detail::codec_table()) {
             if (!e.available()) continue;
             if (e.name == "fast") {
+                // A payload of `raw` decoded into its 1 + count_byte * 257 values.
+                auto seed_of = [&](detail::dtype t, const bytes& raw, std::uint8_t count_byte) {
+                    const std::vector<std::int64_t> shape = {
+                        static_cast<std::int64_t>(raw.size() / detail::dtype_size(t))};
+                    detail::chunk_layout layout;
+                    layout.type = t;
+                    layout.tensors.push_back({0, raw.size(), shape});
+                    bytes s = {index, static_cast<std::uint8_t>(static_cast<int>(t) - 1),
+                               count_byte};
+                    e.make(detail::codec_config{})->encode(raw, layout, s);
+                    return s;
+                };
                 for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
                                      detail::dtype::bf16}) {
                     const std::size_t elem = detail::dtype_size(t);
                     bytes raw(515 * elem);
                     const auto g = test::gradient_like((515 * elem + 3) / 4, 13);
                     std::memcpy(raw.data(), g.data(), raw.size());
-                    const std::vector<std::int64_t> shape = {515};
-                    detail::chunk_layout layout;
-                    layout.type = t;
-                    layout.tensors.push_back({0, raw.size(), shape});
-                    bytes s = {index, static_cast<std::uint8_t>(static_cast<int>(t) - 1), 2};
-                    e.make(detail::codec_config{})->encode(raw, layout, s);
-                    seeds.push_back(std::move(s));
+                    seeds.push_back(seed_of(t, raw, 2));
                 }
                 // And one in payload version 2 (lag classes over tiny f16 denormals), of
                 // 1 + 40 * 257 = 10281 values (byte 2 = 40): fewer get no lag.
-                const auto tiny = test::tiny_f16_kernels(1143, 3);
-                bytes raw(10281 * 2);
-                std::memcpy(raw.data(), tiny.data(), raw.size());
-                detail::chunk_layout layout;
-                layout.type = detail::dtype::f16;
-                const std::vector<std::int64_t> shape = {10281};
-                layout.tensors.push_back({0, raw.size(), shape});
-                bytes s = {index,
-                           static_cast<std::uint8_t>(static_cast<int>(detail::dtype::f16) - 1), 40};
-                e.make(detail::codec_config{})->encode(raw, layout, s);
+                bytes tiny = test::as_bytes(test::tiny_f16_kernels(1143, 3));
+                tiny.resize(10281 * 2);
+                bytes s = seed_of(detail::dtype::f16, tiny, 40);
                 if (s.size() < 4 || s[3] != 2) {
                     std::fprintf(stderr, "fuzz seeds: the fast seed meant for payload version "
                                          "2 is not in it\n");
@@ -133,16 +132,9 @@ std::vector<bytes> make_seeds(std::string_view target) {
         // codec, kind, type, rank, 4 dims, chunk, flags, then values
         const auto grads = test::float_bytes(test::gradient_like(256, 14));
         for (std::uint8_t i = 0; i < 32; ++i) {
-            bytes s = {i,
-                       static_cast<std::uint8_t>(i / 3),
-                       static_cast<std::uint8_t>(i / 5),
-                       static_cast<std::uint8_t>(1 + i % 4),
-                       7,
-                       13,
-                       3,
-                       2,
-                       static_cast<std::uint8_t>(i),
-                       static_cast<std::uint8_t>(i % 4)};
+            bytes s = {i, static_cast<std::uint8_t>(i / 3), static_cast<std::uint8_t>(i / 5),
+                       static_cast<std::uint8_t>(1 + i % 4), 7, 13, 3, 2,
+                       static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i % 4)};
             s.insert(s.end(), grads.begin(), grads.end());
             seeds.push_back(std::move(s));
         }

@@ -67,13 +67,6 @@ struct golden_case {
     input_format format = input_format::auto_detect;
 };
 
-bytes tiny_f16_bytes(std::size_t n_kernels, std::uint64_t seed) {
-    const auto v = tiny_f16_kernels(n_kernels, seed);
-    bytes b(v.size() * 2);
-    std::memcpy(b.data(), v.data(), b.size());
-    return b;
-}
-
 // The inputs the frozen files were made from (only used when regenerating).
 std::vector<golden_case> golden_cases() {
     return {
@@ -123,10 +116,10 @@ std::vector<golden_case> golden_cases() {
          "fast", 1024},
         // fast payload version 1 (written by lmgc before payload version 2) and 2: lag
         // classes over f16 kernels of zeros and tiny denormals, where the two versions differ.
-        {"npy-f16-tiny-fast", make_npy("<f2", {64, 32, 3, 3}, tiny_f16_bytes(2048, 23)), "fast",
-         1 << 20},
-        {"npy-f16-tiny-fast-payload2", make_npy("<f2", {64, 32, 3, 3}, tiny_f16_bytes(2048, 23)),
+        {"npy-f16-tiny-fast", make_npy("<f2", {64, 32, 3, 3}, as_bytes(tiny_f16_kernels(2048, 23))),
          "fast", 1 << 20},
+        {"npy-f16-tiny-fast-payload2",
+         make_npy("<f2", {64, 32, 3, 3}, as_bytes(tiny_f16_kernels(2048, 23))), "fast", 1 << 20},
     };
 }
 

@@ -6,8 +6,10 @@
 // rates (coded / raw, payloads only), per file and element type. Every fast chunk is decoded
 // and compared bit for bit. Calls the codec table directly (no container, no checksums).
 //
-//   lmgc-bench-fast FILE... [--chunk-bytes N] [--repeat N] [--codec NAME] [--totals]
-// (--totals: only the lines of all files together.)
+//   lmgc-bench-fast FILE... [--chunk-bytes N] [--repeat N] [--codec NAME] [--set K=V]...
+//                   [--totals]
+// (--set: a codec setting, e.g. lag_classes=0 for level 1; --totals: only the lines of all
+// files together.)
 //
 // Files: anything lmgc reads (.npy, .safetensors, torch.save); their float tensors of each
 // element type are concatenated, as lmgc does, then cut into chunks (default: the codec's).
@@ -56,13 +58,15 @@ struct result {
 constexpr const char* methods[] = {"memcpy", "zstd-1", "fast"};
 
 result run_stream(const std::string& label, dtype type, const bytes& data, std::uint64_t chunk,
-                  int repeat, const codec_entry& codec) {
+                  int repeat, const codec_entry& codec, const std::vector<codec_option>& options) {
     std::vector<byte_span> chunks;
     for (std::size_t at = 0; at < data.size(); at += chunk)
         chunks.push_back(
             byte_span(data).subspan(at, std::min<std::size_t>(chunk, data.size() - at)));
     std::vector<std::int64_t> shape = {static_cast<std::int64_t>(data.size() / dtype_size(type))};
-    const auto enc = codec.make(codec_config{});
+    codec_config ecfg;
+    ecfg.options = options;
+    const auto enc = codec.make(ecfg);
     codec_config dcfg;
     dcfg.decoding = true;
     dcfg.recorded = enc->params();
@@ -162,6 +166,7 @@ int main(int argc, char** argv) {
     int repeat = 5;
     std::string codec_name = "fast";
     bool totals_only = false;
+    std::vector<codec_option> options;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -177,11 +182,19 @@ int main(int argc, char** argv) {
             repeat = std::max(1, std::atoi(next().c_str()));
         else if (a == "--codec")
             codec_name = next();
-        else if (a == "--totals")
+        else if (a == "--set") {
+            const std::string kv = next();
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) {
+                std::fprintf(stderr, "--set needs KEY=VALUE, not '%s'\n", kv.c_str());
+                return 2;
+            }
+            options.push_back({kv.substr(0, eq), kv.substr(eq + 1)});
+        } else if (a == "--totals")
             totals_only = true;
         else if (a == "-h" || a == "--help") {
             std::printf("usage: lmgc-bench-fast FILE... [--chunk-bytes N] [--repeat N] "
-                        "[--codec NAME] [--totals]\n");
+                        "[--codec NAME] [--set K=V]... [--totals]\n");
             return 0;
         } else
             files.push_back(a);
@@ -192,6 +205,7 @@ int main(int argc, char** argv) {
     }
     try {
         const auto& codec = find_codec(codec_name);
+        check_options(codec, options);
         if (!chunk) chunk = codec.default_chunk_bytes;
         std::printf("one thread, CPU time, %d runs after a warm-up, chunks of %llu bytes\n", repeat,
                     static_cast<unsigned long long>(chunk));
@@ -212,7 +226,7 @@ int main(int argc, char** argv) {
             for (const auto& [type, data] : streams) {
                 if (data.empty()) continue;
                 const auto label = base + " (" + std::string(dtype_name(type)) + ")";
-                const auto r = run_stream(label, type, data, chunk, repeat, codec);
+                const auto r = run_stream(label, type, data, chunk, repeat, codec, options);
                 if (!totals_only || files.size() == 1) print(r, codec_name.c_str());
                 auto& tot = totals[std::string(dtype_name(type))];
                 tot.label = "all files (" + std::string(dtype_name(type)) + ")";

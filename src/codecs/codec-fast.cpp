@@ -1000,7 +1000,8 @@ LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const K* keys, std::size_
     tw_io = tw;
 }
 
-template <typename F> void encode_values(byte_span raw, dtype type, std::size_t row, bytes& out) {
+template <typename F>
+void encode_values(byte_span raw, dtype type, std::size_t row, bool lag_classes, bytes& out) {
     using U = typename F::uint;
     using K = typename F::key;
     constexpr unsigned S = F::n_symbols, M = F::man_bits, W = F::bits;
@@ -1048,12 +1049,14 @@ template <typename F> void encode_values(byte_span raw, dtype type, std::size_t 
     // Payload version 2 where lag classes may see denormals below their index's bits, in
     // 16-bit chunks with many denormals (where the first pass has a class table; where
     // denormals are few, version 2 gains little).
+    // Without lag classes (level 1) the lag is the sign's alone: the row lags pay through them.
     constexpr U tiny_below = static_cast<U>(U(1) << lag_index_shift<F>);
-    const bool has_tiny = sizeof(U) == 2 && branchless && min_a1 + 1 < tiny_below;
+    const bool has_tiny = lag_classes && sizeof(U) == 2 && branchless && min_a1 + 1 < tiny_below;
     const std::size_t lag =
-        choose_lag<F>(in, n, row, bucket, center, zero_low,
-                      has_tiny ? payload_version_2 : payload_version_1, log2_of);
-    unsigned n_lag = F::lag_classes_ok && lag >= 2 ? lag_classes_max : 1;
+        lag_classes ? choose_lag<F>(in, n, row, bucket, center, zero_low,
+                                    has_tiny ? payload_version_2 : payload_version_1, log2_of)
+                    : sign_lag<F>(in, n);
+    unsigned n_lag = lag_classes && F::lag_classes_ok && lag >= 2 ? lag_classes_max : 1;
     const bool tiny_lag = n_lag > 1 && has_tiny;
 
     // One pass, lanes interleaved as the decoder reads them: each value's key (context * S +
@@ -1609,18 +1612,26 @@ std::size_t row_of_chunk(const chunk_layout& layout, std::size_t chunk_bytes) {
 
 class codec_fast final : public codec_i {
   public:
+    explicit codec_fast(bool lag_classes) : lag_classes_(lag_classes) {}
+    // Recorded only where it differs from the default, so that default streams keep their bytes
+    // (the decoder needs neither: each payload says whether it has lag classes).
+    std::vector<codec_option> params() const override {
+        if (lag_classes_) return {};
+        return {{"lag_classes", "0"}};
+    }
+
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
         if (raw.size() < dtype_size(layout.type)) return encode_stored(raw, layout.type, out);
         const std::size_t row = row_of_chunk(layout, raw.size());
         switch (layout.type) {
         case dtype::f32:
-            return encode_values<fmt_f32>(raw, layout.type, row, out);
+            return encode_values<fmt_f32>(raw, layout.type, row, lag_classes_, out);
         case dtype::f16:
-            return encode_values<fmt_f16>(raw, layout.type, row, out);
+            return encode_values<fmt_f16>(raw, layout.type, row, lag_classes_, out);
         case dtype::bf16:
-            return encode_values<fmt_bf16>(raw, layout.type, row, out);
+            return encode_values<fmt_bf16>(raw, layout.type, row, lag_classes_, out);
         case dtype::f64:
-            return encode_values<fmt_f64>(raw, layout.type, row, out);
+            return encode_values<fmt_f64>(raw, layout.type, row, lag_classes_, out);
         default:
             break;
         }
@@ -1660,12 +1671,15 @@ class codec_fast final : public codec_i {
         LMGC_FAIL(errc::corrupt, "fast: stream of ", dtype_name(layout.type),
                   " values, which fast does not code");
     }
+
+  private:
+    bool lag_classes_;
 };
 
 } // namespace
 
-std::unique_ptr<codec_i> make_codec_fast(const codec_config&) {
-    return std::make_unique<codec_fast>();
+std::unique_ptr<codec_i> make_codec_fast(const codec_config& cfg) {
+    return std::make_unique<codec_fast>(cfg.get_int("lag_classes", 1, 0, 1) != 0);
 }
 
 } // namespace lmgc::detail

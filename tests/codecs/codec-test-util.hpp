@@ -57,9 +57,12 @@ struct one_tensor_layout {
 };
 
 // Encodes raw with the named codec directly (no container).
-inline bytes encode_direct(const std::string& codec, detail::dtype t, const bytes& raw) {
+inline bytes encode_direct(const std::string& codec, detail::dtype t, const bytes& raw,
+                           std::vector<codec_option> options = {}) {
     const one_tensor_layout l(t, raw.size());
-    const auto c = detail::find_codec(codec).make(detail::codec_config{});
+    detail::codec_config cfg;
+    cfg.options = std::move(options);
+    const auto c = detail::find_codec(codec).make(cfg);
     bytes out;
     c->encode(raw, l.layout, out);
     return out;

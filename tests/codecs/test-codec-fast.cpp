@@ -22,11 +22,15 @@ namespace {
 constexpr dtype fast_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64};
 constexpr std::size_t n_lanes_for_rows = 4; // the codec's lanes (docs/format.md)
 
-// Encodes and decodes raw through the codec table; returns the payload.
+// Encodes and decodes raw through the codec table, with lag classes (the default) and
+// without (level 1); returns the default's payload.
 bytes round_trip(dtype t, const bytes& raw) {
     const auto coded = encode_direct("fast", t, raw);
     EXPECT_EQ(decode_direct("fast", t, coded, raw.size()), raw)
         << detail::dtype_name(t) << ", " << raw.size() << " bytes";
+    const auto plain = encode_direct("fast", t, raw, {{"lag_classes", "0"}});
+    EXPECT_EQ(decode_direct("fast", t, plain, raw.size()), raw)
+        << detail::dtype_name(t) << ", " << raw.size() << " bytes, without lag classes";
     return coded;
 }
 
@@ -297,6 +301,52 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
         EXPECT_EQ(r.varint(), 3u); // lag
         EXPECT_EQ(r.u8(), 4u);     // lag classes
         expect_damage_fails_cleanly(t, coded, raw.size(), 300, rng);
+
+        // Level 1 (lag_classes=0) on the same values: no lag classes, the lag for the sign
+        // alone (also 3 here), a larger payload that still decodes.
+        const auto plain = encode_direct("fast", t, raw, {{"lag_classes", "0"}});
+        EXPECT_EQ(decode_direct("fast", t, plain, raw.size()), raw);
+        detail::byte_reader p(detail::byte_span(plain).subspan(5));
+        p.varint();
+        EXPECT_EQ(p.varint(), 3u);
+        EXPECT_EQ(p.u8(), 1u);
+        EXPECT_GT(plain.size(), coded.size() + n / 32);
+    }
+}
+
+TEST(codec_fast, lag_classes_option_is_recorded_only_when_off) {
+    const auto& e = detail::find_codec("fast");
+    detail::codec_config cfg;
+    EXPECT_TRUE(e.make(cfg)->params().empty()); // default streams keep their bytes
+    cfg.options = {{"lag_classes", "1"}};
+    EXPECT_TRUE(e.make(cfg)->params().empty());
+    cfg.options = {{"lag_classes", "0"}};
+    EXPECT_EQ(e.make(cfg)->params(), (std::vector<codec_option>{{"lag_classes", "0"}}));
+    for (const char* bad : {"2", "-1", "yes", ""}) {
+        cfg.options = {{"lag_classes", bad}};
+        errc code = errc::ok;
+        try {
+            e.make(cfg);
+        } catch (const error& err) {
+            code = err.code();
+        }
+        EXPECT_EQ(code, errc::usage) << bad;
+    }
+    // Level 1 is fast without lag classes, recorded in the file; level 2 is plain fast.
+    const auto file = make_npy("<f4", {20000}, float_bytes(gradient_like(20000, 4)));
+    for (const int level : {1, 2}) {
+        auto p = default_compress_params();
+        p.level = level;
+        const auto image = compress(file, p);
+        EXPECT_EQ(decompress(image, default_decompress_params()), file);
+        const auto fi = inspect(image);
+        EXPECT_EQ(fi.level, level);
+        ASSERT_EQ(fi.streams.size(), 1u);
+        EXPECT_EQ(fi.streams[0].codec, "fast");
+        const std::vector<codec_option> recorded =
+            level == 1 ? std::vector<codec_option>{{"lag_classes", "0"}}
+                       : std::vector<codec_option>{};
+        EXPECT_EQ(fi.streams[0].codec_params, recorded);
     }
 }
 

@@ -448,6 +448,11 @@ LMGC_FAST_INLINE classified<F> classify(typename F::uint a, unsigned zero_low) {
 // bf16 chunks of normals ~17% more instructions than the branches.
 enum class class_way { branches, arithmetic, table };
 
+// How the first pass finds the lag key of a value from the value `lag` back: none (no lag
+// classes: level 1, f64, lags under 2; ~4 instructions per value fewer), from its top bits
+// (payload version 1), or from its class (version 2).
+enum class lag_key_way { none, top_bits, by_class };
+
 // For a 16-bit type, per magnitude a: 2 * class | (raw bits, below the leading bit and above
 // zero_low) << 10. Built once per thread, type and zero_low.
 template <typename F>
@@ -498,6 +503,7 @@ template <typename F> struct first_pass {
     std::size_t lag; // 0: no lag
     bit_writer raw;
     bool tiny_lag = false;      // payload version 2 (needs class_table)
+    bool lag_keys = true;       // false: every lag key is 0 (one lag class)
     std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
     std::uint32_t level[n_lanes] = {};
     // 16-bit types: per magnitude, 2 * class | raw bits count << 10 (see class_table_for).
@@ -507,8 +513,9 @@ template <typename F> struct first_pass {
     // returns the next level. The loops call it with their state in locals: a store through
     // a byte pointer (the raw bits) could alias any object in memory, which would send that
     // state back to memory at every value.
-    // `how`: see class_way.
-    template <bool shifted = true, class_way how = class_way::branches, bool tiny = false>
+    // `how`: see class_way; `lk`: see lag_key_way.
+    template <bool shifted = true, class_way how = class_way::branches,
+              lag_key_way lk = lag_key_way::top_bits>
     LMGC_FAST_INLINE static std::uint32_t value(const first_pass& p, const std::uint8_t* at,
                                                 std::size_t slot, std::uint32_t c, A back,
                                                 bit_writer& w, std::uint32_t& zero_run) {
@@ -552,13 +559,13 @@ template <typename F> struct first_pass {
         if constexpr (7 + 2 * M > 63) w.flush();
         const unsigned level_class = c + 2 * cls; // c = level * S, S = 2 * classes
         const A back_a = back & static_cast<A>(~A(sign_bit));
-        // Version 2 (`tiny`, 16-bit types with a class table): the class table gives the
+        // Version 2 (by_class, 16-bit types with a class table): the class table gives the
         // class of the value `lag` back, and with it its lag class (arithmetic that tells
         // tiny denormals apart cost ~10 instructions per value more).
-        unsigned lag_key;
-        if constexpr (tiny)
+        unsigned lag_key = 0;
+        if constexpr (lk == lag_key_way::by_class)
             lag_key = p.tables[lag_by_class_at + (p.class_table[back_a] & 0x3ffu)];
-        else
+        else if constexpr (lk == lag_key_way::top_bits)
             lag_key = p.tables[lag_keys_at + lag_index<F, false>(back_a)];
         const unsigned key = level_class + lag_key + static_cast<unsigned>((u ^ back) >> (W - 1));
         p.keys[slot] = static_cast<K>(key);
@@ -576,7 +583,8 @@ template <typename F> struct first_pass {
     void one(std::size_t i, std::size_t j, unsigned k) {
         const std::uint8_t* at = in + i * sizeof(U);
         const std::size_t slot = n_lanes * j + k;
-        level[k] = tiny_lag ? value<true, class_way::branches, true>(*this, at, slot, level[k],
+        level[k] = tiny_lag ? value<true, class_way::branches, lag_key_way::by_class>(
+                                  *this, at, slot, level[k],
                                                                      back(i, j), raw, zero_run)
                             : value(*this, at, slot, level[k], back(i, j), raw, zero_run);
         raw.flush();
@@ -593,17 +601,22 @@ template <typename F> struct first_pass {
     // Steps 0..all-1, where every lane has a value.
     void steps(std::size_t q, std::size_t all, class_way how) {
         auto run = [&](auto shifted) {
+            constexpr auto top = lag_key_way::top_bits, none = lag_key_way::none;
             if (how == class_way::table) {
                 if constexpr (sizeof(U) == 2) {
                     if (tiny_lag)
-                        steps_of<shifted(), class_way::table, true>(q, all);
+                        steps_of<shifted(), class_way::table, lag_key_way::by_class>(q, all);
+                    else if (lag_keys)
+                        steps_of<shifted(), class_way::table, top>(q, all);
                     else
-                        steps_of<shifted(), class_way::table, false>(q, all);
+                        steps_of<shifted(), class_way::table, none>(q, all);
                 }
             } else if (how == class_way::arithmetic) {
-                steps_of<shifted(), class_way::arithmetic, false>(q, all);
+                lag_keys ? steps_of<shifted(), class_way::arithmetic, top>(q, all)
+                         : steps_of<shifted(), class_way::arithmetic, none>(q, all);
             } else {
-                steps_of<shifted(), class_way::branches, false>(q, all);
+                lag_keys ? steps_of<shifted(), class_way::branches, top>(q, all)
+                         : steps_of<shifted(), class_way::branches, none>(q, all);
             }
         };
         if (zero_low)
@@ -611,7 +624,7 @@ template <typename F> struct first_pass {
         else
             run(std::false_type{});
     }
-    template <bool shifted, class_way how, bool tiny>
+    template <bool shifted, class_way how, lag_key_way lk>
     LMGC_FAST_CLONES void steps_of(std::size_t q, std::size_t all) {
         const first_pass p = *this;
         bit_writer w = raw;
@@ -625,13 +638,13 @@ template <typename F> struct first_pass {
         const std::uint8_t* in3 = in + 3 * q * sizeof(U);
         for (std::size_t j = 0; j < from; ++j) {
             const std::size_t o = j * sizeof(U);
-            c0 = value<shifted, how, tiny>(p, in0 + o, 4 * j + 0, c0, 0, w, zeros);
+            c0 = value<shifted, how, lk>(p, in0 + o, 4 * j + 0, c0, 0, w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, how, tiny>(p, in1 + o, 4 * j + 1, c1, 0, w, zeros);
+            c1 = value<shifted, how, lk>(p, in1 + o, 4 * j + 1, c1, 0, w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, how, tiny>(p, in2 + o, 4 * j + 2, c2, 0, w, zeros);
+            c2 = value<shifted, how, lk>(p, in2 + o, 4 * j + 2, c2, 0, w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, how, tiny>(p, in3 + o, 4 * j + 3, c3, 0, w, zeros);
+            c3 = value<shifted, how, lk>(p, in3 + o, 4 * j + 3, c3, 0, w, zeros);
             flush_after(3, w);
         }
         const std::ptrdiff_t lag_bytes = static_cast<std::ptrdiff_t>(lag * sizeof(U));
@@ -639,13 +652,13 @@ template <typename F> struct first_pass {
                            LMGC_FAST_LAMBDA { return load_le<U>(at - lag_bytes); };
         for (std::size_t j = from; j < all; ++j) {
             const std::size_t o = j * sizeof(U);
-            c0 = value<shifted, how, tiny>(p, in0 + o, 4 * j + 0, c0, back_of(in0 + o), w, zeros);
+            c0 = value<shifted, how, lk>(p, in0 + o, 4 * j + 0, c0, back_of(in0 + o), w, zeros);
             flush_after(0, w);
-            c1 = value<shifted, how, tiny>(p, in1 + o, 4 * j + 1, c1, back_of(in1 + o), w, zeros);
+            c1 = value<shifted, how, lk>(p, in1 + o, 4 * j + 1, c1, back_of(in1 + o), w, zeros);
             flush_after(1, w);
-            c2 = value<shifted, how, tiny>(p, in2 + o, 4 * j + 2, c2, back_of(in2 + o), w, zeros);
+            c2 = value<shifted, how, lk>(p, in2 + o, 4 * j + 2, c2, back_of(in2 + o), w, zeros);
             flush_after(2, w);
-            c3 = value<shifted, how, tiny>(p, in3 + o, 4 * j + 3, c3, back_of(in3 + o), w, zeros);
+            c3 = value<shifted, how, lk>(p, in3 + o, 4 * j + 3, c3, back_of(in3 + o), w, zeros);
             flush_after(3, w);
         }
         level[0] = c0, level[1] = c1, level[2] = c2, level[3] = c3;
@@ -1087,6 +1100,7 @@ void encode_values(byte_span raw, dtype type, std::size_t row, bool lag_classes,
         }
     pass fp{in, tables, keys, hist, zero_low, lag, bit_writer(sc.raw_bits.data())};
     fp.tiny_lag = tiny_lag;
+    fp.lag_keys = n_lag > 1;
     const std::size_t all = ln.len[n_lanes - 1];
     class_way how = branchless ? class_way::arithmetic : class_way::branches;
     if constexpr (sizeof(U) == 2) {

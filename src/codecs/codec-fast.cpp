@@ -584,8 +584,7 @@ template <typename F> struct first_pass {
         const std::uint8_t* at = in + i * sizeof(U);
         const std::size_t slot = n_lanes * j + k;
         level[k] = tiny_lag ? value<true, class_way::branches, lag_key_way::by_class>(
-                                  *this, at, slot, level[k],
-                                                                     back(i, j), raw, zero_run)
+                                  *this, at, slot, level[k], back(i, j), raw, zero_run)
                             : value(*this, at, slot, level[k], back(i, j), raw, zero_run);
         raw.flush();
     }

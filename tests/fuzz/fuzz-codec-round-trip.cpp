@@ -1,5 +1,7 @@
-// Fuzz target for every built codec, through the codec table. Byte 0 picks the codec,
-// byte 1 the element type, byte 2 the output size for the garbage test; the rest is data.
+// Fuzz target for every built codec, through the codec table. Byte 0 picks the codec (its
+// remainder by the number of codecs) and the settings (the quotient: 1..9 takes the level's
+// settings where that level is this codec, e.g. fast without lag classes at 1), byte 1 the
+// element type, byte 2 the output size for the garbage test; the rest is data.
 // The data must encode and decode back exactly, and, taken as a coded chunk, must make
 // the decoder fail cleanly or fill exactly its output.
 #include "codecs/codec.hpp"
@@ -20,9 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     byte_span raw(data + 3, size - 3);
     raw = raw.first(raw.size() / elem * elem);
 
+    codec_config cfg;
+    const auto variant = static_cast<int>(data[0] / built.size());
+    for (const auto& l : level_ladder())
+        if (l.level == variant && l.codec == e.name) cfg.options = l.options;
     std::unique_ptr<codec_i> codec;
     try {
-        codec = e.make(codec_config{});
+        codec = e.make(cfg);
     } catch (const lmgc::error&) {
         return 0; // a codec that needs settings (a model folder) to start
     }

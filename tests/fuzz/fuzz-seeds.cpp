@@ -124,7 +124,14 @@ std::vector<bytes> make_seeds(std::string_view target) {
                                          "2 is not in it\n");
                     std::abort();
                 }
+                // The same values at level 1's settings (byte 0 + the number of codecs: no lag
+                // classes), for the round trip.
+                std::uint8_t n_built = 0;
+                for (const auto& b : detail::codec_table()) n_built += b.available() ? 1 : 0;
+                bytes level1 = s;
+                level1[0] = static_cast<std::uint8_t>(index + n_built);
                 seeds.push_back(std::move(s));
+                seeds.push_back(std::move(level1));
             }
             ++index;
         }

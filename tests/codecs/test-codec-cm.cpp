@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -19,25 +20,39 @@ using namespace lmgc::test;
 
 namespace {
 
-// Round trip through the codec interface; returns the coded size.
+// Round trip through the codec interface, at the default settings and at those of every
+// level that takes cm (mantissa_bits 0 and 2); returns the default's coded size.
 std::size_t codec_round_trip(detail::dtype t, const bytes& raw,
                              const std::vector<std::int64_t>& shape = {}) {
     const auto& entry = detail::find_codec("cm");
-    detail::codec_config cfg;
-    const auto codec = entry.make(cfg);
-    detail::chunk_layout layout;
-    layout.type = t;
-    if (!shape.empty()) layout.tensors.push_back({0, raw.size(), shape});
-    bytes coded;
-    codec->encode(raw, layout, coded);
-    detail::codec_config dcfg;
-    dcfg.recorded = codec->params();
-    dcfg.decoding = true;
-    const auto dec = entry.make(dcfg);
-    bytes back(raw.size());
-    dec->decode(coded, layout, back);
-    EXPECT_EQ(back, raw) << "dtype " << detail::dtype_name(t) << ", " << raw.size() << " bytes";
-    return coded.size();
+    std::vector<std::vector<codec_option>> settings = {entry.make({})->params()};
+    for (const auto& l : detail::level_ladder())
+        if (l.codec == "cm" &&
+            std::find(settings.begin(), settings.end(), l.options) == settings.end())
+            settings.push_back(l.options);
+    std::size_t default_size = 0;
+    for (const auto& options : settings) {
+        detail::codec_config cfg;
+        cfg.options = options;
+        const auto codec = entry.make(cfg);
+        detail::chunk_layout layout;
+        layout.type = t;
+        if (!shape.empty()) layout.tensors.push_back({0, raw.size(), shape});
+        bytes coded;
+        codec->encode(raw, layout, coded);
+        detail::codec_config dcfg;
+        dcfg.recorded = codec->params();
+        dcfg.decoding = true;
+        const auto dec = entry.make(dcfg);
+        bytes back(raw.size());
+        dec->decode(coded, layout, back);
+        EXPECT_EQ(back, raw) << "dtype " << detail::dtype_name(t) << ", " << raw.size()
+                             << " bytes, " << codec->params()[0].first << "="
+                             << codec->params()[0].second;
+        if (options == settings[0]) default_size = coded.size();
+    }
+    EXPECT_GE(settings.size(), 3u); // the default and two other levels' settings
+    return default_size;
 }
 
 bytes u32_bytes(const std::vector<std::uint32_t>& v) {

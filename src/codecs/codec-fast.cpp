@@ -502,8 +502,8 @@ template <typename F> struct first_pass {
     unsigned zero_low;
     std::size_t lag; // 0: no lag
     bit_writer raw;
-    bool tiny_lag = false;      // payload version 2 (needs class_table)
-    bool lag_keys = true;       // false: every lag key is 0 (one lag class)
+    // by_class: payload version 2 (needs class_table); none: one lag class, every key's is 0.
+    lag_key_way lag_key = lag_key_way::top_bits;
     std::uint32_t zero_run = 0; // key 0 (a +0 at level 0) counted apart: it repeats in runs
     std::uint32_t level[n_lanes] = {};
     // 16-bit types: per magnitude, 2 * class | raw bits count << 10 (see class_table_for).
@@ -583,9 +583,10 @@ template <typename F> struct first_pass {
     void one(std::size_t i, std::size_t j, unsigned k) {
         const std::uint8_t* at = in + i * sizeof(U);
         const std::size_t slot = n_lanes * j + k;
-        level[k] = tiny_lag ? value<true, class_way::branches, lag_key_way::by_class>(
-                                  *this, at, slot, level[k], back(i, j), raw, zero_run)
-                            : value(*this, at, slot, level[k], back(i, j), raw, zero_run);
+        level[k] = lag_key == lag_key_way::by_class
+                       ? value<true, class_way::branches, lag_key_way::by_class>(
+                             *this, at, slot, level[k], back(i, j), raw, zero_run)
+                       : value(*this, at, slot, level[k], back(i, j), raw, zero_run);
         raw.flush();
     }
     // After the values of lanes 0..k of a step.
@@ -603,19 +604,19 @@ template <typename F> struct first_pass {
             constexpr auto top = lag_key_way::top_bits, none = lag_key_way::none;
             if (how == class_way::table) {
                 if constexpr (sizeof(U) == 2) {
-                    if (tiny_lag)
+                    if (lag_key == lag_key_way::by_class)
                         steps_of<shifted(), class_way::table, lag_key_way::by_class>(q, all);
-                    else if (lag_keys)
+                    else if (lag_key == top)
                         steps_of<shifted(), class_way::table, top>(q, all);
                     else
                         steps_of<shifted(), class_way::table, none>(q, all);
                 }
             } else if (how == class_way::arithmetic) {
-                lag_keys ? steps_of<shifted(), class_way::arithmetic, top>(q, all)
-                         : steps_of<shifted(), class_way::arithmetic, none>(q, all);
+                lag_key == none ? steps_of<shifted(), class_way::arithmetic, none>(q, all)
+                                : steps_of<shifted(), class_way::arithmetic, top>(q, all);
             } else {
-                lag_keys ? steps_of<shifted(), class_way::branches, top>(q, all)
-                         : steps_of<shifted(), class_way::branches, none>(q, all);
+                lag_key == none ? steps_of<shifted(), class_way::branches, none>(q, all)
+                                : steps_of<shifted(), class_way::branches, top>(q, all);
             }
         };
         if (zero_low)
@@ -1098,8 +1099,9 @@ void encode_values(byte_span raw, dtype type, std::size_t row, bool lag_classes,
                 tables[pass::lag_keys_at + lag_index<F>(smallest_of_class<F>(c))];
         }
     pass fp{in, tables, keys, hist, zero_low, lag, bit_writer(sc.raw_bits.data())};
-    fp.tiny_lag = tiny_lag;
-    fp.lag_keys = n_lag > 1;
+    fp.lag_key = tiny_lag    ? lag_key_way::by_class
+                 : n_lag > 1 ? lag_key_way::top_bits
+                             : lag_key_way::none;
     const std::size_t all = ln.len[n_lanes - 1];
     class_way how = branchless ? class_way::arithmetic : class_way::branches;
     if constexpr (sizeof(U) == 2) {

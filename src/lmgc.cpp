@@ -151,10 +151,17 @@ class file_layout_sink : public decompress_sink {
     void tensor(std::size_t index, std::uint64_t offset, byte_span data) override {
         put(offsets_[index] + offset, data);
     }
+    std::uint8_t* place(std::size_t index, std::uint64_t offset, std::uint64_t size) override {
+        return memory_at(offsets_[index] + offset, size);
+    }
 
   protected:
     virtual void start(const container_header& h) = 0;
     virtual void put(std::uint64_t offset, byte_span data) = 0;
+    // The file's bytes [offset, offset + size) when they are in memory here, else nullptr.
+    virtual std::uint8_t* memory_at(std::uint64_t /*offset*/, std::uint64_t /*size*/) {
+        return nullptr;
+    }
 
   private:
     std::vector<std::uint64_t> offsets_;
@@ -165,9 +172,17 @@ class image_sink final : public file_layout_sink {
     bytes out;
 
   private:
-    void start(const container_header& h) override { out.assign(h.original_bytes, 0); }
+    void start(const container_header& h) override {
+        out.clear();
+        reserve_large(out, h.original_bytes);
+        out.resize(h.original_bytes);
+    }
     void put(std::uint64_t offset, byte_span data) override {
         if (!data.empty()) std::memcpy(out.data() + offset, data.data(), data.size());
+    }
+    std::uint8_t* memory_at(std::uint64_t offset, std::uint64_t size) override {
+        return offset <= out.size() && size <= out.size() - offset ? out.data() + offset
+                                                                   : nullptr;
     }
 };
 
@@ -258,11 +273,17 @@ class tensor_sink final : public decompress_sink {
             tensor_info ti = idx >= 0 ? info_of(h, h.tensors[static_cast<std::size_t>(idx)])
                                       : extras.empty[static_cast<std::size_t>(-1 - idx)].second;
             void* p = allocate_(ti);
+            // Fresh memory from the caller's allocator (torch.empty does not ask for huge pages)
+            if (p) advise_huge_pages(p, ti.nbytes);
             if (idx >= 0) dest_[static_cast<std::size_t>(idx)] = static_cast<std::uint8_t*>(p);
             result.tensors.push_back(std::move(ti));
         }
     }
     bool wants(std::size_t index) const override { return dest_[index] != nullptr; }
+    // Not for big-endian tensors: those arrive in the file's order and are swapped in tensor().
+    std::uint8_t* place(std::size_t index, std::uint64_t offset, std::uint64_t) override {
+        return dest_[index] && !types_[index].second ? dest_[index] + offset : nullptr;
+    }
     void skeleton(std::uint64_t, byte_span) override {}
     void tensor(std::size_t index, std::uint64_t offset, byte_span data) override {
         std::uint8_t* p = dest_[index] + offset;
@@ -328,7 +349,10 @@ void lmgc_magic_check(byte_span prefix) {
                prefix.empty() ? "empty file, not a .lmgc file" : "not a .lmgc file (bad magic)");
 }
 
-const write_fn& appender(bytes& out, write_fn& fn) {
+// Appends to out, which first gets room for `expected` bytes of output (a raw size: coded
+// streams are rarely larger), so that it grows in place.
+const write_fn& appender(bytes& out, write_fn& fn, std::uint64_t expected) {
+    reserve_large(out, expected + expected / 64 + 4096);
     fn = [&out](std::span<const std::uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); };
     return fn;
 }
@@ -346,7 +370,7 @@ std::vector<std::uint8_t> compress(std::span<const std::uint8_t> input,
                                    const compress_params& params, compress_stats* stats) {
     bytes out;
     write_fn fn;
-    const auto st = compress_to(input, params, appender(out, fn));
+    const auto st = compress_to(input, params, appender(out, fn, input.size()));
     if (stats) *stats = st;
     return out;
 }
@@ -421,7 +445,14 @@ std::vector<std::uint8_t> compress_tensors(std::span<const tensor_ref> tensors,
                                            const metadata_t& metadata, compress_stats* stats) {
     bytes out;
     write_fn fn;
-    const auto st = compress_tensors(tensors, params, appender(out, fn), metadata);
+    std::uint64_t raw = 0; // an estimate for the output's room; shapes are checked later
+    for (const auto& t : tensors) {
+        std::uint64_t n = dtype_size(t.type);
+        for (const auto d : t.shape)
+            if (d < 0 || __builtin_mul_overflow(n, static_cast<std::uint64_t>(d), &n)) n = 0;
+        raw = n > (std::uint64_t{1} << 40) - raw ? raw : raw + n;
+    }
+    const auto st = compress_tensors(tensors, params, appender(out, fn, raw), metadata);
     if (stats) *stats = st;
     return out;
 }

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <new>
+#include <stdexcept>
 #include <pthread.h>
 #include <string>
 #include <sys/file.h>
@@ -262,6 +264,33 @@ void output_file::commit() {
     unregister_temporary(slot_);
     slot_ = -1;
     if (::close(fd) != 0) fail("cannot write", errno);
+}
+
+void advise_huge_pages(void* p, std::size_t n) noexcept {
+#ifdef MADV_HUGEPAGE
+    constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
+    const auto b = reinterpret_cast<std::uintptr_t>(p);
+    if (n < 2 * huge || b > UINTPTR_MAX - n) return;
+    // The whole pages inside the range (a huge page needs 2 MiB of it, aligned; the kernel
+    // finds those).
+    const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const std::uintptr_t first = (b + page - 1) & ~(page - 1), end = (b + n) & ~(page - 1);
+    if (end > first) (void)::madvise(reinterpret_cast<void*>(first), end - first, MADV_HUGEPAGE);
+#else
+    (void)p, (void)n;
+#endif
+}
+
+void reserve_large(bytes& b, std::size_t n) {
+    if (n < (std::size_t{4} << 20) || n <= b.capacity()) return;
+    try {
+        b.reserve(n);
+    } catch (const std::bad_alloc&) {
+        return; // room is an optimization: without it the buffer grows as it is written
+    } catch (const std::length_error&) {
+        return;
+    }
+    advise_huge_pages(b.data() + b.size(), b.capacity() - b.size());
 }
 
 namespace {

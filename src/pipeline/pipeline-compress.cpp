@@ -200,6 +200,7 @@ void read_chunk(const compress_input& in, const container_header& h,
             return;
         }
     }
+    reserve_large(slot.raw, c.raw_bytes);
     slot.raw.resize(c.raw_bytes);
     slot.data = slot.raw;
     for (auto it = first; it != stream_tensors.end(); ++it) {
@@ -291,6 +292,8 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
                 meter.add(n);
             };
             slot.payload.clear();
+            // Large chunks (unchunked codecs): room for the usual payload, in huge pages.
+            reserve_large(slot.payload, c.raw_bytes + c.raw_bytes / 64 + 4096);
             plan.codecs[c.stream]->encode(slot.data, layout, slot.payload);
             if (params.verify) {
                 if (slot.decoded.size() < c.raw_bytes) slot.decoded = lazy_buffer(c.raw_bytes);

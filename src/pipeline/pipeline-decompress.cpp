@@ -1,6 +1,7 @@
 // Decompression: read header and index, then per chunk (in parallel, a bounded number in
-// flight) read its payload, check it, decode it into a buffer (kept for later chunks; memory taken
-// as it is written), check the result and hand its tensor pieces to the sink.
+// flight) read its payload, check it, decode it straight into the sink's memory where it has a
+// place for the chunk (in-memory results) or else into a buffer (kept for later chunks; memory
+// taken as it is written), check the result and hand its tensor pieces to the sink.
 #include "common/common-checksum.hpp"
 #include "common/common-error.hpp"
 #include "common/common-parallel.hpp"
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 namespace lmgc::detail {
 namespace {
@@ -149,12 +151,36 @@ container_header decompress_stream(const byte_source& in, const decompress_param
         file_crc.add(offset, b.size(), crc32c(b));
     });
 
-    // A finished tensor piece in stream byte order: to the sink in file byte order.
-    auto deliver = [&](std::size_t ti, std::uint64_t offset, std::span<std::uint8_t> data) {
+    // A finished tensor piece in stream byte order: to the sink in file byte order (`placed`:
+    // it is already where the sink wants it). `crc`: the piece's, when known and the tensor is
+    // little-endian (its file bytes are its stream bytes).
+    auto deliver = [&](std::size_t ti, std::uint64_t offset, std::span<std::uint8_t> data,
+                       bool placed = false, std::optional<std::uint32_t> crc = {}) {
         const auto& t = h.tensors[ti];
         if (t.big_endian) swap_bytes_inplace(data, dtype_size(t.type));
-        file_crc.add(t.file_offset + offset, data.size(), crc32c(data));
-        sink.tensor(ti, offset, data);
+        file_crc.add(t.file_offset + offset, data.size(),
+                     crc && !t.big_endian ? *crc : crc32c(data));
+        if (!placed) sink.tensor(ti, offset, data);
+    };
+    // Where chunk i decodes to in the sink's memory: the place of its first piece, when every
+    // piece is wanted, lossless and placed right after the one before; else nullptr.
+    auto chunk_place = [&](std::size_t i) -> std::uint8_t* {
+        const auto& c = h.chunks[i];
+        std::uint8_t* base = nullptr;
+        std::uint64_t at = 0; // chunk-relative end of the pieces so far
+        for (const auto ti : parts[i]) {
+            const auto& t = h.tensors[ti];
+            if (!wanted[ti] || side_of[ti]) return nullptr;
+            const std::uint64_t b = std::max(c.stream_offset, t.stream_offset) - c.stream_offset;
+            const std::uint64_t e =
+                std::min(c.stream_offset + c.raw_bytes, t.stream_offset + t.stream_bytes) -
+                c.stream_offset;
+            std::uint8_t* p = sink.place(ti, c.stream_offset + b - t.stream_offset, e - b);
+            if (!p || b != at || (base && p != base + b)) return nullptr;
+            if (!base) base = p;
+            at = e;
+        }
+        return at == c.raw_bytes ? base : nullptr;
     };
 
     const int threads = all_parallel ? resolve_threads(params.n_threads) : 1;
@@ -181,8 +207,13 @@ container_header decompress_stream(const byte_source& in, const decompress_param
                 LMGC_CHECK(crc32c(payload) == c.coded_crc32c, errc::corrupt, "chunk ", i,
                            ": checksum mismatch in its coded data (file damaged)");
             }
-            lazy_buffer buf = outputs.take(c.raw_bytes);
-            const auto out = buf.span().first(c.raw_bytes);
+            // Straight into the sink's memory where it has a place for the chunk, else into a
+            // kept buffer whose pieces go to the sink.
+            std::uint8_t* const placed = c.raw_bytes ? chunk_place(i) : nullptr;
+            lazy_buffer buf;
+            if (!placed) buf = outputs.take(c.raw_bytes);
+            const auto out = placed ? std::span<std::uint8_t>(placed, c.raw_bytes)
+                                    : buf.span().first(c.raw_bytes);
             chunk_layout layout = make_layout(h, c);
             std::uint64_t reported = 0;
             layout.advance = [&](std::uint64_t n) {
@@ -218,7 +249,7 @@ container_header decompress_stream(const byte_source& in, const decompress_param
                 const std::uint64_t toff = c.stream_offset + p.begin - t.stream_offset;
                 const auto piece = out.subspan(p.begin, p.end - p.begin);
                 if (!side_of[p.tensor]) {
-                    deliver(p.tensor, toff, piece);
+                    deliver(p.tensor, toff, piece, placed != nullptr, p.crc);
                     continue;
                 }
                 // Lossy: gather the representation; rebuild once complete.

@@ -51,6 +51,13 @@ class decompress_sink {
     // Tensors for which this returns false are not decoded (their chunks are skipped when no
     // wanted tensor shares them, and the whole-file checksum is not checked).
     virtual bool wants(std::size_t /*index*/) const { return true; }
+    // Where tensor `index`'s bytes [offset, offset + size) live when the sink holds them in
+    // writable memory, else nullptr. Chunks whose pieces all have a place, one after the other,
+    // are decoded straight there (no copy) and tensor() is not called for them.
+    virtual std::uint8_t* place(std::size_t /*index*/, std::uint64_t /*offset*/,
+                                std::uint64_t /*size*/) {
+        return nullptr;
+    }
 };
 
 // Decodes a .lmgc file read through `in` into `sink`. Checks every chunk's checksums and,

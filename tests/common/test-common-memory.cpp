@@ -1,0 +1,46 @@
+// Large-buffer helpers of common-file.hpp: reserve_large and advise_huge_pages keep bytes
+// as they are and never fail (huge pages are a hint; whether the kernel gives them is its
+// choice, so not asserted here).
+#include "common/common-file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+using namespace lmgc::detail;
+
+TEST(common_memory, reserve_large_gives_room_for_large_buffers_only) {
+    bytes small;
+    reserve_large(small, 1 << 20);
+    EXPECT_EQ(small.capacity(), 0u); // below 4 MiB: left to grow as it is written
+
+    bytes big = {1, 2, 3};
+    reserve_large(big, std::size_t{8} << 20);
+    EXPECT_GE(big.capacity(), std::size_t{8} << 20);
+    EXPECT_EQ(big, (bytes{1, 2, 3})); // the bytes it held stay
+    const auto* at = big.data();
+    big.resize(std::size_t{8} << 20, 7);
+    EXPECT_EQ(big.data(), at); // grew in place
+    EXPECT_EQ(big[2], 3);
+    EXPECT_EQ(big.back(), 7);
+
+    const auto cap = big.capacity();
+    reserve_large(big, std::size_t{4} << 20); // less than it has: nothing changes
+    EXPECT_EQ(big.capacity(), cap);
+}
+
+TEST(common_memory, reserve_large_of_more_than_can_be_had_is_no_error) {
+    bytes b = {9};
+    reserve_large(b, static_cast<std::size_t>(-1)); // past max_size(): length_error inside
+    EXPECT_EQ(b, bytes{9});
+}
+
+TEST(common_memory, advise_huge_pages_takes_any_range) {
+    std::vector<std::uint8_t> v((std::size_t{5} << 20) + 3, 0x5A);
+    advise_huge_pages(nullptr, 0);
+    advise_huge_pages(v.data() + 1, 100);          // small: nothing to do
+    advise_huge_pages(v.data() + 3, v.size() - 3); // unaligned: the whole pages inside
+    advise_huge_pages(v.data(), static_cast<std::size_t>(-1)); // past the address space
+    for (std::size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 0x5A);
+}

@@ -181,8 +181,7 @@ class image_sink final : public file_layout_sink {
         if (!data.empty()) std::memcpy(out.data() + offset, data.data(), data.size());
     }
     std::uint8_t* memory_at(std::uint64_t offset, std::uint64_t size) override {
-        return offset <= out.size() && size <= out.size() - offset ? out.data() + offset
-                                                                   : nullptr;
+        return offset <= out.size() && size <= out.size() - offset ? out.data() + offset : nullptr;
     }
 };
 

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <new>
-#include <stdexcept>
 #include <pthread.h>
+#include <stdexcept>
 #include <string>
 #include <sys/file.h>
 #include <sys/mman.h>

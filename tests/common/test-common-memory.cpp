@@ -39,8 +39,8 @@ TEST(common_memory, reserve_large_of_more_than_can_be_had_is_no_error) {
 TEST(common_memory, advise_huge_pages_takes_any_range) {
     std::vector<std::uint8_t> v((std::size_t{5} << 20) + 3, 0x5A);
     advise_huge_pages(nullptr, 0);
-    advise_huge_pages(v.data() + 1, 100);          // small: nothing to do
-    advise_huge_pages(v.data() + 3, v.size() - 3); // unaligned: the whole pages inside
+    advise_huge_pages(v.data() + 1, 100);                      // small: nothing to do
+    advise_huge_pages(v.data() + 3, v.size() - 3);             // unaligned: the whole pages inside
     advise_huge_pages(v.data(), static_cast<std::size_t>(-1)); // past the address space
     for (std::size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 0x5A);
 }

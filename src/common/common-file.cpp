@@ -306,6 +306,7 @@ lazy_buffer::lazy_buffer(std::size_t n) : size_(n) {
                    " bytes of memory for a chunk");
         data_ = static_cast<std::uint8_t*>(p);
         mapped_ = true;
+        advise_huge_pages(p, n); // still taken as written, 2 MiB at a time where granted
     } else {
         data_ = new std::uint8_t[n]();
     }

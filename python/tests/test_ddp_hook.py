@@ -80,9 +80,17 @@ def test_default_codec_is_fast(group, payloads, kwargs):
     st = run_hook(hook, gradient())
     assert len(payloads) == 1
     assert [s["codec"] for s in streams(payloads[0])] == ["fast"]
+    # level 1's setting (docs/python.md: decoding speed over ~1% of size at every step)
+    assert [s["codec_params"] for s in streams(payloads[0])] == [{"lag_classes": "0"}]
     assert st["coded_bytes"] == len(payloads[0])
     assert st["raw_bytes"] == 50000 * 4
     assert 0 < st["coded_bytes"] < st["raw_bytes"]
+
+
+def test_default_codec_setting_can_be_overridden(group, payloads):
+    run_hook(lt.ddp_comm_hook(threads=1, options={"lag_classes": 1}), gradient(20000, seed=3))
+    (s,) = streams(payloads[0])
+    assert s["codec"] == "fast" and s["codec_params"] == {}  # the default: not recorded
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
@@ -141,7 +149,7 @@ def test_bad_arguments(group):
         lt.ddp_comm_hook(codec=7)
     with pytest.raises(lmgc.UsageError):
         lt.ddp_comm_hook(threads=-1)
-    # fast has no settings: refused when the first bucket is coded
+    # fast has no setting "level": refused when the first bucket is coded
     hook = lt.ddp_comm_hook(options={"level": 3})
     with pytest.raises(lmgc.UsageError):
         hook(None, Bucket(gradient(100)))

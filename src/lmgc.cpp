@@ -351,7 +351,7 @@ void lmgc_magic_check(byte_span prefix) {
 // Appends to out, which first gets room for `expected` bytes of output (a raw size: coded
 // streams are rarely larger), so that it grows in place.
 const write_fn& appender(bytes& out, write_fn& fn, std::uint64_t expected) {
-    reserve_large(out, expected + expected / 64 + 4096);
+    reserve_large(out, coded_room(expected));
     fn = [&out](std::span<const std::uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); };
     return fn;
 }
@@ -429,14 +429,21 @@ file_info inspect_file(const std::string& path) {
     return with_context(path, [&] { return info_from(read_container(file_source(path))); });
 }
 
-compress_stats compress_tensors(std::span<const tensor_ref> tensors, const compress_params& params,
-                                const write_fn& write, const metadata_t& metadata) {
-    const tensor_set_source src(tensors, metadata);
+namespace {
+// The pipeline's input for a checked tensor set (the file it stands for: a safetensors image).
+compress_input input_of(const tensor_set_source& src) {
     compress_input in;
     in.file = &src;
     in.parsed = src.parsed();
     in.skeleton = src.header();
-    return compress_stream(in, params, write);
+    return in;
+}
+} // namespace
+
+compress_stats compress_tensors(std::span<const tensor_ref> tensors, const compress_params& params,
+                                const write_fn& write, const metadata_t& metadata) {
+    const tensor_set_source src(tensors, metadata);
+    return compress_stream(input_of(src), params, write);
 }
 
 std::vector<std::uint8_t> compress_tensors(std::span<const tensor_ref> tensors,
@@ -444,14 +451,8 @@ std::vector<std::uint8_t> compress_tensors(std::span<const tensor_ref> tensors,
                                            const metadata_t& metadata, compress_stats* stats) {
     bytes out;
     write_fn fn;
-    std::uint64_t raw = 0; // an estimate for the output's room; shapes are checked later
-    for (const auto& t : tensors) {
-        std::uint64_t n = dtype_size(t.type);
-        for (const auto d : t.shape)
-            if (d < 0 || __builtin_mul_overflow(n, static_cast<std::uint64_t>(d), &n)) n = 0;
-        raw = n > (std::uint64_t{1} << 40) - raw ? raw : raw + n;
-    }
-    const auto st = compress_tensors(tensors, params, appender(out, fn, raw), metadata);
+    const tensor_set_source src(tensors, metadata);
+    const auto st = compress_stream(input_of(src), params, appender(out, fn, src.size()));
     if (stats) *stats = st;
     return out;
 }
@@ -461,12 +462,8 @@ compress_stats compress_tensors_to_file(std::span<const tensor_ref> tensors,
                                         const metadata_t& metadata, bool overwrite) {
     const tensor_set_source src(tensors, metadata);
     output_file out(out_path, overwrite);
-    compress_input in;
-    in.file = &src;
-    in.parsed = src.parsed();
-    in.skeleton = src.header();
     const write_fn fn = [&](std::span<const std::uint8_t> b) { out.write(b); };
-    const auto st = compress_stream(in, params, fn);
+    const auto st = compress_stream(input_of(src), params, fn);
     out.commit();
     return st;
 }

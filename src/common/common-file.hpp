@@ -109,6 +109,11 @@ void advise_huge_pages(void* p, std::size_t n) noexcept;
 // For large buffers (4 MiB and up) written once: capacity for n bytes, advised for huge pages
 // (none, and no error, when that much cannot be reserved).
 void reserve_large(bytes& b, std::size_t n);
+// Room for the coding of `raw` bytes in the usual case (coded streams rarely exceed their raw
+// size; a little more for incompressible chunks and the container).
+constexpr std::uint64_t coded_room(std::uint64_t raw) {
+    return raw + raw / 64 + 4096;
+}
 
 // A zero-filled buffer whose memory is taken as it is written: large ones are anonymous
 // mappings, so a hostile header's claim costs address space, not memory, and decoding stops

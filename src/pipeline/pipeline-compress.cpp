@@ -293,7 +293,7 @@ compress_stats compress_stream(const compress_input& in, const compress_params& 
             };
             slot.payload.clear();
             // Large chunks (unchunked codecs): room for the usual payload, in huge pages.
-            reserve_large(slot.payload, c.raw_bytes + c.raw_bytes / 64 + 4096);
+            reserve_large(slot.payload, coded_room(c.raw_bytes));
             plan.codecs[c.stream]->encode(slot.data, layout, slot.payload);
             if (params.verify) {
                 if (slot.decoded.size() < c.raw_bytes) slot.decoded = lazy_buffer(c.raw_bytes);

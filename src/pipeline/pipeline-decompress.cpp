@@ -13,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 namespace lmgc::detail {
 namespace {
@@ -162,6 +163,13 @@ container_header decompress_stream(const byte_source& in, const decompress_param
                      crc && !t.big_endian ? *crc : crc32c(data));
         if (!placed) sink.tensor(ti, offset, data);
     };
+    // Where tensor t's piece of chunk c lies in the chunk: [begin, end).
+    auto piece_of = [](const container_chunk& c, const container_tensor& t) {
+        return std::pair<std::uint64_t, std::uint64_t>{
+            std::max(c.stream_offset, t.stream_offset) - c.stream_offset,
+            std::min(c.stream_offset + c.raw_bytes, t.stream_offset + t.stream_bytes) -
+                c.stream_offset};
+    };
     // Where chunk i decodes to in the sink's memory: the place of its first piece, when every
     // piece is wanted, lossless and placed right after the one before; else nullptr.
     auto chunk_place = [&](std::size_t i) -> std::uint8_t* {
@@ -171,10 +179,7 @@ container_header decompress_stream(const byte_source& in, const decompress_param
         for (const auto ti : parts[i]) {
             const auto& t = h.tensors[ti];
             if (!wanted[ti] || side_of[ti]) return nullptr;
-            const std::uint64_t b = std::max(c.stream_offset, t.stream_offset) - c.stream_offset;
-            const std::uint64_t e =
-                std::min(c.stream_offset + c.raw_bytes, t.stream_offset + t.stream_bytes) -
-                c.stream_offset;
+            const auto [b, e] = piece_of(c, t);
             std::uint8_t* p = sink.place(ti, c.stream_offset + b - t.stream_offset, e - b);
             if (!p || b != at || (base && p != base + b)) return nullptr;
             if (!base) base = p;
@@ -231,12 +236,7 @@ container_header decompress_stream(const byte_source& in, const decompress_param
             };
             std::vector<cut> cuts;
             for (const auto ti : parts[i]) {
-                const auto& t = h.tensors[ti];
-                const std::uint64_t b =
-                    std::max(c.stream_offset, t.stream_offset) - c.stream_offset;
-                const std::uint64_t e =
-                    std::min(c.stream_offset + c.raw_bytes, t.stream_offset + t.stream_bytes) -
-                    c.stream_offset;
+                const auto [b, e] = piece_of(c, h.tensors[ti]);
                 const std::uint32_t pc = crc32c(out.subspan(b, e - b));
                 crc = crc32c_combine(crc, pc, e - b);
                 cuts.push_back({ti, b, e, pc});

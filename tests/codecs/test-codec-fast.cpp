@@ -578,6 +578,45 @@ TEST(codec_fast, frozen_stream) {
     EXPECT_EQ(detail::crc32c(coded_rows), 565647553u);
 }
 
+TEST(codec_fast, frozen_bf16_streams) {
+    // As frozen_stream, for bf16 (its first pass has paths of its own: 7 raw bits, classes by
+    // branches): lanes of zeros beside lanes of values (zero runs of 200 every 600, lanes
+    // 25,000 apart), the ends of runs, denormals every 37 values over a stretch, then a lag
+    // with lag classes (the sign and exponent repeating 3 on, the sign flipping every third).
+    // If this fails, the coded bytes changed: see frozen_stream.
+    const auto f32 = lcg_gradients(100000);
+    bytes raw(f32.size() / 2);
+    for (std::size_t i = 0; i < raw.size() / 2; ++i) {
+        raw[2 * i] = f32[4 * i + 2];
+        raw[2 * i + 1] = f32[4 * i + 3];
+    }
+    for (std::size_t i = 30000; i < 35000; i += 37) {
+        raw[2 * i] = static_cast<std::uint8_t>(1 + i % 127);
+        raw[2 * i + 1] = static_cast<std::uint8_t>((i & 1) << 7);
+    }
+    bytes rows = raw;
+    for (std::size_t i = 3; i < rows.size() / 2; ++i) {
+        if (i % 5) rows[2 * i + 1] = rows[2 * (i - 3) + 1];
+        if (i % 3 == 1) rows[2 * i + 1] ^= 0x80;
+    }
+    struct frozen {
+        const bytes* raw;
+        std::vector<codec_option> options;
+        std::size_t size;
+        std::uint32_t crc;
+    };
+    const frozen cases[] = {{&raw, {}, 83816, 1760034744u}, // no lag classes taken
+                            {&raw, {{"lag_classes", "0"}}, 83816, 1760034744u},
+                            {&rows, {}, 90059, 2861962930u},
+                            {&rows, {{"lag_classes", "0"}}, 92989, 4222180086u}};
+    for (const auto& c : cases) {
+        const auto coded = encode_direct("fast", dtype::bf16, *c.raw, c.options);
+        EXPECT_EQ(decode_direct("fast", dtype::bf16, coded, c.raw->size()), *c.raw);
+        EXPECT_EQ(coded.size(), c.size) << (&c - cases);
+        EXPECT_EQ(detail::crc32c(coded), c.crc) << (&c - cases);
+    }
+}
+
 TEST(codec_fast, tiny_denormals_have_lag_classes_of_their_own) {
     // f16 kernels of zeros and tiny denormals (below the 10 bits lag classes index): payload
     // version 2, where their lag classes are their classes' (version 1 put them with zero).

@@ -220,18 +220,23 @@ def _make_hook(name, encode, decode, process_group, max_stats):
         dist.all_gather(sizes, torch.tensor([n], dtype=torch.int64), group=group)
         sizes = [int(s.item()) for s in sizes]
         m = max(sizes)
-        send = torch.zeros(m, dtype=torch.uint8)
-        send.numpy()[:n] = np.frombuffer(payload, dtype=np.uint8)
+        send = torch.empty(m, dtype=torch.uint8)
+        send_view = send.numpy()
+        send_view[:n] = np.frombuffer(payload, dtype=np.uint8)
+        send_view[n:] = 0  # the padding: sent, never read
         recv = [torch.empty(m, dtype=torch.uint8) for _ in range(world)]
         dist.all_gather(recv, send, group=group)
         t2, c2 = time.perf_counter(), time.process_time()
+        # The sum in rank order, accumulated in place: into the first rank's decoded bucket,
+        # or on rank 0 into its own (already coded, and overwritten by the result anyway).
         total = None
         for r in range(world):
             x = flat if r == rank else decode(recv[r].numpy()[: sizes[r]], flat)
-            total = x.clone() if total is None else total.add_(x)
+            total = x if total is None else total.add_(x)
         total.div_(world)
         t3, c3 = time.perf_counter(), time.process_time()
-        grad.copy_(total)
+        if total.data_ptr() != grad.data_ptr():
+            grad.copy_(total)
         hook.stats.append({
             "bucket": bucket.index(), "world": world, "raw_bytes": flat.numel() * flat.element_size(),
             "coded_bytes": n, "sizes": sizes, "max_coded_bytes": m,

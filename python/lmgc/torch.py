@@ -258,7 +258,7 @@ def _make_hook(name, encode, decode, process_group, max_stats):
 
 # The DDP hook's codec when neither codec nor level is given: it runs at every training
 # step, so it takes the fast float coder (hundreds of MB/s to ~1 GB/s per core) rather than
-# the default level's codec (cm, 10-20 MB/s), which costs more time than it saves on any
+# the default level's codec (cm, tens of MB/s), which costs more time than it saves on any
 # but slow links (docs/python.md); and with level 1's setting, no lag classes: where they
 # pay (VGG16-BN-like gradients) they cost 30-40% of the decoding speed for ~1% of size,
 # elsewhere sizes are within ~0.1 point (docs/levels.md). options= overrides the setting.
@@ -278,7 +278,7 @@ def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None, max_sta
     codec: a name from lmgc.codecs(); None = DDP_DEFAULT_CODEC ("fast", the fast float
     coder, hundreds of MB/s per core, with DDP_DEFAULT_OPTIONS: level 1's setting), unless
     level is given. level: 1..9, picks the codec and its settings as in
-    lmgc.compress (5 = cm, the library's default: ~1% smaller, 20-30x slower) when codec is
+    lmgc.compress (5 = cm, the library's default: ~1% smaller, ~17x slower) when codec is
     None; with codec named it is only recorded. options: the codec's settings, e.g.
     {"level": 1} for zstd. threads: 0 = all cores. hook.codec says what was picked.
 

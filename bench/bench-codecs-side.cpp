@@ -3,7 +3,9 @@
 // (tensor bytes per second, median of the timed runs after one warm-up).
 //
 //   lmgc-bench-codecs-side FILE... [--codecs cm,zstd,gzip] [--threads N] [--chunk-bytes N]
-//                          [--repeat N] [--cpu] [--set KEY=VALUE]...
+//                          [--repeat N] [--cpu] [--into] [--set KEY=VALUE]...
+// --into decompresses with decompress_into into one buffer kept across the runs (a caller
+// reusing its memory) instead of decompress's fresh, zero-filled result.
 // --cpu times with the process's CPU time instead of wall time: on a loaded machine this is
 // closer to what one dedicated core does (meaningful with --threads 1 only). MB/s columns
 // give the median and, after a slash, the best run.
@@ -34,6 +36,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 bool use_cpu_time = false;
+bool into = false;
 
 double now_seconds() {
     if (use_cpu_time) {
@@ -79,13 +82,16 @@ int main(int argc, char** argv) {
             unchunked = true;
         else if (a == "--cpu")
             use_cpu_time = true;
+        else if (a == "--into")
+            into = true;
         else if (a == "--set") {
             const auto kv = next();
             const auto eq = kv.find('=');
             sets.emplace_back(kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
         } else if (a == "-h" || a == "--help") {
             std::printf("usage: lmgc-bench-codecs FILE... [--codecs a,b] [--threads N] "
-                        "[--chunk-bytes N | --unchunked] [--repeat N] [--set K=V]...\n");
+                        "[--chunk-bytes N | --unchunked] [--repeat N] [--cpu] [--into] "
+                        "[--set K=V]...\n");
             return 0;
         } else
             files.push_back(a);
@@ -118,12 +124,16 @@ int main(int argc, char** argv) {
                 lmgc::compress_stats st;
                 std::vector<double> tc, td;
                 std::vector<std::uint8_t> image, back;
+                if (into) back.resize(data.size());
                 for (int r = 0; r <= repeat; ++r) { // run 0 is the warm-up
                     double t0 = now_seconds();
                     image = lmgc::compress(data, p, &st);
                     const double c_s = now_seconds() - t0;
                     t0 = now_seconds();
-                    back = lmgc::decompress(image, d);
+                    if (into)
+                        lmgc::decompress_into(image, back, d);
+                    else
+                        back = lmgc::decompress(image, d);
                     const double d_s = now_seconds() - t0;
                     if (r > 0) tc.push_back(c_s), td.push_back(d_s);
                 }

@@ -167,7 +167,27 @@ class file_layout_sink : public decompress_sink {
     std::vector<std::uint64_t> offsets_;
 };
 
-class image_sink final : public file_layout_sink {
+// The file in memory: the caller's (decompress_into) or its own (image_sink).
+class memory_sink : public file_layout_sink {
+  public:
+    explicit memory_sink(std::span<std::uint8_t> mem = {}) : mem_(mem) {}
+
+  protected:
+    void start(const container_header& h) override {
+        LMGC_CHECK(h.original_bytes == mem_.size(), errc::usage, "the output holds ", mem_.size(),
+                   " bytes; the file decompresses to ", h.original_bytes);
+    }
+    void put(std::uint64_t offset, byte_span data) override {
+        if (!data.empty()) std::memcpy(mem_.data() + offset, data.data(), data.size());
+    }
+    std::uint8_t* memory_at(std::uint64_t offset, std::uint64_t size) override {
+        return offset <= mem_.size() && size <= mem_.size() - offset ? mem_.data() + offset
+                                                                     : nullptr;
+    }
+    std::span<std::uint8_t> mem_;
+};
+
+class image_sink final : public memory_sink {
   public:
     bytes out;
 
@@ -176,12 +196,7 @@ class image_sink final : public file_layout_sink {
         out.clear();
         reserve_large(out, h.original_bytes);
         out.resize(h.original_bytes);
-    }
-    void put(std::uint64_t offset, byte_span data) override {
-        if (!data.empty()) std::memcpy(out.data() + offset, data.data(), data.size());
-    }
-    std::uint8_t* memory_at(std::uint64_t offset, std::uint64_t size) override {
-        return offset <= out.size() && size <= out.size() - offset ? out.data() + offset : nullptr;
+        mem_ = out;
     }
 };
 
@@ -386,6 +401,12 @@ std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
     image_sink sink;
     decompress_stream(memory_source(image), params, sink);
     return std::move(sink.out);
+}
+
+void decompress_into(std::span<const std::uint8_t> image, std::span<std::uint8_t> out,
+                     const decompress_params& params) {
+    memory_sink sink(out);
+    decompress_stream(memory_source(image), params, sink);
 }
 
 compress_stats compress_file(const std::string& in_path, const std::string& out_path,

@@ -157,6 +157,14 @@ std::vector<std::uint8_t> expected_output(std::span<const std::uint8_t> input,
 std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
                                      const decompress_params& params);
 
+/// decompress() into memory the caller owns (a memory-mapped file, a pinned buffer, an
+/// uninitialized allocation): `out` must hold exactly the original file's size
+/// (inspect(image).original_bytes), and every byte of it is written, with no zero-fill and
+/// no copy first. Throws lmgc::error as decompress does, and errc::usage when the size
+/// differs (before writing anything); after an error, out's contents are unspecified.
+void decompress_into(std::span<const std::uint8_t> image, std::span<std::uint8_t> out,
+                     const decompress_params& params);
+
 /// Compresses a tensor file into a .lmgc stream passed to `write` piece by piece (e.g. to
 /// standard output); memory stays bounded by the chunks in flight.
 compress_stats compress_to(std::span<const std::uint8_t> input, const compress_params& params,

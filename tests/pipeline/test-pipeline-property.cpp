@@ -311,6 +311,16 @@ TEST(property, random_files_round_trip_through_every_codec) {
                 ADD_FAILURE() << "WRONG BYTES: " << repro.str();
                 ++failures;
             }
+            // Into the caller's memory (one case in five), filled with a pattern first: every
+            // byte must be written.
+            if (i % 5 == 2) {
+                bytes into(g.file.size(), 0xa5);
+                decompress_into(image, into, dp);
+                if (into != g.file) {
+                    ADD_FAILURE() << "WRONG BYTES into the caller's memory: " << repro.str();
+                    ++failures;
+                }
+            }
             // In memory, chunks decode straight into the result where they can; to a file,
             // through chunk buffers: both ways must give the file.
             if (r.chance(0.2)) {
@@ -335,6 +345,33 @@ TEST(property, random_files_round_trip_through_every_codec) {
     std::printf("property: %llu cases (seed %llu)\n", static_cast<unsigned long long>(done),
                 static_cast<unsigned long long>(seed));
     EXPECT_GT(done, 0u);
+}
+
+TEST(property, decompress_into_wants_the_exact_size_and_leaves_other_sizes_untouched) {
+    rng_t r(7);
+    const auto g = make_file(r, 1000);
+    auto p = default_compress_params();
+    p.format = g.format;
+    p.chunk_bytes = 4096;
+    const auto image = compress(g.file, p);
+    ASSERT_GT(g.file.size(), 1u) << g.what;
+    ASSERT_EQ(inspect(image).original_bytes, g.file.size());
+    for (const std::size_t size : {std::size_t{0}, g.file.size() - 1, g.file.size() + 1}) {
+        bytes into(size, 0xa5);
+        try {
+            decompress_into(image, into, default_decompress_params());
+            ADD_FAILURE() << "a " << size << "-byte output was taken for " << g.file.size();
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::usage) << e.what();
+            EXPECT_NE(std::string(e.what()).find(std::to_string(g.file.size())),
+                      std::string::npos)
+                << e.what();
+        }
+        EXPECT_EQ(into, bytes(size, 0xa5)) << "written before the size was checked";
+    }
+    bytes into(g.file.size());
+    decompress_into(image, into, default_decompress_params());
+    EXPECT_EQ(into, g.file) << g.what;
 }
 
 TEST(property, random_tensor_sets_round_trip_through_the_tensor_api) {

@@ -1,5 +1,6 @@
-// Fuzz target: arbitrary bytes into lmgc::decompress (and lmgc::inspect). Every input is
-// either refused with an lmgc::error or decodes to exactly original_size bytes.
+// Fuzz target: arbitrary bytes into lmgc::decompress (and lmgc::inspect, and
+// lmgc::decompress_into). Every input is either refused with an lmgc::error or decodes to
+// exactly original_size bytes, the same into the caller's memory.
 #include "container/container-format.hpp"
 #include "fuzz-common.hpp"
 
@@ -20,6 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         p.n_threads = 1;
         const auto out = decompress(in, p);
         LMGC_FUZZ_REQUIRE(out.size() == v.header.original_bytes);
+        std::vector<std::uint8_t> into(out.size(), 0xa5);
+        decompress_into(in, into, p);
+        LMGC_FUZZ_REQUIRE(into == out);
     });
     return 0;
 }

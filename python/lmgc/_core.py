@@ -5,7 +5,7 @@ import os
 import sys
 
 from . import _lmgc
-from ._errors import UsageError
+from ._errors import MismatchError, UnsupportedError, UsageError
 
 # The key of the safetensors __metadata__ entry that lmgc.compress writes, so that
 # lmgc.decompress gives back the same kind of object (numpy array or torch tensor).
@@ -121,12 +121,26 @@ def compress(x, *, codec=None, level=None, threads=0, chunk_bytes=0, options=Non
     return _lmgc.compress_tensors([entry], {FRAMEWORK_KEY: fw}, *args, None, False)
 
 
-def decompress(data, *, framework=None, device=None, threads=0, options=None, progress=None):
+def decompress(data, *, framework=None, device=None, threads=0, options=None, progress=None,
+               out=None):
     """Decompresses .lmgc bytes (or a path) holding one tensor; returns it with its dtype
     and shape.
 
     framework: "numpy" or "torch"; None = what was given to lmgc.compress (numpy for
-    files made otherwise). device: for torch, where to put the tensor."""
+    files made otherwise). device: for torch, where to put the tensor. out: a writeable
+    numpy array or CPU torch tensor of the tensor's dtype (bfloat16: a torch.bfloat16 tensor
+    or a numpy uint16 array of the raw bits) and shape, contiguous in the file's order, to
+    decode into instead of a new one (e.g. a buffer kept across steps, or pinned memory);
+    returned. A mismatch raises MismatchError before anything is written."""
+    if out is not None:
+        if framework is not None or device is not None:
+            raise UsageError("out= decodes into the given array or tensor: no framework= or "
+                             "device= with it")
+        tensors, _, _ = decode_tensors(data, threads, options, progress, _allocator_into(out))
+        if len(tensors) != 1:
+            raise UsageError(f"this .lmgc file holds {len(tensors)} tensors; lmgc.decompress "
+                             "is for one (use lmgc.numpy.load / lmgc.torch.load)")
+        return out
     if framework not in (None, "numpy", "torch"):
         raise UsageError(f"framework must be 'numpy' or 'torch', not {framework!r}")
     if framework == "numpy" and device not in (None, "cpu"):
@@ -151,6 +165,46 @@ def decompress(data, *, framework=None, device=None, threads=0, options=None, pr
             raise UsageError("device= needs framework='torch'")
         return mod.array_from_entry(tensors[0])
     raise UsageError(f"this file names the framework {fw!r}: pass framework='numpy' or 'torch'")
+
+
+def _allocator_into(out):
+    """An allocator (see decode_tensors) that hands out `out` for the one tensor, checked
+    against it: dtype, shape, contiguity in the file's order, little-endian data."""
+    import numpy as np
+    if isinstance(out, np.ndarray):
+        from . import numpy as mod
+        carrier, dtypes, what = out, mod._CARRIER, str(out.dtype)
+        if not out.flags.writeable:
+            raise UsageError("out: the array is not writeable")
+    elif "torch" in sys.modules and isinstance(out, sys.modules["torch"].Tensor):
+        from . import torch as mod
+        if out.device.type != "cpu" or out.layout != mod.torch.strided:
+            raise UsageError(f"out: a dense CPU tensor is needed, not {out.device} {out.layout}")
+        carrier = out.detach()
+        if out.dtype == mod.torch.bfloat16:
+            carrier = carrier.view(mod.torch.int16)
+        carrier, dtypes, what = carrier.numpy(), mod._FROM_LMGC, str(out.dtype)
+    else:
+        raise UsageError(f"out must be a numpy.ndarray or a torch.Tensor, not {type(out).__name__}")
+    taken = []
+
+    def allocate(name, code, shape, fortran_order, big_endian):
+        if taken:
+            raise UsageError("out= takes one tensor; this file holds more")
+        if dtypes.get(code) != out.dtype:
+            raise MismatchError(f"out is {what}; tensor '{name}' is {code}")
+        if tuple(out.shape) != tuple(shape):
+            raise MismatchError(f"out has shape {tuple(out.shape)}; tensor '{name}' has "
+                                f"{tuple(shape)}")
+        if big_endian:
+            raise UnsupportedError(f"tensor '{name}' comes from a big-endian .npy file: "
+                                   "decompress it without out=")
+        if not (carrier.flags.f_contiguous if fortran_order else carrier.flags.c_contiguous):
+            raise MismatchError(f"out must be {'Fortran' if fortran_order else 'C'}-contiguous "
+                                f"as tensor '{name}' is stored")
+        taken.append(name)
+        return out, carrier
+    return allocate
 
 
 def decode_tensors(data, threads, options, progress, allocate):

@@ -195,6 +195,50 @@ def test_one_tensor_compress_decompress():
         lmgc.decompress(lnp.save({"a": np.zeros(2), "b": np.zeros(2)}))
 
 
+def test_decompress_into_out(tmp_path):
+    """out=: decoded into the caller's array (returned), every dtype; a Fortran-order .npy
+    file into a Fortran-order array; what does not fit is refused before anything is
+    written, with the error's class."""
+    for d in NUMPY_DTYPES:
+        a = sample(d, (4, 9))
+        out = np.full_like(a, 7)
+        assert lmgc.decompress(lmgc.compress(a), out=out) is out and same(a, out)
+    a = sample(np.float32, (40, 3))
+    data = lmgc.compress(a)
+    keep = np.full((40, 3), 7, np.float32)
+    for bad, err, what in [(np.full((40, 3), 7, np.float64), lmgc.MismatchError, "float64"),
+                           (np.full((3, 40), 7, np.float32), lmgc.MismatchError, "shape"),
+                           (np.full((40, 3), 7, ">f4"), lmgc.MismatchError, ">f4"),
+                           (np.full((40, 3), 7, np.float32, order="F"), lmgc.MismatchError,
+                            "C-contiguous"),
+                           (np.full((80, 3), 7, np.float32)[::2], lmgc.MismatchError,
+                            "C-contiguous")]:
+        before = bad.copy()
+        with pytest.raises(err, match=what):
+            lmgc.decompress(data, out=bad)
+        assert np.array_equal(bad, before)
+    keep.flags.writeable = False
+    with pytest.raises(lmgc.UsageError, match="writeable"):
+        lmgc.decompress(data, out=keep)
+    with pytest.raises(lmgc.UsageError, match="numpy.ndarray or a torch.Tensor"):
+        lmgc.decompress(data, out=[0.0] * 120)
+    with pytest.raises(lmgc.UsageError, match="framework"):
+        lmgc.decompress(data, out=np.empty_like(a), framework="numpy")
+    with pytest.raises(lmgc.UsageError):
+        lmgc.decompress(lnp.save({"a": np.zeros(2), "b": np.zeros(2)}), out=np.empty(2))
+    f = np.asfortranarray(sample(np.float32, (5, 3)))
+    np.save(tmp_path / "f.npy", f)
+    lmgc.compress_file(tmp_path / "f.npy")
+    out = np.empty((5, 3), np.float32, order="F")
+    assert same(lmgc.decompress(tmp_path / "f.npy.lmgc", out=out), f)
+    with pytest.raises(lmgc.MismatchError, match="Fortran"):
+        lmgc.decompress(tmp_path / "f.npy.lmgc", out=np.empty((5, 3), np.float32))
+    np.save(tmp_path / "b.npy", f.astype(">f4"))
+    lmgc.compress_file(tmp_path / "b.npy")
+    with pytest.raises(lmgc.UnsupportedError, match="big-endian"):
+        lmgc.decompress(tmp_path / "b.npy.lmgc", out=out)
+
+
 @pytest.mark.parametrize("codec", ["zstd", "gzip", "store", "shuffle-zstd"])
 def test_codecs_and_levels(codec):
     names = {c["name"] for c in lmgc.codecs() if c["available"]}

@@ -247,3 +247,25 @@ def test_gradient_state_dict_beats_torch_save_zstd(tmp_path):
     assert os.path.getsize(tmp_path / "g.pt.lmgc") < os.path.getsize(tmp_path / "g.pt.zst")
     back = lt.load(tmp_path / "g.pt.lmgc")
     assert all(same(grads[k], back[k]) for k in grads)
+
+
+def test_decompress_into_out_tensor():
+    """out=: into a CPU tensor (bfloat16 included), or a numpy uint16 array of bfloat16's
+    raw bits; a non-contiguous or other-dtype tensor is refused untouched."""
+    for dt in TORCH_DTYPES:
+        t = sample(dt)
+        out = torch.zeros_like(t)
+        assert lmgc.decompress(lmgc.compress(t), out=out) is out and same(out, t)
+    t = sample(torch.bfloat16)
+    bits = np.zeros(tuple(t.shape), np.uint16)
+    lmgc.decompress(lmgc.compress(t), out=bits)
+    assert np.array_equal(bits, t.view(torch.int16).numpy().view(np.uint16))
+    data = lmgc.compress(sample(torch.float32))
+    for bad, what in [(torch.zeros(10, 6).t(), "C-contiguous"),
+                      (torch.zeros(6, 10, dtype=torch.float64), "float64")]:
+        before = bad.clone()
+        with pytest.raises(lmgc.MismatchError, match=what):
+            lmgc.decompress(data, out=bad)
+        assert torch.equal(bad, before)
+    with pytest.raises(lmgc.UsageError, match="device"):
+        lmgc.decompress(data, out=torch.zeros(6, 10), device="cpu")

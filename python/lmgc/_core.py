@@ -136,25 +136,25 @@ def decompress(data, *, framework=None, device=None, threads=0, options=None, pr
         if framework is not None or device is not None:
             raise UsageError("out= decodes into the given array or tensor: no framework= or "
                              "device= with it")
-        tensors, _, _ = decode_tensors(data, threads, options, progress, _allocator_into(out))
-        if len(tensors) != 1:
-            raise UsageError(f"this .lmgc file holds {len(tensors)} tensors; lmgc.decompress "
-                             "is for one (use lmgc.numpy.load / lmgc.torch.load)")
-        return out
-    if framework not in (None, "numpy", "torch"):
-        raise UsageError(f"framework must be 'numpy' or 'torch', not {framework!r}")
-    if framework == "numpy" and device not in (None, "cpu"):
-        raise UsageError("device= needs framework='torch'")
-    # Decoded into what the framework allocates; with framework=None, into numpy arrays,
-    # which torch.from_numpy wraps without a copy if the file says torch.
-    if framework == "torch":
-        from . import torch as mod
+        allocate = _allocator_into(out)
     else:
-        from . import numpy as mod
-    tensors, metadata, _ = decode_tensors(data, threads, options, progress, mod.allocate)
+        if framework not in (None, "numpy", "torch"):
+            raise UsageError(f"framework must be 'numpy' or 'torch', not {framework!r}")
+        if framework == "numpy" and device not in (None, "cpu"):
+            raise UsageError("device= needs framework='torch'")
+        # Decoded into what the framework allocates; with framework=None, into numpy arrays,
+        # which torch.from_numpy wraps without a copy if the file says torch.
+        if framework == "torch":
+            from . import torch as mod
+        else:
+            from . import numpy as mod
+        allocate = mod.allocate
+    tensors, metadata, _ = decode_tensors(data, threads, options, progress, allocate)
     if len(tensors) != 1:
         raise UsageError(f"this .lmgc file holds {len(tensors)} tensors; lmgc.decompress is for "
                          "one (use lmgc.numpy.load / lmgc.torch.load)")
+    if out is not None:
+        return out
     fw = framework or metadata.get(FRAMEWORK_KEY, "numpy")
     if fw == "torch":
         from . import torch as mod
@@ -173,17 +173,20 @@ def _allocator_into(out):
     import numpy as np
     if isinstance(out, np.ndarray):
         from . import numpy as mod
-        carrier, dtypes, what = out, mod._CARRIER, str(out.dtype)
         if not out.flags.writeable:
             raise UsageError("out: the array is not writeable")
+        dtypes = mod._CARRIER
+
+        def numpy_view(code):
+            return out
     elif "torch" in sys.modules and isinstance(out, sys.modules["torch"].Tensor):
         from . import torch as mod
         if out.device.type != "cpu" or out.layout != mod.torch.strided:
             raise UsageError(f"out: a dense CPU tensor is needed, not {out.device} {out.layout}")
-        carrier = out.detach()
-        if out.dtype == mod.torch.bfloat16:
-            carrier = carrier.view(mod.torch.int16)
-        carrier, dtypes, what = carrier.numpy(), mod._FROM_LMGC, str(out.dtype)
+        dtypes = mod._FROM_LMGC
+
+        def numpy_view(code):
+            return mod.numpy_carrier(out.detach(), code)
     else:
         raise UsageError(f"out must be a numpy.ndarray or a torch.Tensor, not {type(out).__name__}")
     taken = []
@@ -192,13 +195,14 @@ def _allocator_into(out):
         if taken:
             raise UsageError("out= takes one tensor; this file holds more")
         if dtypes.get(code) != out.dtype:
-            raise MismatchError(f"out is {what}; tensor '{name}' is {code}")
+            raise MismatchError(f"out is {out.dtype}; tensor '{name}' is {code}")
         if tuple(out.shape) != tuple(shape):
             raise MismatchError(f"out has shape {tuple(out.shape)}; tensor '{name}' has "
                                 f"{tuple(shape)}")
         if big_endian:
             raise UnsupportedError(f"tensor '{name}' comes from a big-endian .npy file: "
                                    "decompress it without out=")
+        carrier = numpy_view(code)
         if not (carrier.flags.f_contiguous if fortran_order else carrier.flags.c_contiguous):
             raise MismatchError(f"out must be {'Fortran' if fortran_order else 'C'}-contiguous "
                                 f"as tensor '{name}' is stored")

@@ -81,8 +81,15 @@ def allocate(name, code, shape, fortran_order, big_endian):
         t = torch.empty_strided(shape, strides, dtype=dt)
     else:
         t = torch.empty(shape, dtype=dt)
+    return t, numpy_carrier(t, code)
+
+
+def numpy_carrier(t, code):
+    """A numpy view of t's memory for the extension to write through: numpy has no bfloat16
+    and torch no numpy view of its unsigned types, so those go through the signed type of
+    their size."""
     carrier = t.view(_SIGNED[t.element_size()]) if code in ("bf16", "u16", "u32", "u64") else t
-    return t, carrier.numpy()
+    return carrier.numpy()
 
 
 def tensor_from_entry(entry, device=None):

@@ -6,6 +6,7 @@
 // class of the value a lag back), built once per chunk and stored in the payload; raw bits are
 // stored as they are. Integer arithmetic only: the same bytes on every CPU and compiler.
 // Payload: docs/format.md ("fast" payload); design and measurements: docs/fast.md.
+#include "codecs/codec-tans.hpp"
 #include "codecs/codec.hpp"
 
 #include <algorithm>
@@ -16,6 +17,8 @@
 
 namespace lmgc::detail {
 namespace {
+
+using namespace tans;
 
 // Payload versions: 1; 2 where lag classes see the class of a denormal too small for the
 // bits they look at (f16 gradients: zero and tiny denormals no longer share a lag class).
@@ -138,30 +141,6 @@ lag_class_map lag_classes_for(unsigned center, unsigned n_lag, unsigned version)
     return l;
 }
 
-// --- tANS (FSE-style tables) ---------------------------------------------------------------
-
-// A chunk's values are cut into 4 lanes, each coded with its own tANS state; the decoder
-// follows the 4 chains at once.
-constexpr unsigned n_lanes = 4;
-
-// The coding loops must inline their small steps so that coder states stay in registers.
-#if defined(__GNUC__)
-#define LMGC_FAST_INLINE [[gnu::always_inline]] inline
-#define LMGC_FAST_LAMBDA __attribute__((always_inline))
-#else
-#define LMGC_FAST_INLINE inline
-#define LMGC_FAST_LAMBDA
-#endif
-
-// The hot loops compiled twice where GCC can (x86-64 with ifunc): for CPUs with BMI2 (whose
-// shifts by a register take one instruction) and for the baseline; the loader picks. Integer
-// code: both write and read the same bytes.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define LMGC_FAST_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define LMGC_FAST_CLONES
-#endif
-
 // The lag index of magnitude a; `tiny`: whether the chunk's index tells tiny denormals apart
 // from zero (where it does not, their entries equal zero's and a >> shift gives the same).
 template <typename F, bool tiny = true, typename A> LMGC_FAST_INLINE unsigned lag_index(A a) {
@@ -171,179 +150,6 @@ template <typename F, bool tiny = true, typename A> LMGC_FAST_INLINE unsigned la
     else
         return top;
 }
-
-unsigned highbit(std::uint32_t v) { // v > 0
-    return static_cast<unsigned>(std::bit_width(v)) - 1;
-}
-
-// The order tANS states visit the table: FSE's spread (a step coprime with the size).
-void spread_symbols(const std::uint16_t* norm, const std::uint16_t* present, unsigned n_present,
-                    unsigned table_log, std::uint16_t* spread) {
-    const unsigned size = 1u << table_log, mask = size - 1;
-    const unsigned step = (size >> 1) + (size >> 3) + 3;
-    unsigned pos = 0;
-    for (unsigned i = 0; i < n_present; ++i) {
-        const unsigned s = present[i];
-        for (unsigned k = 0; k < norm[s]; ++k) {
-            spread[pos] = static_cast<std::uint16_t>(s);
-            pos = (pos + step) & mask;
-        }
-    }
-}
-
-// Scales counts (sum `total` > 0) to a distribution that sums to 2^table_log and gives every
-// present symbol at least 1. Returns false if there are more symbols than table slots.
-bool normalize(const std::uint32_t* count, const std::uint16_t* present, unsigned n_present,
-               std::uint64_t total, unsigned table_log, std::uint16_t* norm) {
-    const std::uint64_t size = 1u << table_log;
-    if (n_present > size) return false;
-    std::int64_t sum = 0;
-    for (unsigned i = 0; i < n_present; ++i) {
-        const unsigned s = present[i];
-        const std::uint64_t f = std::max<std::uint64_t>(1, (count[s] * size + total / 2) / total);
-        norm[s] = static_cast<std::uint16_t>(f);
-        sum += static_cast<std::int64_t>(f);
-    }
-    std::int64_t diff = static_cast<std::int64_t>(size) - sum;
-    while (diff != 0) { // rounding: the largest share absorbs the difference
-        unsigned best = present[0];
-        for (unsigned i = 1; i < n_present; ++i)
-            if (norm[present[i]] > norm[best]) best = present[i];
-        const std::int64_t take = diff > 0 ? diff : -std::min<std::int64_t>(-diff, norm[best] - 1);
-        norm[best] = static_cast<std::uint16_t>(norm[best] + take);
-        diff -= take;
-    }
-    return true;
-}
-
-// Forward bit writer (LSB first) of the table descriptions and the raw bits. It stores 8 bytes
-// at a time: its buffer needs 8 bytes of slack.
-class bit_writer {
-  public:
-    explicit bit_writer(std::uint8_t* p) : p_(p) {}
-    LMGC_FAST_INLINE void put(std::uint64_t v, unsigned n) { // v < 2^n, n <= 56
-        add(v, n);
-        flush();
-    }
-    // add() without flush(): at most 56 bits between two flushes.
-    LMGC_FAST_INLINE void add(std::uint64_t v, unsigned n) {
-        acc_ |= v << n_;
-        n_ += n;
-    }
-    LMGC_FAST_INLINE void flush() {
-        store_le(p_, acc_);
-        p_ += n_ >> 3;
-        acc_ >>= n_ & ~7u;
-        n_ &= 7;
-    }
-    // Exp-Golomb order 0: v + 1 in w bits goes as w - 1 zeros, a one, then its w - 1 low bits.
-    void put_eg(std::uint32_t v) {
-        const unsigned w = static_cast<unsigned>(std::bit_width(v + 1));
-        put(std::uint64_t{1} << (w - 1), w);
-        put((v + 1) & ((1u << (w - 1)) - 1), w - 1);
-    }
-    // Bytes written, the partial last byte included.
-    std::uint8_t* end() const { return p_ + (n_ ? 1 : 0); }
-
-  private:
-    std::uint8_t* p_;
-    std::uint64_t acc_ = 0;
-    unsigned n_ = 0;
-};
-
-// Forward bit reader of the table descriptions: every overrun is an error.
-class bit_reader {
-  public:
-    explicit bit_reader(byte_span in) : in_(in) {}
-    std::uint32_t get(unsigned n) { // n <= 31
-        std::uint32_t v = 0;
-        for (unsigned k = 0; k < n; ++k, ++pos_) {
-            LMGC_CHECK(pos_ < in_.size() * 8, errc::corrupt, "fast: table description truncated");
-            v |= static_cast<std::uint32_t>((in_[pos_ >> 3] >> (pos_ & 7)) & 1) << k;
-        }
-        return v;
-    }
-    std::uint32_t get_eg() {
-        unsigned zeros = 0;
-        while (get(1) == 0) LMGC_CHECK(++zeros < 24, errc::corrupt, "fast: bad table description");
-        return ((1u << zeros) | get(zeros)) - 1;
-    }
-    std::size_t bytes_used() const { return (pos_ + 7) / 8; }
-
-  private:
-    byte_span in_;
-    std::size_t pos_ = 0;
-};
-
-// Backward bit reader of the tANS stream (read from its end, like zstd's). Works on a copy
-// with 8 zero bytes in front, so its 8-byte loads stay in bounds whatever the stream says.
-class tans_reader {
-  public:
-    tans_reader(byte_span stream, bytes& buf) {
-        LMGC_CHECK(!stream.empty() && stream.back() != 0, errc::corrupt,
-                   "fast: coded symbols lack their end mark");
-        buf.assign(stream.size() + 8, 0);
-        std::memcpy(buf.data() + 8, stream.data(), stream.size());
-        base_ = buf.data();
-        p_ = base_ + stream.size();
-        acc_ = load_le<std::uint64_t>(p_);
-        used_ = 8 - highbit(stream.back()); // the end mark and the zeros above it
-    }
-    // n <= 10, at most 56 bits between two refills. The n bits below the `used` top bits of
-    // the 64-bit window (x86: shrx and bzhi).
-    LMGC_FAST_INLINE std::uint32_t get(unsigned n) {
-        used_ += n;
-        return static_cast<std::uint32_t>((acc_ >> ((0u - used_) & 63)) &
-                                          ((std::uint64_t{1} << n) - 1));
-    }
-    // False, and nothing moves, when the stream is used up (the caller reports it: the cloned
-    // loops below must not throw).
-    LMGC_FAST_INLINE bool refill() {
-        const std::size_t back = used_ >> 3;
-        if (back > static_cast<std::size_t>(p_ - base_)) [[unlikely]]
-            return !(exhausted_ = true);
-        refill_unchecked();
-        return true;
-    }
-    // refill() for the decoder's blocks, which check beforehand (safe_steps) that it stays in
-    // bounds.
-    LMGC_FAST_INLINE void refill_unchecked() {
-        p_ -= used_ >> 3;
-        used_ &= 7;
-        acc_ = load_le<std::uint64_t>(p_);
-    }
-    // How many refills after reading at most `bits` each surely stay in bounds.
-    std::size_t safe_steps(unsigned bits) const {
-        const std::size_t have = static_cast<std::size_t>(p_ - base_) * 8;
-        return have < 7 ? 0 : (have - 7) / bits;
-    }
-    bool exhausted() const { return exhausted_; }
-    // Bits of the stream not read yet (negative once it read into the zeros in front).
-    std::int64_t left() const {
-        return (p_ - base_ - 8) * 8 + 64 - static_cast<std::int64_t>(used_);
-    }
-
-  private:
-    const std::uint8_t* base_;
-    const std::uint8_t* p_;
-    std::uint64_t acc_;
-    unsigned used_;
-    bool exhausted_ = false;
-};
-
-// The chunk's lanes: n values cut into 4 runs of q = ceil(n / 4) (the last ones shorter or
-// empty).
-struct lanes {
-    std::size_t q, len[n_lanes];
-    explicit lanes(std::size_t n) : q((n + n_lanes - 1) / n_lanes) {
-        for (unsigned k = 0; k < n_lanes; ++k) len[k] = std::min(q, n - std::min(n, k * q));
-    }
-};
-
-struct sym_tt {                    // an encoder table entry (FSE's symbolTT)
-    std::int32_t delta_find_state; // includes the context's offset in the state tables
-    std::uint32_t delta_nb_bits;
-};
 
 // A sample of a chunk's values for judging lags (see take_lag_sample).
 struct lag_sample {
@@ -377,11 +183,6 @@ scratch& thread_scratch() {
     return s;
 }
 
-template <typename T> T* grow(std::vector<T>& v, std::size_t n) {
-    if (v.size() < n) v.resize(n);
-    return v.data();
-}
-
 // Per-thread memory of one type (the decoder's per-symbol table).
 template <typename T> std::vector<T>& thread_vector() {
     thread_local std::vector<T> v;
@@ -389,32 +190,6 @@ template <typename T> std::vector<T>& thread_vector() {
 }
 
 // --- Encoder ------------------------------------------------------------------------------
-
-// tANS encoder of the 4 lanes into one stream (LSB first, read back from its end).
-struct tans_writer {
-    std::uint8_t* p;
-    std::uint64_t acc = 0;
-    unsigned n = 0;
-    std::uint32_t x[n_lanes];
-    tans_writer(std::uint8_t* out, std::uint32_t size) : p(out), x{size, size, size, size} {}
-    LMGC_FAST_INLINE void put(std::uint64_t v, unsigned nb) {
-        acc |= v << n;
-        n += nb;
-    }
-    LMGC_FAST_INLINE void encode(unsigned k, sym_tt t, const std::uint16_t* state_table) {
-        const unsigned nb = (x[k] + t.delta_nb_bits) >> 16;
-        put(x[k] & ((1u << nb) - 1), nb);
-        x[k] = state_table[static_cast<std::int32_t>(x[k] >> nb) + t.delta_find_state];
-    }
-    // At most 56 bits between two flushes.
-    LMGC_FAST_INLINE void flush() {
-        store_le(p, acc);
-        p += n >> 3;
-        acc >>= n & ~7u;
-        n &= 7;
-    }
-    std::uint8_t* end() const { return p + (n ? 1 : 0); }
-};
 
 void encode_stored(byte_span raw, dtype type, bytes& out) {
     byte_writer w(out);
@@ -1159,36 +934,9 @@ void encode_values(byte_span raw, dtype type, std::size_t row, bool lag_classes,
             out.resize(base); // more symbols than table slots (e.g. random f64 bits)
             return encode_stored(raw, type, out);
         }
-        // Description: count - 1, then per symbol the gap to the previous one and its share
-        // in as many bits as the largest share it can have (the last share is what is left).
-        dw.put_eg(n_present - 1);
-        unsigned left = size, prev = 0;
-        for (unsigned i = 0; i < n_present; ++i) {
-            const unsigned s = present[i];
-            dw.put_eg(s - prev);
-            prev = s + 1;
-            if (i + 1 < n_present) {
-                const unsigned max_f = left - (n_present - 1 - i);
-                dw.put(norm[s] - 1u, static_cast<unsigned>(std::bit_width(max_f - 1)));
-                left -= norm[s];
-            }
-        }
-        // Encoder tables (FSE's layout, the context's offset folded into delta_find_state).
-        spread_symbols(norm, present, n_present, table_log, sc.spread.data());
-        std::uint16_t* st = &sc.state_table[c * size];
-        unsigned total_f = 0;
-        for (unsigned i = 0; i < n_present; ++i) {
-            const unsigned s = present[i], f = norm[s];
-            sym_tt& t = sc.tt[c * S + s];
-            const unsigned max_bits = f == 1 ? table_log : table_log - highbit(f - 1);
-            t.delta_nb_bits = (max_bits << 16) - (f << max_bits);
-            t.delta_find_state =
-                static_cast<std::int32_t>(c * size + total_f) - static_cast<std::int32_t>(f);
-            norm[s] = static_cast<std::uint16_t>(total_f); // now the cumulative start
-            total_f += f;
-        }
-        for (unsigned u = 0; u < size; ++u)
-            st[norm[sc.spread[u]]++] = static_cast<std::uint16_t>(size + u);
+        describe(dw, norm, present, n_present, size);
+        build_encoder(norm, present, n_present, table_log, c * size, sc.spread.data(),
+                      &sc.tt[c * S], &sc.state_table[c * size]);
     }
     const std::size_t desc_size = static_cast<std::size_t>(dw.end() - sc.desc.data());
     for (unsigned c = n_contexts; c < key_contexts; ++c)
@@ -1438,32 +1186,14 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
     grow(sc.present, S);
     std::uint16_t* present = sc.present.data();
     std::uint16_t* norm = sc.norm.data();
-    bit_reader dr(desc);
+    bit_reader dr(desc, "fast");
     for (unsigned c = 0; c < n_contexts; ++c) {
         std::uint32_t* dt = &sc.dtable[std::size_t{c} << table_log];
         if (!has_table(c)) {
             std::fill_n(dt, size, trap_entry);
             continue;
         }
-        const std::uint32_t n_present = dr.get_eg() + 1;
-        LMGC_CHECK(n_present <= std::min(S, size), errc::corrupt, "fast: table of context ", c,
-                   " lists ", n_present, " symbols");
-        unsigned left = size, prev = 0;
-        for (unsigned i = 0; i < n_present; ++i) {
-            const std::uint32_t gap = dr.get_eg();
-            LMGC_CHECK(gap < S - prev, errc::corrupt, "fast: symbol out of range in a table");
-            const unsigned s = prev + gap;
-            prev = s + 1;
-            present[i] = static_cast<std::uint16_t>(s);
-            unsigned f = left;
-            if (i + 1 < n_present) {
-                const unsigned max_f = left - (n_present - 1 - i);
-                f = dr.get(static_cast<unsigned>(std::bit_width(max_f - 1))) + 1;
-                LMGC_CHECK(f <= max_f, errc::corrupt, "fast: bad symbol share in a table");
-                left -= f;
-            }
-            norm[s] = static_cast<std::uint16_t>(f);
-        }
+        const unsigned n_present = read_description(dr, S, size, norm, present, "fast");
         spread_symbols(norm, present, n_present, table_log, sc.spread.data());
         const auto& next_level = levels.next[c % n_levels];
         for (unsigned u = 0; u < size; ++u) {
@@ -1500,7 +1230,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
 
     // The values, four lanes at a time: a symbol from the lane's tANS state, then its raw bits.
     const lanes ln(n);
-    tans_reader br(stream, sc.stream);
+    tans_reader br(stream, sc.stream, "fast");
     std::uint32_t idx[n_lanes] = {};
     for (unsigned k = 0; k < n_lanes; ++k)
         if (ln.len[k]) idx[k] = br.get(table_log);

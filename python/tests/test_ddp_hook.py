@@ -101,8 +101,9 @@ def test_default_codec_other_float_buckets(group, payloads, dtype):
 
 @pytest.mark.parametrize("kwargs, codec, params", [
     ({"level": 5}, "cm", None),                       # the library's default level
-    ({"level": 1}, "fast", {"lag_classes": "0"}),     # docs/levels.md: fast, no lag classes
-    ({"level": 2}, "fast", {}),
+    ({"level": 1}, "planes", None),                   # docs/levels.md: planes
+    ({"level": 2}, "fast", {"lag_classes": "0"}),     # fast, no lag classes
+    ({"level": 3}, "fast", {}),
     ({"level": 6}, "cm", {"mantissa_bits": "2"}),
     ({"codec": "zstd", "options": {"level": 1}}, "zstd", {"level": "1"}),
     ({"codec": "cm"}, "cm", None),

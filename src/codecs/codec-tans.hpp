@@ -44,8 +44,8 @@ inline unsigned highbit(std::uint32_t v) { // v > 0
 }
 
 // The order tANS states visit the table: FSE's spread (a step coprime with the size).
-inline void spread_symbols(const std::uint16_t* norm, const std::uint16_t* present, unsigned n_present,
-                    unsigned table_log, std::uint16_t* spread) {
+inline void spread_symbols(const std::uint16_t* norm, const std::uint16_t* present,
+                           unsigned n_present, unsigned table_log, std::uint16_t* spread) {
     const unsigned size = 1u << table_log, mask = size - 1;
     const unsigned step = (size >> 1) + (size >> 3) + 3;
     unsigned pos = 0;
@@ -61,7 +61,7 @@ inline void spread_symbols(const std::uint16_t* norm, const std::uint16_t* prese
 // Scales counts (sum `total` > 0) to a distribution that sums to 2^table_log and gives every
 // present symbol at least 1. Returns false if there are more symbols than table slots.
 inline bool normalize(const std::uint32_t* count, const std::uint16_t* present, unsigned n_present,
-               std::uint64_t total, unsigned table_log, std::uint16_t* norm) {
+                      std::uint64_t total, unsigned table_log, std::uint16_t* norm) {
     const std::uint64_t size = 1u << table_log;
     if (n_present > size) return false;
     std::int64_t sum = 0;
@@ -133,7 +133,8 @@ class bit_reader {
     }
     std::uint32_t get_eg() {
         unsigned zeros = 0;
-        while (get(1) == 0) LMGC_CHECK(++zeros < 24, errc::corrupt, who_, ": bad table description");
+        while (get(1) == 0)
+            LMGC_CHECK(++zeros < 24, errc::corrupt, who_, ": bad table description");
         return ((1u << zeros) | get(zeros)) - 1;
     }
     std::size_t bytes_used() const { return (pos_ + 7) / 8; }
@@ -209,7 +210,7 @@ struct lanes {
     }
 };
 
-struct sym_tt {                    // an encoder table entry (FSE's symbolTT)
+struct sym_tt { // an encoder table entry (FSE's symbolTT)
     // Includes the context's offset in the state tables. Unsigned: (x >> nb) + delta wraps to
     // the state's index, so that it indexes without a sign extension.
     std::uint32_t delta_find_state;
@@ -246,7 +247,6 @@ struct tans_writer {
     }
     std::uint8_t* end() const { return p + (n ? 1 : 0); }
 };
-
 
 // A distribution's description, as both codecs write it: the symbol count - 1, then per
 // symbol the gap to the previous one and its share in as many bits as the largest share it
@@ -313,7 +313,8 @@ inline void build_encoder(std::uint16_t* norm, const std::uint16_t* present, uns
         norm[s] = static_cast<std::uint16_t>(total_f);
         total_f += f;
     }
-    for (unsigned u = 0; u < size; ++u) st[norm[spread[u]]++] = static_cast<std::uint16_t>(size + u);
+    for (unsigned u = 0; u < size; ++u)
+        st[norm[spread[u]]++] = static_cast<std::uint16_t>(size + u);
 }
 
 } // namespace lmgc::detail::tans

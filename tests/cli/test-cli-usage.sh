@@ -88,9 +88,12 @@ for l in 1 2 3 4 5 6 7 8 9; do
   expect_true "level $l round trip is exact" cmp -s "$TMP/w/l.npy" "$TMP/w/g.orig"
 done
 check "--level 9" 0 '' '' -- "$LMGC" compress -q -f --level 9 "$TMP/w/g.orig" --format npy -o "$TMP/w/l.lmgc"
-# Level 1 is fast without lag classes, and info says so; the setting takes 0 or 1 only.
+# Level 1 is planes; level 2 is fast without lag classes, and info says so; the setting
+# takes 0 or 1 only.
 check "compress -1 again" 0 '' '' -- "$LMGC" compress -q -f -1 "$TMP/w/g.orig" --format npy -o "$TMP/w/l.lmgc"
-check "info shows level 1's setting" 0 'fast +\| lag_classes=0' '' -- "$LMGC" info "$TMP/w/l.lmgc"
+check "info shows level 1's codec" 0 '\| planes +\|' '' -- "$LMGC" info "$TMP/w/l.lmgc"
+check "compress -2 again" 0 '' '' -- "$LMGC" compress -q -f -2 "$TMP/w/g.orig" --format npy -o "$TMP/w/l.lmgc"
+check "info shows level 2's setting" 0 'fast +\| lag_classes=0' '' -- "$LMGC" info "$TMP/w/l.lmgc"
 fails "lag_classes out of range" 2 'lag_classes' -- "$LMGC" compress -q -f "$TMP/w/g.orig" --format npy -c fast --set lag_classes=2 -o "$TMP/w/l.lmgc"
 check "compress --help lists the levels" 0 '^  -9 ' '' -- "$LMGC" compress --help
 

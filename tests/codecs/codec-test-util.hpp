@@ -3,10 +3,14 @@
 #pragma once
 
 #include "codecs/codec.hpp"
+#include "common/common-float.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -78,6 +82,101 @@ inline bytes decode_direct(const std::string& codec, detail::dtype t, const byte
     bytes out(n);
     c->decode(coded, l.layout, out);
     return out;
+}
+
+// --- Float test values shared by the float codecs' tests (fast, planes) ---
+
+// Payload modes (docs/format.md): 0 coded, 1 stored.
+inline int mode_of(const bytes& coded) {
+    return coded.size() > 2 ? coded[2] : -1;
+}
+
+// Gradient-like values in element type t.
+inline bytes gradients(dtype t, std::size_t n, std::uint64_t seed) {
+    const auto g = gradient_like(n, seed);
+    switch (t) {
+    case dtype::f32:
+        return float_bytes(g);
+    case dtype::f64: {
+        std::vector<double> d;
+        for (std::size_t i = 0; i < g.size(); ++i) d.push_back(g[i] * (1.0 + 1e-9 * (i % 7)));
+        return as_bytes(d);
+    }
+    default: {
+        std::vector<std::uint16_t> h;
+        for (const float x : g)
+            h.push_back(t == dtype::f16 ? detail::f32_to_f16(x) : detail::f32_to_bf16(x));
+        return as_bytes(h);
+    }
+    }
+}
+
+// Special bit patterns of each type: +-0, +-inf, NaNs with payloads, denormals, extremes.
+inline bytes specials(dtype t) {
+    switch (t) {
+    case dtype::f32: {
+        std::vector<std::uint32_t> v = special_f32_bits(0, 1);
+        return as_bytes(v);
+    }
+    case dtype::f64:
+        return as_bytes(std::vector<std::uint64_t>{
+            0x0ull, 0x8000000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
+            0x7ff8000000000000ull, 0xfff8000000000001ull, 0x7ff0000000000001ull,
+            0x7ff4dead0000beefull, 0x0000000000000001ull, 0x800fffffffffffffull,
+            0x0008000000000000ull, 0x0010000000000000ull, 0x7fefffffffffffffull,
+            0xffefffffffffffffull});
+    case dtype::f16:
+        return as_bytes(std::vector<std::uint16_t>{0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe01,
+                                                   0x7c01, 0x7d55, 0x0001, 0x83ff, 0x0200, 0x0400,
+                                                   0x7bff, 0xfbff});
+    default:
+        return as_bytes(std::vector<std::uint16_t>{0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0xffc1,
+                                                   0x7f81, 0x7fd5, 0x0001, 0x807f, 0x0040, 0x0080,
+                                                   0x7f7f, 0xff7f});
+    }
+}
+
+inline std::uint64_t n_seed(dtype t) {
+    return static_cast<std::uint64_t>(t) * 7919;
+}
+
+// Real gradients when the shared development data is around (CI has it beside the clone).
+// The test target defines LMGC_TEST_SOURCE_DIR.
+inline std::vector<std::string> real_gradient_files() {
+    std::vector<std::string> out;
+    const char* src = std::getenv("LMGC_SOURCE");
+#ifdef LMGC_TEST_SOURCE_DIR
+    if (!src) src = LMGC_TEST_SOURCE_DIR;
+#endif
+    if (!src) return out;
+    for (const char* rel : {"/../shared/data/grads", "/../../shared/data/grads"}) {
+        const std::filesystem::path d = std::string(src) + rel;
+        std::error_code ec;
+        if (!std::filesystem::is_directory(d, ec)) continue;
+        for (const auto& e : std::filesystem::directory_iterator(d, ec))
+            if (e.path().extension() == ".npy") out.push_back(e.path().string());
+        if (!out.empty()) break;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Deterministic gradient-like f32 values from an LCG (no library RNG: the frozen stream
+// below must not depend on the standard library's distributions).
+inline bytes lcg_gradients(std::size_t n) {
+    std::vector<std::uint32_t> v(n);
+    std::uint64_t s = 12345;
+    auto next = [&] {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::uint32_t>(s >> 33);
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t r = next();
+        if ((i / 200) % 3 == 0) continue; // zero runs
+        const std::uint32_t exp = 112 + (r % 7) + static_cast<std::uint32_t>(i / 5000 % 3);
+        v[i] = (r >> 31) << 31 | exp << 23 | (next() & 0x7fffff);
+    }
+    return as_bytes(v);
 }
 
 } // namespace lmgc::test

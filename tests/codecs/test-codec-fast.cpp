@@ -23,7 +23,7 @@ constexpr dtype fast_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64}
 constexpr std::size_t n_lanes_for_rows = 4; // the codec's lanes (docs/format.md)
 
 // Encodes and decodes raw through the codec table, with lag classes (the default) and
-// without (level 1); returns the default's payload.
+// without (level 2); returns the default's payload.
 bytes round_trip(dtype t, const bytes& raw) {
     const auto coded = encode_direct("fast", t, raw);
     EXPECT_EQ(decode_direct("fast", t, coded, raw.size()), raw)
@@ -55,95 +55,6 @@ std::uint64_t magnitude_of_class(unsigned c, unsigned man, std::mt19937_64& rng)
     if (c > man) return std::uint64_t{c - man} << man | (rng() & ((std::uint64_t{1} << man) - 1));
     if (c > 0) return std::uint64_t{1} << (c - 1) | (rng() & ((std::uint64_t{1} << (c - 1)) - 1));
     return 0;
-}
-
-// Payload modes (docs/format.md): 0 coded, 1 stored.
-int mode_of(const bytes& coded) {
-    return coded.size() > 2 ? coded[2] : -1;
-}
-
-// Gradient-like values in element type t.
-bytes gradients(dtype t, std::size_t n, std::uint64_t seed) {
-    const auto g = gradient_like(n, seed);
-    switch (t) {
-    case dtype::f32:
-        return float_bytes(g);
-    case dtype::f64: {
-        std::vector<double> d;
-        for (std::size_t i = 0; i < g.size(); ++i) d.push_back(g[i] * (1.0 + 1e-9 * (i % 7)));
-        return as_bytes(d);
-    }
-    default: {
-        std::vector<std::uint16_t> h;
-        for (const float x : g)
-            h.push_back(t == dtype::f16 ? detail::f32_to_f16(x) : detail::f32_to_bf16(x));
-        return as_bytes(h);
-    }
-    }
-}
-
-// Special bit patterns of each type: +-0, +-inf, NaNs with payloads, denormals, extremes.
-bytes specials(dtype t) {
-    switch (t) {
-    case dtype::f32: {
-        std::vector<std::uint32_t> v = special_f32_bits(0, 1);
-        return as_bytes(v);
-    }
-    case dtype::f64:
-        return as_bytes(std::vector<std::uint64_t>{
-            0x0ull, 0x8000000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
-            0x7ff8000000000000ull, 0xfff8000000000001ull, 0x7ff0000000000001ull,
-            0x7ff4dead0000beefull, 0x0000000000000001ull, 0x800fffffffffffffull,
-            0x0008000000000000ull, 0x0010000000000000ull, 0x7fefffffffffffffull,
-            0xffefffffffffffffull});
-    case dtype::f16:
-        return as_bytes(std::vector<std::uint16_t>{0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe01,
-                                                   0x7c01, 0x7d55, 0x0001, 0x83ff, 0x0200, 0x0400,
-                                                   0x7bff, 0xfbff});
-    default:
-        return as_bytes(std::vector<std::uint16_t>{0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0xffc1,
-                                                   0x7f81, 0x7fd5, 0x0001, 0x807f, 0x0040, 0x0080,
-                                                   0x7f7f, 0xff7f});
-    }
-}
-
-std::uint64_t n_seed(dtype t) {
-    return static_cast<std::uint64_t>(t) * 7919;
-}
-
-// Real gradients when the shared development data is around (CI has it beside the clone).
-std::vector<std::string> real_gradient_files() {
-    std::vector<std::string> out;
-    const char* src = std::getenv("LMGC_SOURCE");
-    if (!src) src = LMGC_TEST_SOURCE_DIR;
-    for (const char* rel : {"/../shared/data/grads", "/../../shared/data/grads"}) {
-        const std::filesystem::path d = std::string(src) + rel;
-        std::error_code ec;
-        if (!std::filesystem::is_directory(d, ec)) continue;
-        for (const auto& e : std::filesystem::directory_iterator(d, ec))
-            if (e.path().extension() == ".npy") out.push_back(e.path().string());
-        if (!out.empty()) break;
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-// Deterministic gradient-like f32 values from an LCG (no library RNG: the frozen stream
-// below must not depend on the standard library's distributions).
-bytes lcg_gradients(std::size_t n) {
-    std::vector<std::uint32_t> v(n);
-    std::uint64_t s = 12345;
-    auto next = [&] {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        return static_cast<std::uint32_t>(s >> 33);
-    };
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t r = next();
-        if ((i / 200) % 3 == 0) continue; // zero runs
-        const std::uint32_t exp = 112 + (r % 7) + static_cast<std::uint32_t>(i / 5000 % 3);
-        v[i] = (r >> 31) << 31 | exp << 23 | (next() & 0x7fffff);
-    }
-    return as_bytes(v);
 }
 
 } // namespace
@@ -302,7 +213,7 @@ TEST(codec_fast, lag_classes_with_denormals_across_decoder_blocks) {
         EXPECT_EQ(r.u8(), 4u);     // lag classes
         expect_damage_fails_cleanly(t, coded, raw.size(), 300, rng);
 
-        // Level 1 (lag_classes=0) on the same values: no lag classes, the lag for the sign
+        // Level 2 (lag_classes=0) on the same values: no lag classes, the lag for the sign
         // alone (also 3 here), a larger payload that still decodes.
         const auto plain = encode_direct("fast", t, raw, {{"lag_classes", "0"}});
         EXPECT_EQ(decode_direct("fast", t, plain, raw.size()), raw);
@@ -332,9 +243,10 @@ TEST(codec_fast, lag_classes_option_is_recorded_only_when_off) {
         }
         EXPECT_EQ(code, errc::usage) << bad;
     }
-    // Level 1 is fast without lag classes, recorded in the file; level 2 is plain fast.
+    // Level 2 is fast without lag classes, recorded in the file; level 3 is plain fast; level
+    // 1 is planes (test-codec-planes.cpp).
     const auto file = make_npy("<f4", {20000}, float_bytes(gradient_like(20000, 4)));
-    for (const int level : {1, 2}) {
+    for (const int level : {1, 2, 3}) {
         auto p = default_compress_params();
         p.level = level;
         const auto image = compress(file, p);
@@ -342,9 +254,9 @@ TEST(codec_fast, lag_classes_option_is_recorded_only_when_off) {
         const auto fi = inspect(image);
         EXPECT_EQ(fi.level, level);
         ASSERT_EQ(fi.streams.size(), 1u);
-        EXPECT_EQ(fi.streams[0].codec, "fast");
+        EXPECT_EQ(fi.streams[0].codec, level == 1 ? "planes" : "fast");
         const std::vector<codec_option> recorded =
-            level == 1 ? std::vector<codec_option>{{"lag_classes", "0"}}
+            level == 2 ? std::vector<codec_option>{{"lag_classes", "0"}}
                        : std::vector<codec_option>{};
         EXPECT_EQ(fi.streams[0].codec_params, recorded);
     }

@@ -1,6 +1,6 @@
 // Fuzz target for every built codec, through the codec table. Byte 0 picks the codec (its
 // remainder by the number of codecs) and the settings (the quotient: 1..9 takes the level's
-// settings where that level is this codec, e.g. fast without lag classes at 1), byte 1 the
+// settings where that level is this codec, e.g. fast without lag classes at 2), byte 1 the
 // element type, byte 2 the output size for the garbage test; the rest is data.
 // The data must encode and decode back exactly, and, taken as a coded chunk, must make
 // the decoder fail cleanly or fill exactly its output.

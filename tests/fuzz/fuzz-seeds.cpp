@@ -14,8 +14,8 @@
 namespace lmgc::fuzz {
 
 const char* const targets[7] = {"container_decode", "coder_round_trip", "codec_round_trip",
-                                "shape_round_trip",
-                                "io_npy",           "io_safetensors",   "io_torch"};
+                                "shape_round_trip", "io_npy",           "io_safetensors",
+                                "io_torch"};
 
 namespace {
 
@@ -88,24 +88,36 @@ std::vector<bytes> make_seeds(std::string_view target) {
                 s.insert(s.end(), grads.begin(), grads.end());
                 seeds.push_back(std::move(s));
             }
-        // Valid payloads of "fast" in each float type, decoded into the 515 values they hold
-        // (byte 2 = 2: 1 + 2 * 257 values), so that mutations reach deep into its decoder.
+        // Valid payloads of "fast" and "planes" in each float type, decoded into the 515
+        // values they hold (byte 2 = 2: 1 + 2 * 257 values), so that mutations reach deep
+        // into their decoders.
         std::uint8_t index = 0;
         for (const auto& e : detail::codec_table()) {
             if (!e.available()) continue;
+            // A payload of `raw` decoded into its 1 + count_byte * 257 values.
+            auto seed_of = [&](detail::dtype t, const bytes& raw, std::uint8_t count_byte) {
+                const std::vector<std::int64_t> shape = {
+                    static_cast<std::int64_t>(raw.size() / detail::dtype_size(t))};
+                detail::chunk_layout layout;
+                layout.type = t;
+                layout.tensors.push_back({0, raw.size(), shape});
+                bytes s = {index, static_cast<std::uint8_t>(static_cast<int>(t) - 1), count_byte};
+                e.make(detail::codec_config{})->encode(raw, layout, s);
+                return s;
+            };
+            if (e.name == "planes") {
+                // Gradients with a run of zeros (both contexts), in each float type.
+                for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
+                                     detail::dtype::bf16}) {
+                    const std::size_t elem = detail::dtype_size(t);
+                    bytes raw(515 * elem);
+                    const auto g = test::gradient_like((515 * elem + 3) / 4, 15);
+                    std::memcpy(raw.data(), g.data(), raw.size());
+                    std::memset(raw.data() + 100 * elem, 0, 60 * elem);
+                    seeds.push_back(seed_of(t, raw, 2));
+                }
+            }
             if (e.name == "fast") {
-                // A payload of `raw` decoded into its 1 + count_byte * 257 values.
-                auto seed_of = [&](detail::dtype t, const bytes& raw, std::uint8_t count_byte) {
-                    const std::vector<std::int64_t> shape = {
-                        static_cast<std::int64_t>(raw.size() / detail::dtype_size(t))};
-                    detail::chunk_layout layout;
-                    layout.type = t;
-                    layout.tensors.push_back({0, raw.size(), shape});
-                    bytes s = {index, static_cast<std::uint8_t>(static_cast<int>(t) - 1),
-                               count_byte};
-                    e.make(detail::codec_config{})->encode(raw, layout, s);
-                    return s;
-                };
                 for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
                                      detail::dtype::bf16}) {
                     const std::size_t elem = detail::dtype_size(t);
@@ -124,14 +136,14 @@ std::vector<bytes> make_seeds(std::string_view target) {
                                          "2 is not in it\n");
                     std::abort();
                 }
-                // The same values at level 1's settings (byte 0 + the number of codecs: no lag
-                // classes), for the round trip.
+                // The same values at level 2's settings (byte 0 + twice the number of codecs:
+                // no lag classes), for the round trip.
                 std::uint8_t n_built = 0;
                 for (const auto& b : detail::codec_table()) n_built += b.available() ? 1 : 0;
-                bytes level1 = s;
-                level1[0] = static_cast<std::uint8_t>(index + n_built);
+                bytes level2 = s;
+                level2[0] = static_cast<std::uint8_t>(index + 2 * n_built);
                 seeds.push_back(std::move(s));
-                seeds.push_back(std::move(level1));
+                seeds.push_back(std::move(level2));
             }
             ++index;
         }
@@ -139,9 +151,16 @@ std::vector<bytes> make_seeds(std::string_view target) {
         // codec, kind, type, rank, 4 dims, chunk, flags, then values
         const auto grads = test::float_bytes(test::gradient_like(256, 14));
         for (std::uint8_t i = 0; i < 32; ++i) {
-            bytes s = {i, static_cast<std::uint8_t>(i / 3), static_cast<std::uint8_t>(i / 5),
-                       static_cast<std::uint8_t>(1 + i % 4), 7, 13, 3, 2,
-                       static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i % 4)};
+            bytes s = {i,
+                       static_cast<std::uint8_t>(i / 3),
+                       static_cast<std::uint8_t>(i / 5),
+                       static_cast<std::uint8_t>(1 + i % 4),
+                       7,
+                       13,
+                       3,
+                       2,
+                       static_cast<std::uint8_t>(i),
+                       static_cast<std::uint8_t>(i % 4)};
             s.insert(s.end(), grads.begin(), grads.end());
             seeds.push_back(std::move(s));
         }

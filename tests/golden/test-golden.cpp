@@ -52,6 +52,30 @@ bytes bits_bytes(const std::vector<std::uint32_t>& bits) {
     return b;
 }
 
+// Every fifth run of 16 values set to zero.
+std::vector<float> zero_runs(std::vector<float> v) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+        if (i / 16 % 5 == 0) v[i] = 0;
+    return v;
+}
+// The top 16 bits of each float (bf16 by truncation; as f16 bits, some other valid value).
+bytes top_halves(const std::vector<float>& v) {
+    bytes b(v.size() * 2);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, &v[i], 4);
+        b[2 * i] = static_cast<std::uint8_t>(u >> 16);
+        b[2 * i + 1] = static_cast<std::uint8_t>(u >> 24);
+    }
+    return b;
+}
+bytes doubles(const std::vector<float>& v) {
+    std::vector<double> d(v.begin(), v.end());
+    bytes b(d.size() * 8);
+    std::memcpy(b.data(), d.data(), b.size());
+    return b;
+}
+
 bytes random_bytes(std::size_t n, std::uint64_t seed) {
     std::mt19937_64 rng(seed);
     bytes b(n);
@@ -120,6 +144,13 @@ std::vector<golden_case> golden_cases() {
          "fast", 1 << 20},
         {"npy-f16-tiny-fast-payload2",
          make_npy("<f2", {64, 32, 3, 3}, as_bytes(tiny_f16_kernels(2048, 23))), "fast", 1 << 20},
+        // The planes codec (level 1): gradients with zero runs in each float type.
+        {"safetensors-mixed-planes",
+         make_safetensors({{"w", "F32", {40, 50}, float_bytes(zero_runs(gradient_like(2000, 24)))},
+                           {"b", "BF16", {600}, top_halves(zero_runs(gradient_like(600, 25)))},
+                           {"h", "F16", {7, 90}, top_halves(gradient_like(630, 26))},
+                           {"d", "F64", {100}, doubles(zero_runs(gradient_like(100, 27)))}}),
+         "planes", 2048},
     };
 }
 

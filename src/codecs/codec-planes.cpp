@@ -1,0 +1,462 @@
+// "planes": the fastest float coder, level 1. Each value's top byte (sign and high exponent
+// bits: the byte plane that carries nearly all the redundancy) is a tANS symbol, exact zeros a
+// symbol of their own, in the context of whether the value before it was zero (zero runs cost
+// next to nothing); the other bytes of a nonzero value are stored as they are, so neither side
+// shifts bits. Byte grouping with an entropy coder, as ZipNN does, at 2-3x the speed of `fast`
+// for a payload a few points larger. Integer arithmetic only: the same bytes everywhere.
+// Payload: docs/format.md ("planes" payload); measurements: docs/fast.md.
+#include "codecs/codec-tans.hpp"
+#include "codecs/codec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+
+namespace lmgc::detail {
+namespace {
+
+using namespace tans;
+
+constexpr std::uint8_t payload_version = 1;
+constexpr std::uint8_t mode_coded = 0, mode_stored = 1;
+
+// Symbols: 0-255 the top byte of a nonzero value, 256 an exact zero (all bits clear).
+constexpr unsigned n_symbols = 257, zero_symbol = 256;
+// Contexts, from the value before in the lane: 0 if its top byte's magnitude bits (sign
+// dropped) equal the chunk's `center` (and at a lane's start), 1 if it was zero, 2 and 3 if
+// they are 2 or more, or 1, below the center, 4 and 5 if 1, or 2 or more, above.
+constexpr unsigned n_contexts = 6;
+constexpr unsigned context_after(unsigned s, unsigned center) {
+    if (s == 256) return 1;
+    const int d = static_cast<int>(s & 127) - static_cast<int>(center);
+    return d == 0 ? 0 : d <= -2 ? 2 : d == -1 ? 3 : d == 1 ? 4 : 5;
+}
+// 2^11 slots hold any of the 257 symbols; small chunks take smaller tables.
+constexpr unsigned table_log_min = 6, table_log_max = 10;
+// A decoder table entry: the next state's index (its context's offset included) << 13,
+// the state bits to read << 9, the symbol.
+constexpr unsigned nb_shift = 9, next_shift = 13, sym_mask = 511;
+static_assert((std::uint64_t{n_contexts + 1} << table_log_max) < (1ull << (32 - next_shift)));
+static_assert(zero_symbol == 256 && n_symbols == zero_symbol + 1); // s >> 8: zero or not
+// The decoder checks the bounds once per block of steps.
+constexpr std::size_t block_steps = 2048;
+
+constexpr const char* who = "planes";
+
+struct scratch {
+    std::vector<std::uint16_t> keys, norm, spread, state_table, present;
+    std::vector<std::uint32_t> hist, dtable;
+    std::vector<sym_tt> tt;
+    bytes raw, tans, desc, stream;
+};
+scratch& thread_scratch() {
+    thread_local scratch s;
+    return s;
+}
+
+void encode_stored(byte_span raw, dtype type, bytes& out) {
+    byte_writer w(out);
+    w.u8(payload_version);
+    w.u8(static_cast<std::uint8_t>(type));
+    w.u8(mode_stored);
+    w.raw(raw);
+}
+
+// The bytes below the top one of a nonzero value: stored with one store (the buffer has 8
+// bytes of slack), loaded with one load (the caller checks the bounds).
+template <typename U> constexpr unsigned low_bytes = sizeof(U) - 1;
+template <typename U> LMGC_FAST_INLINE void store_low(std::uint8_t* p, U v) {
+    if constexpr (sizeof(U) == 2)
+        *p = static_cast<std::uint8_t>(v);
+    else
+        store_le(p, v);
+}
+template <typename U> LMGC_FAST_INLINE U load_low(const std::uint8_t* p) {
+    if constexpr (sizeof(U) == 2)
+        return *p;
+    else
+        return static_cast<U>(load_le<U>(p) & ((U(1) << (8 * low_bytes<U>)) - 1));
+}
+
+// --- Encoder ------------------------------------------------------------------------------
+
+// The first pass over whole steps [from, to) (lane k's value j at in + (k * q + j) values):
+// keys (context * 257 + symbol) in step order, one histogram per lane (increments of one key
+// in a row would wait on each other), and the low bytes of the nonzero values, in the order
+// the decoder takes them. ctx holds each lane's context (its first key), next_key[s] the
+// context after symbol s. Returns the end of the low bytes.
+template <typename U>
+LMGC_FAST_CLONES std::uint8_t* first_pass(const std::uint8_t* in, std::size_t q, std::size_t from,
+                                          std::size_t to, std::uint16_t* keys, std::uint32_t* hist,
+                                          std::uint8_t* raw, const std::uint16_t* next_key,
+                                          unsigned (&ctx)[n_lanes]) {
+    constexpr unsigned top_shift = 8 * low_bytes<U>, H = n_contexts * n_symbols;
+    const std::size_t lane_bytes = q * sizeof(U);
+    unsigned c0 = ctx[0], c1 = ctx[1], c2 = ctx[2], c3 = ctx[3];
+    auto one = [&](const std::uint8_t* at, unsigned& c, std::uint16_t* key_at,
+                   std::uint32_t* h) LMGC_FAST_LAMBDA {
+        // Without branches (zeros come in runs, but not everywhere): a zero's top byte is 0,
+        // so its key is c + 256.
+        const U v = load_le<U>(at);
+        const unsigned zero = v == 0;
+        const unsigned sym = static_cast<unsigned>(v >> top_shift) + zero * zero_symbol;
+        const unsigned key = c + sym;
+        *key_at = static_cast<std::uint16_t>(key);
+        ++h[key];
+        store_low(raw, v);
+        raw += (zero ^ 1) * low_bytes<U>;
+        c = next_key[sym];
+    };
+    const std::uint8_t* at = in + from * sizeof(U);
+    for (std::size_t j = from; j < to; ++j, at += sizeof(U)) {
+        std::uint16_t* k = keys + n_lanes * j;
+        one(at, c0, k, hist);
+        one(at + lane_bytes, c1, k + 1, hist + H);
+        one(at + 2 * lane_bytes, c2, k + 2, hist + 2 * H);
+        one(at + 3 * lane_bytes, c3, k + 3, hist + 3 * H);
+    }
+    ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
+    return raw;
+}
+
+// tANS encoding of steps all-1 down to 0, where every lane has a value.
+LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const std::uint16_t* keys, std::size_t all,
+                                   const sym_tt* tt, const std::uint16_t* state_table) {
+    tans_writer tw = tw_io;
+    for (const std::uint16_t* k = keys + n_lanes * all; k != keys;) {
+        k -= n_lanes;
+        tw.encode(3, tt[k[3]], state_table);
+        tw.encode(2, tt[k[2]], state_table);
+        tw.encode(1, tt[k[1]], state_table);
+        tw.encode(0, tt[k[0]], state_table);
+        tw.flush();
+    }
+    tw_io = tw;
+}
+
+template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) {
+    constexpr unsigned H = n_contexts * n_symbols;
+    const std::size_t n = raw.size() / sizeof(U), base = out.size();
+    auto& sc = thread_scratch();
+
+    // First pass, in step order: whole steps, then the last ones (lanes 0-2 may be longer).
+    const lanes ln(n);
+    std::uint16_t* keys = grow(sc.keys, n_lanes * ln.q);
+    sc.hist.assign(n_lanes * H, 0);
+    std::uint32_t* hist = sc.hist.data();
+    std::uint8_t* const raw_begin = grow(sc.raw, n * low_bytes<U> + 8);
+    // The center: the most common top byte magnitude of the nonzero values in a sample of
+    // every 16th value.
+    unsigned center = 0;
+    {
+        std::array<std::uint32_t, 128> h{};
+        for (std::size_t i = 0; i < n; i += 16) {
+            const U v = load_le<U>(raw.data() + i * sizeof(U));
+            if (v) ++h[(v >> 8 * low_bytes<U>)&127];
+        }
+        center = static_cast<unsigned>(std::max_element(h.begin(), h.end()) - h.begin());
+    }
+    std::array<std::uint16_t, n_symbols> next_key;
+    for (unsigned s = 0; s < n_symbols; ++s)
+        next_key[s] = static_cast<std::uint16_t>(context_after(s, center) * n_symbols);
+    unsigned ctx[n_lanes] = {};
+    const std::size_t all = ln.len[n_lanes - 1];
+    std::uint8_t* rp =
+        first_pass<U>(raw.data(), ln.q, 0, all, keys, hist, raw_begin, next_key.data(), ctx);
+    for (std::size_t j = all; j < ln.q; ++j)
+        for (unsigned k = 0; k < n_lanes; ++k) {
+            if (j >= ln.len[k]) continue;
+            const U v = load_le<U>(raw.data() + (k * ln.q + j) * sizeof(U));
+            const unsigned sym = v ? static_cast<unsigned>(v >> 8 * low_bytes<U>) : zero_symbol;
+            keys[n_lanes * j + k] = static_cast<std::uint16_t>(ctx[k] + sym);
+            ++hist[ctx[k] + sym];
+            store_low(rp, v);
+            rp += v ? low_bytes<U> : 0;
+            ctx[k] = next_key[sym];
+        }
+    const std::size_t raw_size = static_cast<std::size_t>(rp - raw_begin);
+    for (unsigned h = 1; h < n_lanes; ++h)
+        for (unsigned key = 0; key < H; ++key) hist[key] += hist[h * H + key];
+
+    // Tables: as large as the symbols need, 2^11 for large chunks.
+    unsigned n_present[n_contexts] = {}, most_present = 0;
+    std::uint64_t total[n_contexts] = {};
+    for (unsigned c = 0; c < n_contexts; ++c)
+        for (unsigned s = 0; s < n_symbols; ++s)
+            if (hist[c * n_symbols + s]) ++n_present[c], total[c] += hist[c * n_symbols + s];
+    unsigned table_log = static_cast<unsigned>(std::clamp(static_cast<int>(std::bit_width(n)) - 2,
+                                                          int{table_log_min}, int{table_log_max}));
+    for (unsigned c = 0; c < n_contexts; ++c) most_present = std::max(most_present, n_present[c]);
+    while ((1u << table_log) < most_present) ++table_log;
+    const unsigned size = 1u << table_log;
+
+    grow(sc.norm, n_symbols);
+    grow(sc.present, n_symbols);
+    grow(sc.spread, size);
+    grow(sc.state_table, std::size_t{n_contexts} * size);
+    grow(sc.tt, H);
+    grow(sc.desc, n_contexts * n_symbols * 8 + 64);
+    std::uint16_t* norm = sc.norm.data();
+    std::uint16_t* present = sc.present.data();
+    bit_writer dw(sc.desc.data());
+    std::uint8_t ctx_mask = 0;
+    for (unsigned c = 0; c < n_contexts; ++c) {
+        if (!total[c]) continue;
+        ctx_mask |= static_cast<std::uint8_t>(1u << c);
+        const std::uint32_t* h = &hist[c * n_symbols];
+        unsigned np = 0;
+        for (unsigned s = 0; s < n_symbols; ++s)
+            if (h[s]) present[np++] = static_cast<std::uint16_t>(s);
+        if (!normalize(h, present, np, total[c], table_log, norm)) {
+            out.resize(base);
+            return encode_stored(raw, type, out);
+        }
+        describe(dw, norm, present, np, size);
+        build_encoder(norm, present, np, table_log, c * size, sc.spread.data(),
+                      &sc.tt[c * n_symbols], &sc.state_table[c * size]);
+    }
+    const std::size_t desc_size = static_cast<std::size_t>(dw.end() - sc.desc.data());
+
+    // tANS, backwards: the decoder reads the stream from its end, lane 0 first in each step.
+    grow(sc.tans, (n * table_log_max + 64) / 8 + 32);
+    const sym_tt* tt = sc.tt.data();
+    const std::uint16_t* state_table = sc.state_table.data();
+    tans_writer tw(sc.tans.data(), size);
+    for (std::size_t j = ln.q; j-- > all;) {
+        for (unsigned k = n_lanes; k-- > 0;)
+            if (j < ln.len[k]) tw.encode(k, tt[keys[n_lanes * j + k]], state_table);
+        tw.flush();
+    }
+    encode_steps(tw, keys, all, tt, state_table);
+    for (unsigned k = n_lanes; k-- > 0;)
+        if (ln.len[k]) tw.put(tw.x[k] - size, table_log);
+    tw.flush();
+    tw.put(1, 1); // end mark
+    tw.flush();
+    const std::size_t tans_size = static_cast<std::size_t>(tw.end() - sc.tans.data());
+
+    // The payload.
+    const std::size_t tail = raw.size() - n * sizeof(U);
+    if (5 + 20 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
+        return encode_stored(raw, type, out);
+    byte_writer w(out);
+    w.u8(payload_version);
+    w.u8(static_cast<std::uint8_t>(type));
+    w.u8(mode_coded);
+    w.u8(static_cast<std::uint8_t>(table_log));
+    w.u8(ctx_mask);
+    w.u8(static_cast<std::uint8_t>(center));
+    w.varint(desc_size);
+    w.raw(byte_span(sc.desc).first(desc_size));
+    w.varint(tans_size);
+    out.insert(out.end(), sc.tans.begin(),
+               sc.tans.begin() + static_cast<std::ptrdiff_t>(tans_size));
+    out.insert(out.end(), raw_begin, raw_begin + raw_size);
+    w.raw(raw.last(tail));
+    if (out.size() - base > raw.size() + 3) {
+        out.resize(base);
+        encode_stored(raw, type, out);
+    }
+}
+
+// --- Decoder ------------------------------------------------------------------------------
+
+// The values of `steps` whole steps, lane k's at out + k * lane_bytes onwards: a symbol from
+// the lane's tANS state, then the value from it and the low bytes at raw (which moves on). The
+// caller has checked that the symbol stream lasts (safe_steps) and that the low bytes of 4
+// values per step last, with 8 bytes to spare for the loads.
+template <typename U>
+LMGC_FAST_CLONES void decode_steps(const std::uint32_t* dt, tans_reader& br_io,
+                                   std::uint32_t (&idx)[n_lanes], const std::uint8_t*& raw_io,
+                                   std::uint8_t* out, std::size_t steps, std::size_t lane_bytes) {
+    constexpr unsigned top_shift = 8 * low_bytes<U>;
+    // Everything the loop changes lives in locals: stores through a byte pointer could alias
+    // any object in memory, which would force the coder's state back there at every value.
+    tans_reader br = br_io;
+    std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
+    const std::uint8_t* raw = raw_io;
+    auto one = [&](std::uint32_t& x, std::uint8_t* to) LMGC_FAST_LAMBDA {
+        const std::uint32_t e = dt[x];
+        x = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
+        // Without branches: symbols are at most 256 (zero_symbol), so s >> 8 is 1 for a zero.
+        const unsigned s = e & sym_mask, zero = s >> 8;
+        const U v = static_cast<U>(U(s) << top_shift | load_low<U>(raw));
+        store_le(to, static_cast<U>(v & (U(zero) - 1)));
+        raw += (zero ^ 1) * low_bytes<U>;
+    };
+    for (std::size_t t = 0; t < steps; ++t, out += sizeof(U)) {
+        one(x0, out);
+        one(x1, out + lane_bytes);
+        one(x2, out + 2 * lane_bytes);
+        one(x3, out + 3 * lane_bytes);
+        br.refill_unchecked();
+    }
+    idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
+    br_io = br;
+    raw_io = raw;
+}
+
+template <typename U>
+void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out) {
+    constexpr unsigned R = low_bytes<U>, top_shift = 8 * R;
+    const std::size_t n = out.size() / sizeof(U), tail = out.size() - n * sizeof(U);
+    LMGC_CHECK(n > 0, errc::corrupt, "planes: coded payload for a chunk without whole values");
+    auto& sc = thread_scratch();
+    const lanes ln(n);
+
+    const unsigned table_log = r.u8();
+    LMGC_CHECK(table_log >= table_log_min && table_log <= table_log_max, errc::corrupt,
+               "planes: table_log ", table_log, " is out of range");
+    const unsigned ctx_mask = r.u8();
+    const unsigned center = r.u8();
+    LMGC_CHECK(center < 128, errc::corrupt, "planes: center ", center, " is out of range");
+    LMGC_CHECK((ctx_mask & 1) && ctx_mask < (1u << n_contexts), errc::corrupt,
+               "planes: bad context mask");
+    const byte_span desc = r.raw(r.varint_max(r.remaining(), "table description size"));
+    const byte_span stream = r.raw(r.varint_max(r.remaining(), "coded symbols size"));
+    LMGC_CHECK(r.remaining() >= tail, errc::corrupt, "planes: payload truncated");
+    const std::uint8_t* const raw_begin = coded.data() + r.pos();
+    const std::uint8_t* const raw_end = raw_begin + (r.remaining() - tail);
+    const std::uint8_t* const coded_end = coded.data() + coded.size();
+
+    // Decode tables: contexts without a table, and a trap region after them, decode a zero
+    // and go to the trap, where a lane stays and fails the final check.
+    const unsigned size = 1u << table_log;
+    const std::uint32_t trap_entry =
+        (std::uint32_t{n_contexts} << table_log) << next_shift | zero_symbol;
+    std::uint32_t* const dtable = grow(sc.dtable, std::size_t{n_contexts + 1} << table_log);
+    std::fill_n(dtable + (n_contexts << table_log), size, trap_entry);
+    grow(sc.norm, n_symbols);
+    grow(sc.present, n_symbols);
+    grow(sc.spread, size);
+    std::uint16_t* norm = sc.norm.data();
+    std::uint16_t* present = sc.present.data();
+    bit_reader dr(desc, who);
+    for (unsigned c = 0; c < n_contexts; ++c) {
+        std::uint32_t* dt = dtable + (c << table_log);
+        if (!(ctx_mask >> c & 1)) {
+            std::fill_n(dt, size, trap_entry);
+            continue;
+        }
+        const unsigned np = read_description(dr, n_symbols, size, norm, present, who);
+        spread_symbols(norm, present, np, table_log, sc.spread.data());
+        for (unsigned u = 0; u < size; ++u) {
+            const unsigned s = sc.spread[u];
+            const unsigned xs = norm[s]++;
+            const unsigned nb = table_log - highbit(xs);
+            const unsigned next = (context_after(s, center) << table_log) + (xs << nb) - size;
+            dt[u] = next << next_shift | nb << nb_shift | s;
+        }
+    }
+    LMGC_CHECK(dr.bytes_used() == desc.size(), errc::corrupt,
+               "planes: table description has unused bytes");
+
+    tans_reader br(stream, sc.stream, who);
+    std::uint32_t idx[n_lanes] = {};
+    for (unsigned k = 0; k < n_lanes; ++k)
+        if (ln.len[k]) idx[k] = br.get(table_log);
+    LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
+    std::uint8_t* const dst = out.data();
+    const std::uint8_t* raw = raw_begin;
+    // One step the careful way: any lanes, every read checked.
+    auto step = [&](std::size_t j) {
+        for (unsigned k = 0; k < n_lanes; ++k) {
+            if (j >= ln.len[k]) continue;
+            const std::uint32_t e = dtable[idx[k]];
+            idx[k] = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
+            const unsigned s = e & sym_mask;
+            U v = 0;
+            if (s != zero_symbol) {
+                LMGC_CHECK(raw_end - raw >= static_cast<std::ptrdiff_t>(R), errc::corrupt,
+                           "planes: low bytes used up");
+                for (unsigned b = 0; b < R; ++b) v |= static_cast<U>(U(raw[b]) << (8 * b));
+                v |= static_cast<U>(U(s) << top_shift);
+                raw += R;
+            }
+            store_le(dst + (k * ln.q + j) * sizeof(U), v);
+        }
+        LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
+    };
+    // Blocks of whole steps while the symbols and the low bytes surely last (every value
+    // nonzero, 8 bytes to spare for the loads), then the rest the careful way.
+    const std::size_t all = ln.len[n_lanes - 1];
+    std::size_t j = 0;
+    while (j < all) {
+        const std::size_t room = static_cast<std::size_t>(coded_end - raw);
+        const std::size_t steps =
+            std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log),
+                      room < 8 ? 0 : (room - 8) / (n_lanes * R)});
+        if (steps == 0) break;
+        decode_steps<U>(dtable, br, idx, raw, dst + j * sizeof(U), steps, ln.q * sizeof(U));
+        j += steps;
+    }
+    for (; j < ln.q; ++j) step(j);
+    LMGC_CHECK(br.left() == 0, errc::corrupt, "planes: coded symbols damaged (",
+               br.left() < 0 ? "read past their start" : "bits left over", ")");
+    for (unsigned k = 0; k < n_lanes; ++k)
+        LMGC_CHECK((idx[k] & (size - 1)) == 0 && idx[k] < (n_contexts << table_log), errc::corrupt,
+                   "planes: coded symbols damaged (bad final state)");
+    // The blocks may read past the low bytes into the tail (never past the payload).
+    LMGC_CHECK(raw == raw_end, errc::corrupt, "planes: low bytes damaged (",
+               raw < raw_end ? "bytes left over" : "more values than low bytes", ")");
+    if (tail) std::memcpy(out.data() + n * sizeof(U), coded.data() + coded.size() - tail, tail);
+}
+
+class codec_planes final : public codec_i {
+  public:
+    void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
+        if (raw.size() < dtype_size(layout.type)) return encode_stored(raw, layout.type, out);
+        switch (dtype_size(layout.type)) {
+        case 2:
+            return encode_values<std::uint16_t>(raw, layout.type, out);
+        case 4:
+            return encode_values<std::uint32_t>(raw, layout.type, out);
+        case 8:
+            return encode_values<std::uint64_t>(raw, layout.type, out);
+        default:
+            break;
+        }
+        LMGC_FAIL(errc::internal, "planes: ", dtype_name(layout.type), " is not a float type");
+    }
+
+    void decode(byte_span coded, const chunk_layout& layout,
+                std::span<std::uint8_t> out) const override {
+        byte_reader r(coded, errc::corrupt, "planes: payload truncated");
+        const auto version = r.u8();
+        LMGC_CHECK(version == payload_version, errc::corrupt, "planes: payload version ",
+                   int(version), " is not 1");
+        LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
+                   "planes: payload element type does not match the stream's");
+        const auto mode = r.u8();
+        if (mode == mode_stored) {
+            LMGC_CHECK(r.remaining() == out.size(), errc::corrupt, "planes: stored chunk has ",
+                       r.remaining(), " bytes, expected ", out.size());
+            if (!out.empty()) std::memcpy(out.data(), coded.data() + r.pos(), out.size());
+            return;
+        }
+        LMGC_CHECK(mode == mode_coded, errc::corrupt, "planes: unknown payload mode ", int(mode));
+        LMGC_CHECK(dtype_is_float(layout.type), errc::corrupt, "planes: stream of ",
+                   dtype_name(layout.type), " values, which planes does not code");
+        switch (dtype_size(layout.type)) {
+        case 2:
+            return decode_values<std::uint16_t>(r, coded, out);
+        case 4:
+            return decode_values<std::uint32_t>(r, coded, out);
+        case 8:
+            return decode_values<std::uint64_t>(r, coded, out);
+        default:
+            break;
+        }
+        LMGC_FAIL(errc::corrupt, "planes: stream of ", dtype_name(layout.type),
+                  " values, which planes does not code");
+    }
+};
+
+} // namespace
+
+std::unique_ptr<codec_i> make_codec_planes(const codec_config&) {
+    return std::make_unique<codec_planes>();
+}
+
+} // namespace lmgc::detail

@@ -1,0 +1,306 @@
+// The planes codec (level 1): bit-exact round trips of every float type (special values,
+// tiny and odd-sized chunks, zero runs across lanes and decoder blocks, constants, random
+// bits, gradients, real gradients), the payload layout of docs/format.md, a frozen stream,
+// and hostile payloads failing cleanly.
+#include "codec-test-util.hpp"
+#include "common/common-checksum.hpp"
+#include "lmgc/lmgc.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+using namespace lmgc;
+using namespace lmgc::test;
+using detail::dtype;
+
+namespace {
+
+constexpr dtype float_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64};
+
+bytes round_trip(dtype t, const bytes& raw) {
+    const auto coded = encode_direct("planes", t, raw);
+    EXPECT_EQ(decode_direct("planes", t, coded, raw.size()), raw)
+        << detail::dtype_name(t) << ", " << raw.size() << " bytes";
+    return coded;
+}
+
+// Values with zero runs of the given lengths between runs of gradients, in type t.
+bytes with_zero_runs(dtype t, std::size_t n, std::size_t run, std::size_t gap, std::uint64_t seed) {
+    bytes raw = gradients(t, n, seed);
+    const std::size_t elem = detail::dtype_size(t);
+    for (std::size_t i = 0; i < n; i += run + gap)
+        std::memset(raw.data() + i * elem, 0, std::min(run, n - i) * elem);
+    return raw;
+}
+
+} // namespace
+
+TEST(codec_planes, in_the_table_for_float_types_only) {
+    const auto& e = detail::find_codec("planes");
+    EXPECT_TRUE(e.available());
+    EXPECT_EQ(e.default_chunk_bytes, 1u << 20);
+    for (const auto t : float_types) EXPECT_TRUE(e.supports(t)) << detail::dtype_name(t);
+    for (const auto t : {dtype::i8, dtype::u8, dtype::i16, dtype::u16, dtype::i32, dtype::u32,
+                         dtype::i64, dtype::u64, dtype::boolean})
+        EXPECT_FALSE(e.supports(t)) << detail::dtype_name(t);
+}
+
+TEST(codec_planes, gradients_of_every_type_round_trip_and_compress) {
+    for (const auto t : float_types) {
+        const auto raw = gradients(t, 200000, 3);
+        const auto coded = round_trip(t, raw);
+        EXPECT_EQ(mode_of(coded), 0);
+        // ~35% zeros and a per-block scale: the zeros cost next to nothing, the top byte of
+        // the others a few bits.
+        EXPECT_LT(coded.size(), raw.size() *
+                                    (t == dtype::f64   ? 65
+                                     : t == dtype::f32 ? 75
+                                                       : 66) /
+                                    100)
+            << detail::dtype_name(t);
+        // fast (which also codes the exponent's low bit and skips zero low bits) is smaller.
+        EXPECT_LE(encode_direct("fast", t, raw).size(), coded.size()) << detail::dtype_name(t);
+    }
+}
+
+TEST(codec_planes, special_values_alone_in_runs_and_mixed_into_gradients) {
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const std::size_t elem = detail::dtype_size(t);
+        const auto sp = specials(t);
+        round_trip(t, sp);
+        bytes runs;
+        for (std::size_t k = 0; k < sp.size(); k += elem)
+            for (int r = 0; r < 300; ++r)
+                runs.insert(runs.end(), sp.begin() + k, sp.begin() + k + elem);
+        EXPECT_EQ(mode_of(round_trip(t, runs)), 0);
+        bytes mixed = gradients(t, 20000, 9);
+        std::mt19937_64 rng(9);
+        for (std::size_t i = 0; i < mixed.size() / elem; ++i)
+            if (rng() % 16 == 0) {
+                const std::size_t k = rng() % (sp.size() / elem);
+                std::memcpy(mixed.data() + i * elem, sp.data() + k * elem, elem);
+            }
+        EXPECT_EQ(mode_of(round_trip(t, mixed)), 0);
+    }
+    // Every 16-bit pattern: all 256 top bytes and the zero symbol in one chunk.
+    std::vector<std::uint16_t> all(65536);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i * 40503u);
+    round_trip(dtype::f16, as_bytes(all));
+    round_trip(dtype::bf16, as_bytes(all));
+}
+
+TEST(codec_planes, tiny_chunks_and_partial_trailing_elements) {
+    for (const auto t : float_types) {
+        const std::size_t elem = detail::dtype_size(t);
+        for (std::size_t n = 0; n <= 9; ++n) {
+            const auto g = gradients(t, n, 11);
+            for (std::size_t extra = 0; extra < elem; ++extra) {
+                bytes raw = g;
+                for (std::size_t k = 0; k < extra; ++k)
+                    raw.push_back(static_cast<std::uint8_t>(0xA0 + k));
+                round_trip(t, raw);
+                bytes zeros(n * elem, 0);
+                zeros.insert(zeros.end(), raw.end() - static_cast<std::ptrdiff_t>(extra),
+                             raw.end());
+                round_trip(t, zeros);
+            }
+        }
+        bytes odd = gradients(t, 5000, 3);
+        odd.push_back(0xAB);
+        EXPECT_EQ(mode_of(round_trip(t, odd)), 0);
+    }
+}
+
+TEST(codec_planes, sizes_around_lanes_and_decoder_blocks) {
+    // Every count from 1 to 300 values (lanes of unequal length, empty lanes), and counts
+    // around the decoder's blocks of 2048 steps (8192 values), where the low bytes of the
+    // last lane end at the payload's end and its last block is decoded the careful way.
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        for (std::size_t n = 1; n <= 300; ++n) round_trip(t, gradients(t, n, n));
+        for (const std::size_t n : {8191u, 8192u, 8193u, 8196u, 16383u, 16384u, 16385u, 40000u})
+            round_trip(t, gradients(t, n, n));
+    }
+}
+
+TEST(codec_planes, zero_runs_across_lanes_and_blocks) {
+    // Runs of zeros from one value to whole lanes and blocks, values that end or start a lane
+    // on a zero, and a lane of zeros only beside lanes without any.
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        for (const std::size_t run : {1u, 2u, 7u, 200u, 9000u})
+            for (const std::size_t gap : {1u, 3u, 100u, 20000u})
+                round_trip(t, with_zero_runs(t, 50000, run, gap, run * 31 + gap));
+        const std::size_t elem = detail::dtype_size(t);
+        bytes raw = gradients(t, 40000, 5);
+        std::memset(raw.data() + 10000 * elem, 0, 10000 * elem); // lane 1
+        const auto coded = round_trip(t, raw);
+        EXPECT_EQ(mode_of(coded), 0);
+        // Zeros cost far less than a byte: the 10,000 zeros add well under 10,000 bytes' worth
+        // compared with a lane of values.
+        EXPECT_LT(coded.size(), round_trip(t, gradients(t, 40000, 5)).size());
+    }
+}
+
+TEST(codec_planes, zeros_constants_and_random_bits) {
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const std::size_t elem = detail::dtype_size(t);
+        const auto zeros = round_trip(t, bytes(100000 * elem, 0));
+        EXPECT_EQ(mode_of(zeros), 0);
+        EXPECT_LT(zeros.size(), 200u); // one symbol, no low bytes
+        bytes constant(50000 * elem);
+        for (std::size_t i = 0; i < constant.size(); ++i)
+            constant[i] = static_cast<std::uint8_t>(0x3c + i % elem);
+        EXPECT_EQ(mode_of(round_trip(t, constant)), 0);
+        // Random bits: nothing to gain, stored (mode 1), 3 bytes of header.
+        const auto random = random_bytes(100000 * elem, 7);
+        const auto coded = round_trip(t, random);
+        EXPECT_EQ(mode_of(coded), 1);
+        EXPECT_EQ(coded.size(), random.size() + 3);
+    }
+}
+
+TEST(codec_planes, real_gradients_round_trip_between_fast_and_zstd) {
+    // The shared ConvNet gradients: planes sits between fast (smaller) and zstd -1.
+    const auto files = real_gradient_files();
+    if (files.empty()) GTEST_SKIP() << "no shared/data/grads beside the source tree";
+    for (const auto& f : files) {
+        SCOPED_TRACE(f);
+        const auto file = read_bytes(f);
+        auto p = default_compress_params();
+        p.codec = "planes";
+        const auto image = compress(file, p);
+        EXPECT_EQ(decompress(image, default_decompress_params()), file);
+        p.codec = "fast";
+        const auto fast = compress(file, p);
+        p.codec = "zstd";
+        p.codec_options = {{"level", "1"}};
+        const auto zstd = compress(file, p);
+        EXPECT_LT(fast.size(), image.size());
+        EXPECT_LT(image.size(), zstd.size());
+    }
+}
+
+TEST(codec_planes, chunks_threads_and_mixed_files_through_the_container) {
+    const auto g = float_bytes(gradient_like(300000, 5));
+    const auto file = make_safetensors({{"w", "F32", {300000}, g},
+                                        {"h", "F16", {5000}, gradients(dtype::f16, 5000, 2)},
+                                        {"b", "BF16", {5000}, gradients(dtype::bf16, 5000, 3)},
+                                        {"d", "F64", {5000}, gradients(dtype::f64, 5000, 4)},
+                                        {"step", "I64", {1}, random_bytes(8, 6)}});
+    bytes first;
+    for (const int threads : {1, 2, 3}) {
+        auto p = default_compress_params();
+        p.codec = "planes";
+        p.chunk_bytes = 256 * 1024;
+        p.n_threads = threads;
+        const auto image = compress(file, p);
+        if (first.empty()) first = image;
+        EXPECT_EQ(image, first);
+        auto dp = default_decompress_params();
+        dp.n_threads = threads;
+        EXPECT_EQ(decompress(image, dp), file);
+        for (const auto& t : inspect(image).tensors)
+            EXPECT_EQ(t.codec,
+                      t.name == "step" ? std::string(detail::byte_codec_name()) : "planes");
+    }
+}
+
+TEST(codec_planes, frozen_streams) {
+    // If this fails, the coded bytes changed: files written before may no longer decode the
+    // same. Bump the planes payload version (docs/format.md) if the decoder changed, and update
+    // the values only on purpose. f32 with zero runs, and its top halves as bf16.
+    const auto raw = lcg_gradients(100000);
+    bytes half(raw.size() / 2);
+    for (std::size_t i = 0; i < half.size() / 2; ++i) {
+        half[2 * i] = raw[4 * i + 2];
+        half[2 * i + 1] = raw[4 * i + 3];
+    }
+    struct frozen {
+        dtype t;
+        const bytes* raw;
+        std::size_t size;
+        std::uint32_t crc;
+    };
+    const frozen cases[] = {{dtype::f32, &raw, 217843, 2906579370u},
+                            {dtype::bf16, &half, 84643, 3385446067u}};
+    for (const auto& c : cases) {
+        const auto coded = encode_direct("planes", c.t, *c.raw);
+        EXPECT_EQ(decode_direct("planes", c.t, coded, c.raw->size()), *c.raw);
+        EXPECT_EQ(coded.size(), c.size) << detail::dtype_name(c.t);
+        EXPECT_EQ(detail::crc32c(coded), c.crc) << detail::dtype_name(c.t);
+    }
+}
+
+TEST(codecs_formats, planes_payload_is_what_format_md_says) {
+    // version 1, element type, mode 0 (coded), table_log, context mask, center, then the table
+    // descriptions and the tANS stream, each after its size; then the low bytes of the nonzero
+    // values in the decoder's order: step by step (value j of each of the 4 lanes).
+    const std::size_t n = 4000, q = n / 4;
+    bytes raw = gradients(dtype::bf16, n, 1);
+    std::memset(raw.data(), 0, 2 * 100); // 100 zeros at the start of lane 0
+    const auto coded = encode_direct("planes", dtype::bf16, raw);
+    ASSERT_EQ(mode_of(coded), 0);
+    EXPECT_EQ(coded[0], 1);
+    EXPECT_EQ(coded[1], static_cast<std::uint8_t>(dtype::bf16));
+    EXPECT_EQ(coded[3], 10);    // 4000 values: 2^(bit_width - 2) slots
+    EXPECT_EQ(coded[4] & 3, 3); // contexts 0 (at the center) and 1 (after a zero) have tables
+    EXPECT_LT(coded[4], 64);    // 6 contexts
+    // The center: the most common magnitude bits of the top byte, in every 16th value.
+    std::array<int, 128> common{};
+    for (std::size_t i = 0; i < n; i += 16)
+        if (raw[2 * i] || raw[2 * i + 1]) ++common[raw[2 * i + 1] & 127];
+    EXPECT_EQ(coded[5], std::max_element(common.begin(), common.end()) - common.begin());
+    detail::byte_reader r(detail::byte_span(coded).subspan(6));
+    r.raw(r.varint()); // table descriptions
+    r.raw(r.varint()); // tANS stream
+    std::size_t at = 6 + r.pos(), nonzero = 0;
+    for (std::size_t j = 0; j < q; ++j)
+        for (std::size_t k = 0; k < 4; ++k) {
+            const std::size_t i = k * q + j;
+            if (raw[2 * i] || raw[2 * i + 1]) {
+                ++nonzero;
+                EXPECT_EQ(coded[at++], raw[2 * i]) << i;
+            }
+        }
+    EXPECT_EQ(r.remaining(), nonzero);
+}
+
+TEST(codec_planes, hostile_payloads_fail_cleanly) {
+    std::mt19937_64 rng(3);
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        for (const std::size_t n : {300u, 3000u, 20000u}) {
+            const auto raw = with_zero_runs(t, n, 50, 200, n);
+            const auto coded = round_trip(t, raw);
+            ASSERT_EQ(mode_of(coded), 0);
+            // Every truncation is an error of the corrupt kind.
+            for (std::size_t cut = 0; cut < coded.size(); cut += 1 + coded.size() / 97) {
+                const bytes b(coded.begin(), coded.begin() + static_cast<std::ptrdiff_t>(cut));
+                EXPECT_THROW(decode_direct("planes", t, b, raw.size()), error) << cut;
+            }
+            // Changed bytes: an error of the corrupt kind or some output, never a crash.
+            for (int k = 0; k < 300; ++k) {
+                bytes b = coded;
+                b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+                try {
+                    decode_direct("planes", t, b, raw.size());
+                } catch (const error& e) {
+                    EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+                }
+            }
+            // Header fields out of range.
+            for (const auto& [at, v] :
+                 {std::pair{0, 2}, {2, 7}, {3, 5}, {3, 11}, {4, 0}, {4, 64}, {5, 128}}) {
+                bytes b = coded;
+                b[at] = static_cast<std::uint8_t>(v);
+                EXPECT_THROW(decode_direct("planes", t, b, raw.size()), error) << at << "=" << v;
+            }
+        }
+    }
+}

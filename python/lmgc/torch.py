@@ -264,13 +264,12 @@ def _make_hook(name, encode, decode, process_group, max_stats):
 
 
 # The DDP hook's codec when neither codec nor level is given: it runs at every training
-# step, so it takes the fast float coder (hundreds of MB/s to ~1 GB/s per core) rather than
+# step, so it takes level 1's codec, planes (about 1 GB/s per core in float32), rather than
 # the default level's codec (cm, tens of MB/s), which costs more time than it saves on any
-# but slow links (docs/python.md); and with level 1's setting, no lag classes: where they
-# pay (VGG16-BN-like gradients) they cost 30-40% of the decoding speed for ~1% of size,
-# elsewhere sizes are within ~0.1 point (docs/levels.md). options= overrides the setting.
-DDP_DEFAULT_CODEC = "fast"
-DDP_DEFAULT_OPTIONS = {"lag_classes": 0}
+# but slow links, or fast, which codes ~1 point smaller but ~1.3x slower in the hook
+# (docs/python.md). DDP_DEFAULT_OPTIONS are added to options= (none for planes).
+DDP_DEFAULT_CODEC = "planes"
+DDP_DEFAULT_OPTIONS = {}
 
 
 def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None, max_stats=10000,
@@ -282,9 +281,8 @@ def ddp_comm_hook(codec=None, threads=0, level=None, process_group=None, max_sta
     all of them in rank order, so every rank holds identical bits, equal to those of
     ddp_allgather_hook(); the future returns the sum divided by the world size.
 
-    codec: a name from lmgc.codecs(); None = DDP_DEFAULT_CODEC ("fast", the fast float
-    coder, hundreds of MB/s per core, with DDP_DEFAULT_OPTIONS: level 1's setting), unless
-    level is given. level: 1..9, picks the codec and its settings as in
+    codec: a name from lmgc.codecs(); None = DDP_DEFAULT_CODEC ("planes", level 1's float
+    coder, about 1 GB/s per core in float32), unless level is given. level: 1..9, picks the codec and its settings as in
     lmgc.compress (5 = cm, the library's default: ~1% smaller, ~17x slower) when codec is
     None; with codec named it is only recorded. options: the codec's settings, e.g.
     {"level": 1} for zstd. threads: 0 = all cores. hook.codec says what was picked.

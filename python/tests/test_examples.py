@@ -21,8 +21,8 @@ def env():
 
 @needs_data
 @pytest.mark.parametrize("world, steps, args, codec", [
-    (2, 20, [], "fast"),                    # the hook's default codec
-    (3, 20, [], "fast"),
+    (2, 20, [], "planes"),                  # the hook's default codec (level 1)
+    (3, 20, [], "planes"),
     (2, 8, ["--level", "5"], "level 5"),    # the library's default level (cm)
 ])
 def test_ddp_hook_is_bit_identical_to_raw_allgather(tmp_path, examples_dir, world, steps,

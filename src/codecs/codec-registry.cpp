@@ -169,7 +169,7 @@ std::span<const level_row> level_ladder() {
     // Levels 6-9 are the same codec today (cm gains nothing past 2 modelled mantissa bits); a
     // level keeps its place when a variant fills it.
     static const level_row ladder[] = {
-        {1, "planes", {}, "planes: top bytes by tANS, other bytes stored (~1 GB/s)"},
+        {1, "planes", {}, "planes: top bytes by tANS, other bytes stored (~1 GB/s in f32)"},
         {2, "fast", {{"lag_classes", "0"}}, "fast without lag classes: decodes ~30% faster than 3"},
         {3, "fast", {}, "fast: tANS exponents, raw mantissas (hundreds of MB/s)"},
         {4, "cm", {{"mantissa_bits", "0"}}, "cm, no mantissa bit modelled (~10% faster)"},

@@ -121,18 +121,9 @@ LMGC_FAST_CLONES std::uint8_t* first_pass(const std::uint8_t* in, std::size_t q,
 }
 
 // tANS encoding of steps all-1 down to 0, where every lane has a value.
-LMGC_FAST_CLONES void encode_steps(tans_writer& tw_io, const std::uint16_t* keys, std::size_t all,
+LMGC_FAST_CLONES void encode_steps(tans_writer& tw, const std::uint16_t* keys, std::size_t all,
                                    const sym_tt* tt, const std::uint16_t* state_table) {
-    tans_writer tw = tw_io;
-    for (const std::uint16_t* k = keys + n_lanes * all; k != keys;) {
-        k -= n_lanes;
-        tw.encode(3, tt[k[3]], state_table);
-        tw.encode(2, tt[k[2]], state_table);
-        tw.encode(1, tt[k[1]], state_table);
-        tw.encode(0, tt[k[0]], state_table);
-        tw.flush();
-    }
-    tw_io = tw;
+    encode_whole_steps(tw, keys, all, tt, state_table);
 }
 
 template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) {
@@ -218,23 +209,12 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
     }
     const std::size_t desc_size = static_cast<std::size_t>(dw.end() - sc.desc.data());
 
-    // tANS, backwards: the decoder reads the stream from its end, lane 0 first in each step.
+    // tANS, backwards: the decoder reads the stream from its end.
     grow(sc.tans, (n * table_log_max + 64) / 8 + 32);
-    const sym_tt* tt = sc.tt.data();
-    const std::uint16_t* state_table = sc.state_table.data();
-    tans_writer tw(sc.tans.data(), size);
-    for (std::size_t j = ln.q; j-- > all;) {
-        for (unsigned k = n_lanes; k-- > 0;)
-            if (j < ln.len[k]) tw.encode(k, tt[keys[n_lanes * j + k]], state_table);
-        tw.flush();
-    }
-    encode_steps(tw, keys, all, tt, state_table);
-    for (unsigned k = n_lanes; k-- > 0;)
-        if (ln.len[k]) tw.put(tw.x[k] - size, table_log);
-    tw.flush();
-    tw.put(1, 1); // end mark
-    tw.flush();
-    const std::size_t tans_size = static_cast<std::size_t>(tw.end() - sc.tans.data());
+    const std::size_t tans_size =
+        encode_backwards(sc.tans.data(), ln, keys, sc.tt.data(), sc.state_table.data(), table_log,
+                         [](tans_writer& tw, const auto* k, std::size_t whole, const sym_tt* tt,
+                            const std::uint16_t* st) { encode_steps(tw, k, whole, tt, st); });
 
     // The payload.
     const std::size_t tail = raw.size() - n * sizeof(U);

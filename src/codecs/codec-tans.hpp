@@ -248,6 +248,49 @@ struct tans_writer {
     std::uint8_t* end() const { return p + (n ? 1 : 0); }
 };
 
+// tANS encoding of steps all-1 down to 0, where every lane has a value (each codec wraps it
+// in a loop compiled for its CPUs, LMGC_FAST_CLONES).
+template <typename K>
+LMGC_FAST_INLINE void encode_whole_steps(tans_writer& tw_io, const K* keys, std::size_t all,
+                                         const sym_tt* tt, const std::uint16_t* state_table) {
+    tans_writer tw = tw_io;
+    for (const K* k = keys + n_lanes * all; k != keys;) {
+        k -= n_lanes;
+        tw.encode(3, tt[k[3]], state_table);
+        tw.encode(2, tt[k[2]], state_table);
+        tw.encode(1, tt[k[1]], state_table);
+        tw.encode(0, tt[k[0]], state_table);
+        tw.flush();
+    }
+    tw_io = tw;
+}
+
+// The tANS stream of a chunk's keys (step j, lane k at keys[4 j + k]), written backwards
+// into out (room for table_log_max bits per value and 32 bytes): the last steps, where some
+// lanes have no value, then the whole steps through whole_steps(tw, keys, all, tt, st),
+// then each nonempty lane's final state and the end mark. The decoder reads it from its end,
+// lane 0 first in each step. Returns the stream's size.
+template <typename K, typename WholeSteps>
+std::size_t encode_backwards(std::uint8_t* out, const lanes& ln, const K* keys, const sym_tt* tt,
+                             const std::uint16_t* state_table, unsigned table_log,
+                             WholeSteps&& whole_steps) {
+    const std::uint32_t size = 1u << table_log;
+    tans_writer tw(out, size);
+    const std::size_t all = ln.len[n_lanes - 1];
+    for (std::size_t j = ln.q; j-- > all;) {
+        for (unsigned k = n_lanes; k-- > 0;)
+            if (j < ln.len[k]) tw.encode(k, tt[keys[n_lanes * j + k]], state_table);
+        tw.flush();
+    }
+    whole_steps(tw, keys, all, tt, state_table);
+    for (unsigned k = n_lanes; k-- > 0;)
+        if (ln.len[k]) tw.put(tw.x[k] - size, table_log);
+    tw.flush();
+    tw.put(1, 1); // end mark
+    tw.flush();
+    return static_cast<std::size_t>(tw.end() - out);
+}
+
 // A distribution's description, as both codecs write it: the symbol count - 1, then per
 // symbol the gap to the previous one and its share in as many bits as the largest share it
 // can have (the last share is what is left).

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -134,6 +135,47 @@ inline bytes specials(dtype t) {
                                                    0x7f81, 0x7fd5, 0x0001, 0x807f, 0x0040, 0x0080,
                                                    0x7f7f, 0xff7f});
     }
+}
+
+// Special values of type t three ways: alone, in runs of 300 each, and sprinkled into
+// gradients (1 value in 16). The last two must code (not be stored).
+struct special_inputs {
+    bytes alone, runs, mixed;
+};
+inline special_inputs special_value_inputs(dtype t) {
+    const std::size_t elem = detail::dtype_size(t);
+    special_inputs in{specials(t), {}, gradients(t, 20000, 9)};
+    const bytes& sp = in.alone;
+    for (std::size_t k = 0; k < sp.size(); k += elem)
+        for (int r = 0; r < 300; ++r)
+            in.runs.insert(in.runs.end(), sp.begin() + k, sp.begin() + k + elem);
+    std::mt19937_64 rng(9);
+    for (std::size_t i = 0; i < in.mixed.size() / elem; ++i)
+        if (rng() % 16 == 0) {
+            const std::size_t k = rng() % (sp.size() / elem);
+            std::memcpy(in.mixed.data() + i * elem, sp.data() + k * elem, elem);
+        }
+    return in;
+}
+
+// Tiny chunks of type t: 0..max_n gradient values, and as many zeros, each followed by 0 to
+// (element size - 1) bytes of a partial trailing element.
+inline std::vector<bytes> tiny_inputs(dtype t, std::size_t max_n) {
+    const std::size_t elem = detail::dtype_size(t);
+    std::vector<bytes> out;
+    for (std::size_t n = 0; n <= max_n; ++n) {
+        const auto g = gradients(t, n, 11);
+        for (std::size_t extra = 0; extra < elem; ++extra) {
+            bytes raw = g, zeros(n * elem, 0);
+            for (std::size_t k = 0; k < extra; ++k) {
+                raw.push_back(static_cast<std::uint8_t>(0xA0 + k));
+                zeros.push_back(static_cast<std::uint8_t>(0xA0 + k));
+            }
+            out.push_back(std::move(raw));
+            out.push_back(std::move(zeros));
+        }
+    }
+    return out;
 }
 
 inline std::uint64_t n_seed(dtype t) {

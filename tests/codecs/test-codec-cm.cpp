@@ -1,6 +1,7 @@
 // The cm codec: bit-exact round trips of every kind of float data (gradients, random bit
 // patterns, zeros, constants, special values, tiny tensors, f16/bf16/f64, data spanning
 // many chunks, conv-shaped tensors), and damaged payloads failing with a clear error.
+#include "codec-test-util.hpp"
 #include "codecs/codec.hpp"
 #include "lmgc/lmgc.hpp"
 #include "testutil.hpp"
@@ -90,23 +91,6 @@ std::uint16_t to_bf16(float f) {
     std::uint32_t x;
     std::memcpy(&x, &f, 4);
     return static_cast<std::uint16_t>((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
-}
-
-// Real gradients when the shared development data is around (CI has it beside the clone).
-std::vector<std::string> real_gradient_files() {
-    std::vector<std::string> out;
-    const char* src = std::getenv("LMGC_SOURCE");
-    if (!src) src = LMGC_TEST_SOURCE_DIR;
-    for (const char* rel : {"/../shared/data/grads", "/../../shared/data/grads"}) {
-        const std::filesystem::path d = std::string(src) + rel;
-        std::error_code ec;
-        if (!std::filesystem::is_directory(d, ec)) continue;
-        for (const auto& e : std::filesystem::directory_iterator(d, ec))
-            if (e.path().extension() == ".npy") out.push_back(e.path().string());
-        if (!out.empty()) break;
-    }
-    std::sort(out.begin(), out.end());
-    return out;
 }
 
 bytes compress_cm(const bytes& file, std::uint64_t chunk = 0, int threads = 1) {

@@ -83,23 +83,10 @@ TEST(codec_fast, gradients_of_every_type_round_trip_and_compress) {
 TEST(codec_fast, special_values_alone_in_runs_and_mixed_into_gradients) {
     for (const auto t : fast_types) {
         SCOPED_TRACE(detail::dtype_name(t));
-        const std::size_t elem = detail::dtype_size(t);
-        const auto sp = specials(t);
-        round_trip(t, sp);
-        // Runs of each special value, then each one sprinkled into gradients (coded mode).
-        bytes runs;
-        for (std::size_t k = 0; k < sp.size(); k += elem)
-            for (int r = 0; r < 300; ++r)
-                runs.insert(runs.end(), sp.begin() + k, sp.begin() + k + elem);
-        EXPECT_EQ(mode_of(round_trip(t, runs)), 0);
-        bytes mixed = gradients(t, 20000, 9);
-        std::mt19937_64 rng(9);
-        for (std::size_t i = 0; i < mixed.size() / elem; ++i)
-            if (rng() % 16 == 0) {
-                const std::size_t k = rng() % (sp.size() / elem);
-                std::memcpy(mixed.data() + i * elem, sp.data() + k * elem, elem);
-            }
-        EXPECT_EQ(mode_of(round_trip(t, mixed)), 0);
+        const auto in = special_value_inputs(t);
+        round_trip(t, in.alone);
+        EXPECT_EQ(mode_of(round_trip(t, in.runs)), 0);
+        EXPECT_EQ(mode_of(round_trip(t, in.mixed)), 0);
     }
     // Every 16-bit pattern (all denormals, infinities and NaNs of both formats).
     std::vector<std::uint16_t> all(65536);
@@ -119,22 +106,8 @@ TEST(codec_fast, special_values_alone_in_runs_and_mixed_into_gradients) {
 
 TEST(codec_fast, tiny_chunks_and_partial_trailing_elements) {
     for (const auto t : fast_types) {
-        const std::size_t elem = detail::dtype_size(t);
-        for (std::size_t n = 0; n <= 3; ++n) {
-            const auto g = gradients(t, n, 11);
-            for (std::size_t extra = 0; extra < elem; ++extra) {
-                bytes raw = g;
-                for (std::size_t k = 0; k < extra; ++k)
-                    raw.push_back(static_cast<std::uint8_t>(0xA0 + k));
-                round_trip(t, raw);
-                // Zeros code even when tiny (f64), so the coded path sees 1-3 values too.
-                bytes zeros(n * elem, 0);
-                zeros.insert(zeros.end(), raw.end() - static_cast<std::ptrdiff_t>(extra),
-                             raw.end());
-                round_trip(t, zeros);
-            }
-        }
-        // A partial element after many values, in coded mode.
+        // Zeros code even when tiny (f64), so the coded path sees 1-3 values too.
+        for (const auto& raw : tiny_inputs(t, 3)) round_trip(t, raw);
         bytes odd = gradients(t, 5000, 3);
         odd.push_back(0xAB);
         EXPECT_EQ(mode_of(round_trip(t, odd)), 0);

@@ -153,7 +153,7 @@ TEST_P(hostile, claims_that_do_not_add_up_are_refused_fast_with_little_memory) {
 }
 
 INSTANTIATE_TEST_SUITE_P(codecs, hostile,
-                         ::testing::Values("cm", "fast", "zstd", "lzma", "gzip", "store"),
+                         ::testing::Values("cm", "fast", "planes", "zstd", "lzma", "gzip", "store"),
                          [](const auto& p) { return p.param; });
 
 TEST(hostile_index, chunk_counts_beyond_the_index_are_refused_before_allocating) {

@@ -169,15 +169,15 @@ std::span<const level_row> level_ladder() {
     // Levels 6-9 are the same codec today (cm gains nothing past 2 modelled mantissa bits); a
     // level keeps its place when a variant fills it.
     static const level_row ladder[] = {
-        {1, "planes", {}, "planes: top bytes by tANS, other bytes stored (~1 GB/s in f32)"},
-        {2, "fast", {{"lag_classes", "0"}}, "fast without lag classes: decodes ~30% faster than 3"},
-        {3, "fast", {}, "fast: tANS exponents, raw mantissas (hundreds of MB/s)"},
-        {4, "cm", {{"mantissa_bits", "0"}}, "cm, no mantissa bit modelled (~10% faster)"},
-        {5, "cm", {{"mantissa_bits", "1"}}, "cm (the default): smallest files at tens of MB/s"},
-        {6, "cm", {{"mantissa_bits", "2"}}, "cm, 2 mantissa bits modelled (~0.1% smaller)"},
-        {7, "cm", {{"mantissa_bits", "2"}}, "cm, 2 mantissa bits modelled"},
-        {8, "cm", {{"mantissa_bits", "2"}}, "cm, 2 mantissa bits modelled"},
-        {9, "cm", {{"mantissa_bits", "2"}}, "cm, 2 mantissa bits modelled"},
+        {1, "planes", {}, "top bytes by tANS, other bytes stored (~1 GB/s in f32)"},
+        {2, "fast", {{"lag_classes", "0"}}, "without lag classes: decodes ~30% faster than 3"},
+        {3, "fast", {}, "tANS exponents, raw mantissas (hundreds of MB/s)"},
+        {4, "cm", {{"mantissa_bits", "0"}}, "no mantissa bit modelled (~10% faster than 5)"},
+        {5, "cm", {{"mantissa_bits", "1"}}, "the smallest files at tens of MB/s"},
+        {6, "cm", {{"mantissa_bits", "2"}}, "2 mantissa bits modelled (~0.1% smaller)"},
+        {7, "cm", {{"mantissa_bits", "2"}}, "2 mantissa bits modelled"},
+        {8, "cm", {{"mantissa_bits", "2"}}, "2 mantissa bits modelled"},
+        {9, "cm", {{"mantissa_bits", "2"}}, "2 mantissa bits modelled"},
     };
     return ladder;
 }

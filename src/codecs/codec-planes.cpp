@@ -84,40 +84,42 @@ template <typename U> LMGC_FAST_INLINE U load_low(const std::uint8_t* p) {
 
 // --- Encoder ------------------------------------------------------------------------------
 
-// The first pass over whole steps [from, to) (lane k's value j at in + (k * q + j) values):
-// keys (context * 257 + symbol) in step order, one histogram per lane (increments of one key
-// in a row would wait on each other), and the low bytes of the nonzero values, in the order
-// the decoder takes them. ctx holds each lane's context (its first key), next_key[s] the
-// context after symbol s. Returns the end of the low bytes.
+// One value of the encoder's first pass: its key (context c + symbol) at *key_at, counted in
+// h, and its low bytes at raw if it is nonzero; c becomes the context after it (next_key[s]:
+// context * 257). Without branches (zeros come in runs, but not everywhere): a zero's top byte
+// is 0, so its symbol is the top byte + 256.
 template <typename U>
-LMGC_FAST_CLONES std::uint8_t* first_pass(const std::uint8_t* in, std::size_t q, std::size_t from,
-                                          std::size_t to, std::uint16_t* keys, std::uint32_t* hist,
+LMGC_FAST_INLINE void first_pass_value(U v, unsigned& c, std::uint16_t* key_at, std::uint32_t* h,
+                                       std::uint8_t*& raw, const std::uint16_t* next_key) {
+    const unsigned zero = v == 0;
+    const unsigned sym = static_cast<unsigned>(v >> 8 * low_bytes<U>) + zero * zero_symbol;
+    const unsigned key = c + sym;
+    *key_at = static_cast<std::uint16_t>(key);
+    ++h[key];
+    store_low(raw, v);
+    raw += (zero ^ 1) * low_bytes<U>;
+    c = next_key[sym];
+}
+
+// The first pass over the whole steps 0..all-1 (lane k's value j at in + (k * q + j) values):
+// keys in step order, one histogram per lane (increments of one key in a row would wait on
+// each other), and the low bytes of the nonzero values, in the order the decoder takes them.
+// ctx holds each lane's context. Returns the end of the low bytes.
+template <typename U>
+LMGC_FAST_CLONES std::uint8_t* first_pass(const std::uint8_t* in, std::size_t q, std::size_t all,
+                                          std::uint16_t* keys, std::uint32_t* hist,
                                           std::uint8_t* raw, const std::uint16_t* next_key,
                                           unsigned (&ctx)[n_lanes]) {
-    constexpr unsigned top_shift = 8 * low_bytes<U>, H = n_contexts * n_symbols;
+    constexpr unsigned H = n_contexts * n_symbols;
     const std::size_t lane_bytes = q * sizeof(U);
     unsigned c0 = ctx[0], c1 = ctx[1], c2 = ctx[2], c3 = ctx[3];
-    auto one = [&](const std::uint8_t* at, unsigned& c, std::uint16_t* key_at,
-                   std::uint32_t* h) LMGC_FAST_LAMBDA {
-        // Without branches (zeros come in runs, but not everywhere): a zero's top byte is 0,
-        // so its key is c + 256.
-        const U v = load_le<U>(at);
-        const unsigned zero = v == 0;
-        const unsigned sym = static_cast<unsigned>(v >> top_shift) + zero * zero_symbol;
-        const unsigned key = c + sym;
-        *key_at = static_cast<std::uint16_t>(key);
-        ++h[key];
-        store_low(raw, v);
-        raw += (zero ^ 1) * low_bytes<U>;
-        c = next_key[sym];
-    };
-    const std::uint8_t* at = in + from * sizeof(U);
-    for (std::size_t j = from; j < to; ++j, at += sizeof(U)) {
+    const std::uint8_t* at = in;
+    for (std::size_t j = 0; j < all; ++j, at += sizeof(U)) {
         std::uint16_t* k = keys + n_lanes * j;
-        one(at, c0, k, hist);
-        one(at + lane_bytes, c1, k + 1, hist + H);
-        one(at + 2 * lane_bytes, c2, k + 2, hist + 2 * H);
-        one(at + 3 * lane_bytes, c3, k + 3, hist + 3 * H);
+        first_pass_value(load_le<U>(at), c0, k, hist, raw, next_key);
+        first_pass_value(load_le<U>(at + lane_bytes), c1, k + 1, hist + H, raw, next_key);
+        first_pass_value(load_le<U>(at + 2 * lane_bytes), c2, k + 2, hist + 2 * H, raw, next_key);
+        first_pass_value(load_le<U>(at + 3 * lane_bytes), c3, k + 3, hist + 3 * H, raw, next_key);
     }
     ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
     return raw;
@@ -157,31 +159,27 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
     unsigned ctx[n_lanes] = {};
     const std::size_t all = ln.len[n_lanes - 1];
     std::uint8_t* rp =
-        first_pass<U>(raw.data(), ln.q, 0, all, keys, hist, raw_begin, next_key.data(), ctx);
+        first_pass<U>(raw.data(), ln.q, all, keys, hist, raw_begin, next_key.data(), ctx);
     for (std::size_t j = all; j < ln.q; ++j)
-        for (unsigned k = 0; k < n_lanes; ++k) {
-            if (j >= ln.len[k]) continue;
-            const U v = load_le<U>(raw.data() + (k * ln.q + j) * sizeof(U));
-            const unsigned sym = v ? static_cast<unsigned>(v >> 8 * low_bytes<U>) : zero_symbol;
-            keys[n_lanes * j + k] = static_cast<std::uint16_t>(ctx[k] + sym);
-            ++hist[ctx[k] + sym];
-            store_low(rp, v);
-            rp += v ? low_bytes<U> : 0;
-            ctx[k] = next_key[sym];
-        }
+        for (unsigned k = 0; k < n_lanes; ++k)
+            if (j < ln.len[k])
+                first_pass_value(load_le<U>(raw.data() + (k * ln.q + j) * sizeof(U)), ctx[k],
+                                 &keys[n_lanes * j + k], hist, rp, next_key.data());
     const std::size_t raw_size = static_cast<std::size_t>(rp - raw_begin);
     for (unsigned h = 1; h < n_lanes; ++h)
         for (unsigned key = 0; key < H; ++key) hist[key] += hist[h * H + key];
 
-    // Tables: as large as the symbols need, 2^11 for large chunks.
-    unsigned n_present[n_contexts] = {}, most_present = 0;
+    // Tables: 2^10 slots for large chunks, else as large as the chunk and its symbols need.
+    unsigned most_present = 0;
     std::uint64_t total[n_contexts] = {};
-    for (unsigned c = 0; c < n_contexts; ++c)
+    for (unsigned c = 0; c < n_contexts; ++c) {
+        unsigned n_present = 0;
         for (unsigned s = 0; s < n_symbols; ++s)
-            if (hist[c * n_symbols + s]) ++n_present[c], total[c] += hist[c * n_symbols + s];
+            if (hist[c * n_symbols + s]) ++n_present, total[c] += hist[c * n_symbols + s];
+        most_present = std::max(most_present, n_present);
+    }
     unsigned table_log = static_cast<unsigned>(std::clamp(static_cast<int>(std::bit_width(n)) - 2,
                                                           int{table_log_min}, int{table_log_max}));
-    for (unsigned c = 0; c < n_contexts; ++c) most_present = std::max(most_present, n_present[c]);
     while ((1u << table_log) < most_present) ++table_log;
     const unsigned size = 1u << table_log;
 

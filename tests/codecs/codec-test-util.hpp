@@ -4,6 +4,7 @@
 
 #include "codecs/codec.hpp"
 #include "common/common-float.hpp"
+#include "lmgc/lmgc.hpp"
 #include "testutil.hpp"
 
 #include <gtest/gtest.h>
@@ -87,6 +88,21 @@ inline bytes decode_direct(const std::string& codec, detail::dtype t, const byte
 
 // --- Float test values shared by the float codecs' tests (fast, planes) ---
 
+// The float element types (those the float codecs code).
+constexpr dtype float_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64};
+
+// A float codec's entry: built in, 1 MiB chunks by default, coding the float types and no
+// others (those go to the byte codec).
+inline void expect_float_codec_entry(const std::string& name) {
+    const auto& e = detail::find_codec(name);
+    EXPECT_TRUE(e.available());
+    EXPECT_EQ(e.default_chunk_bytes, 1u << 20);
+    for (const auto t : float_types) EXPECT_TRUE(e.supports(t)) << detail::dtype_name(t);
+    for (const auto t : {dtype::i8, dtype::u8, dtype::i16, dtype::u16, dtype::i32, dtype::u32,
+                         dtype::i64, dtype::u64, dtype::boolean})
+        EXPECT_FALSE(e.supports(t)) << detail::dtype_name(t);
+}
+
 // Payload modes (docs/format.md): 0 coded, 1 stored.
 inline int mode_of(const bytes& coded) {
     return coded.size() > 2 ? coded[2] : -1;
@@ -156,6 +172,35 @@ inline special_inputs special_value_inputs(dtype t) {
             std::memcpy(in.mixed.data() + i * elem, sp.data() + k * elem, elem);
         }
     return in;
+}
+
+// A file of f32 gradients (seeded by `seed`), f16, bf16 and f64 tensors and an integer one,
+// through the container with the float codec `name` at 256 KiB chunks and 1-3 threads: the
+// same bytes whatever the thread count, decoded back exactly, the integer tensor in the byte
+// codec and the others in `name`.
+inline void expect_container_round_trips_at_any_thread_count(const std::string& name,
+                                                             std::uint64_t seed) {
+    const auto g = float_bytes(gradient_like(300000, seed));
+    const auto file = make_safetensors({{"w", "F32", {300000}, g},
+                                        {"h", "F16", {5000}, gradients(dtype::f16, 5000, 2)},
+                                        {"b", "BF16", {5000}, gradients(dtype::bf16, 5000, 3)},
+                                        {"d", "F64", {5000}, gradients(dtype::f64, 5000, 4)},
+                                        {"step", "I64", {1}, random_bytes(8, 6)}});
+    bytes first;
+    for (const int threads : {1, 2, 3}) {
+        auto p = default_compress_params();
+        p.codec = name;
+        p.chunk_bytes = 256 * 1024;
+        p.n_threads = threads;
+        const auto image = compress(file, p);
+        if (first.empty()) first = image;
+        EXPECT_EQ(image, first); // the same bytes whatever the thread count
+        auto dp = default_decompress_params();
+        dp.n_threads = threads;
+        EXPECT_EQ(decompress(image, dp), file);
+        for (const auto& t : inspect(image).tensors)
+            EXPECT_EQ(t.codec, t.name == "step" ? std::string(detail::byte_codec_name()) : name);
+    }
 }
 
 // Tiny chunks of type t: 0..max_n gradient values, and as many zeros, each followed by 0 to

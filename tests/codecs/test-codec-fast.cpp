@@ -19,7 +19,6 @@ using detail::dtype;
 
 namespace {
 
-constexpr dtype fast_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64};
 constexpr std::size_t n_lanes_for_rows = 4; // the codec's lanes (docs/format.md)
 
 // Encodes and decodes raw through the codec table, with lag classes (the default) and
@@ -60,17 +59,11 @@ std::uint64_t magnitude_of_class(unsigned c, unsigned man, std::mt19937_64& rng)
 } // namespace
 
 TEST(codec_fast, in_the_table_for_float_types_only) {
-    const auto& e = detail::find_codec("fast");
-    EXPECT_TRUE(e.available());
-    EXPECT_EQ(e.default_chunk_bytes, 1u << 20);
-    for (const auto t : fast_types) EXPECT_TRUE(e.supports(t)) << detail::dtype_name(t);
-    for (const auto t : {dtype::i8, dtype::u8, dtype::i16, dtype::u16, dtype::i32, dtype::u32,
-                         dtype::i64, dtype::u64, dtype::boolean})
-        EXPECT_FALSE(e.supports(t)) << detail::dtype_name(t);
+    expect_float_codec_entry("fast");
 }
 
 TEST(codec_fast, gradients_of_every_type_round_trip_and_compress) {
-    for (const auto t : fast_types) {
+    for (const auto t : float_types) {
         const auto raw = gradients(t, 200000, 3);
         const auto coded = round_trip(t, raw);
         EXPECT_EQ(mode_of(coded), 0);
@@ -81,7 +74,7 @@ TEST(codec_fast, gradients_of_every_type_round_trip_and_compress) {
 }
 
 TEST(codec_fast, special_values_alone_in_runs_and_mixed_into_gradients) {
-    for (const auto t : fast_types) {
+    for (const auto t : float_types) {
         SCOPED_TRACE(detail::dtype_name(t));
         const auto in = special_value_inputs(t);
         round_trip(t, in.alone);
@@ -105,7 +98,7 @@ TEST(codec_fast, special_values_alone_in_runs_and_mixed_into_gradients) {
 }
 
 TEST(codec_fast, tiny_chunks_and_partial_trailing_elements) {
-    for (const auto t : fast_types) {
+    for (const auto t : float_types) {
         // Zeros code even when tiny (f64), so the coded path sees 1-3 values too.
         for (const auto& raw : tiny_inputs(t, 3)) round_trip(t, raw);
         bytes odd = gradients(t, 5000, 3);
@@ -119,7 +112,7 @@ TEST(codec_fast, sizes_around_lanes_groups_and_the_sign_lag) {
     // Every count from 1 to 300 values (lanes of unequal length, steps shorter than the sign
     // lag, the raw-bit tail) and some larger ones, in coded mode: values from a few classes
     // with signs that follow the value 3 back.
-    for (const auto t : fast_types) {
+    for (const auto t : float_types) {
         SCOPED_TRACE(detail::dtype_name(t));
         const auto g = gradients(t, 20000, 13);
         const std::size_t elem = detail::dtype_size(t);
@@ -376,7 +369,7 @@ TEST(codec_fast, zeros_and_constants) {
 }
 
 TEST(codec_fast, random_bit_patterns_are_stored) {
-    for (const auto t : fast_types) {
+    for (const auto t : float_types) {
         const auto raw = random_bytes(100000 * detail::dtype_size(t), 5);
         const auto coded = round_trip(t, raw);
         EXPECT_EQ(mode_of(coded), 1) << detail::dtype_name(t);
@@ -410,27 +403,7 @@ TEST(codec_fast, real_gradients_in_every_type_beat_byte_shuffling) {
 }
 
 TEST(codec_fast, chunks_threads_and_mixed_files_through_the_container) {
-    const auto g = float_bytes(gradient_like(300000, 17));
-    const auto file = make_safetensors({{"w", "F32", {300000}, g},
-                                        {"h", "F16", {5000}, gradients(dtype::f16, 5000, 2)},
-                                        {"b", "BF16", {5000}, gradients(dtype::bf16, 5000, 3)},
-                                        {"d", "F64", {5000}, gradients(dtype::f64, 5000, 4)},
-                                        {"step", "I64", {1}, random_bytes(8, 6)}});
-    bytes first;
-    for (const int threads : {1, 2, 3}) {
-        auto p = default_compress_params();
-        p.codec = "fast";
-        p.chunk_bytes = 256 * 1024;
-        p.n_threads = threads;
-        const auto image = compress(file, p);
-        if (first.empty()) first = image;
-        EXPECT_EQ(image, first); // the same bytes whatever the thread count
-        auto dp = default_decompress_params();
-        dp.n_threads = threads;
-        EXPECT_EQ(decompress(image, dp), file);
-        for (const auto& t : inspect(image).tensors)
-            EXPECT_EQ(t.codec, t.name == "step" ? std::string(detail::byte_codec_name()) : "fast");
-    }
+    expect_container_round_trips_at_any_thread_count("fast", 17);
 }
 
 TEST(codec_fast, frozen_stream) {
@@ -641,7 +614,7 @@ TEST(codec_fast, hostile_payloads_fail_cleanly) {
             EXPECT_EQ(e.code(), errc::corrupt) << e.what();
         }
     }
-    for (const auto t : fast_types)
+    for (const auto t : float_types)
         for (int k = 0; k < 300; ++k) {
             bytes junk = random_bytes(rng() % 200, rng());
             if (junk.size() > 2) junk[0] = 1, junk[1] = static_cast<std::uint8_t>(t), junk[2] = 0;

@@ -18,8 +18,6 @@ using detail::dtype;
 
 namespace {
 
-constexpr dtype float_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::f64};
-
 bytes round_trip(dtype t, const bytes& raw) {
     const auto coded = encode_direct("planes", t, raw);
     EXPECT_EQ(decode_direct("planes", t, coded, raw.size()), raw)
@@ -39,13 +37,7 @@ bytes with_zero_runs(dtype t, std::size_t n, std::size_t run, std::size_t gap, s
 } // namespace
 
 TEST(codec_planes, in_the_table_for_float_types_only) {
-    const auto& e = detail::find_codec("planes");
-    EXPECT_TRUE(e.available());
-    EXPECT_EQ(e.default_chunk_bytes, 1u << 20);
-    for (const auto t : float_types) EXPECT_TRUE(e.supports(t)) << detail::dtype_name(t);
-    for (const auto t : {dtype::i8, dtype::u8, dtype::i16, dtype::u16, dtype::i32, dtype::u32,
-                         dtype::i64, dtype::u64, dtype::boolean})
-        EXPECT_FALSE(e.supports(t)) << detail::dtype_name(t);
+    expect_float_codec_entry("planes");
 }
 
 TEST(codec_planes, gradients_of_every_type_round_trip_and_compress) {
@@ -162,28 +154,7 @@ TEST(codec_planes, real_gradients_round_trip_between_fast_and_zstd) {
 }
 
 TEST(codec_planes, chunks_threads_and_mixed_files_through_the_container) {
-    const auto g = float_bytes(gradient_like(300000, 5));
-    const auto file = make_safetensors({{"w", "F32", {300000}, g},
-                                        {"h", "F16", {5000}, gradients(dtype::f16, 5000, 2)},
-                                        {"b", "BF16", {5000}, gradients(dtype::bf16, 5000, 3)},
-                                        {"d", "F64", {5000}, gradients(dtype::f64, 5000, 4)},
-                                        {"step", "I64", {1}, random_bytes(8, 6)}});
-    bytes first;
-    for (const int threads : {1, 2, 3}) {
-        auto p = default_compress_params();
-        p.codec = "planes";
-        p.chunk_bytes = 256 * 1024;
-        p.n_threads = threads;
-        const auto image = compress(file, p);
-        if (first.empty()) first = image;
-        EXPECT_EQ(image, first);
-        auto dp = default_decompress_params();
-        dp.n_threads = threads;
-        EXPECT_EQ(decompress(image, dp), file);
-        for (const auto& t : inspect(image).tensors)
-            EXPECT_EQ(t.codec,
-                      t.name == "step" ? std::string(detail::byte_codec_name()) : "planes");
-    }
+    expect_container_round_trips_at_any_thread_count("planes", 5);
 }
 
 TEST(codec_planes, frozen_streams) {

@@ -105,27 +105,22 @@ std::vector<bytes> make_seeds(std::string_view target) {
                 e.make(detail::codec_config{})->encode(raw, layout, s);
                 return s;
             };
-            if (e.name == "planes") {
-                // Gradients with a run of zeros (both contexts), in each float type.
+            // 515 values of gradient bits in each float type (f64, f32, f16, bf16), with
+            // `zeros` of them zero from value 100 on.
+            auto float_seeds = [&](std::uint64_t seed, std::size_t zeros) {
                 for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
                                      detail::dtype::bf16}) {
                     const std::size_t elem = detail::dtype_size(t);
                     bytes raw(515 * elem);
-                    const auto g = test::gradient_like((515 * elem + 3) / 4, 15);
+                    const auto g = test::gradient_like((515 * elem + 3) / 4, seed);
                     std::memcpy(raw.data(), g.data(), raw.size());
-                    std::memset(raw.data() + 100 * elem, 0, 60 * elem);
+                    std::memset(raw.data() + 100 * elem, 0, zeros * elem);
                     seeds.push_back(seed_of(t, raw, 2));
                 }
-            }
+            };
+            if (e.name == "planes") float_seeds(15, 60); // a run of zeros: both kinds of context
             if (e.name == "fast") {
-                for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
-                                     detail::dtype::bf16}) {
-                    const std::size_t elem = detail::dtype_size(t);
-                    bytes raw(515 * elem);
-                    const auto g = test::gradient_like((515 * elem + 3) / 4, 13);
-                    std::memcpy(raw.data(), g.data(), raw.size());
-                    seeds.push_back(seed_of(t, raw, 2));
-                }
+                float_seeds(13, 0);
                 // And one in payload version 2 (lag classes over tiny f16 denormals), of
                 // 1 + 40 * 257 = 10281 values (byte 2 = 40): fewer get no lag.
                 bytes tiny = test::as_bytes(test::tiny_f16_kernels(1143, 3));

@@ -59,6 +59,17 @@ bytes float_bytes(const std::vector<float>& v) {
     return b;
 }
 
+bytes top_halves(const std::vector<float>& v) {
+    bytes b(v.size() * 2);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, &v[i], 4);
+        b[2 * i] = static_cast<std::uint8_t>(u >> 16);
+        b[2 * i + 1] = static_cast<std::uint8_t>(u >> 24);
+    }
+    return b;
+}
+
 std::vector<std::uint32_t> special_f32_bits(std::size_t n_random, std::uint64_t seed) {
     std::vector<std::uint32_t> v = {
         0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, // +-0, +-inf

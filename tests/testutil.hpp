@@ -18,6 +18,9 @@ using detail::bytes;
 std::vector<float> gradient_like(std::size_t n, std::uint64_t seed);
 // Bytes of a float vector.
 bytes float_bytes(const std::vector<float>& v);
+// The top 16 bits of each float, little-endian: bf16 by truncation (as f16 bits, some other
+// valid value).
+bytes top_halves(const std::vector<float>& v);
 // Bytes of a vector of plain values (16-bit floats, integers), in this machine's order.
 template <typename T> bytes as_bytes(const std::vector<T>& v) {
     bytes b(v.size() * sizeof(T));

@@ -58,22 +58,8 @@ std::vector<float> zero_runs(std::vector<float> v) {
         if (i / 16 % 5 == 0) v[i] = 0;
     return v;
 }
-// The top 16 bits of each float (bf16 by truncation; as f16 bits, some other valid value).
-bytes top_halves(const std::vector<float>& v) {
-    bytes b(v.size() * 2);
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        std::uint32_t u;
-        std::memcpy(&u, &v[i], 4);
-        b[2 * i] = static_cast<std::uint8_t>(u >> 16);
-        b[2 * i + 1] = static_cast<std::uint8_t>(u >> 24);
-    }
-    return b;
-}
 bytes doubles(const std::vector<float>& v) {
-    std::vector<double> d(v.begin(), v.end());
-    bytes b(d.size() * 8);
-    std::memcpy(b.data(), d.data(), b.size());
-    return b;
+    return as_bytes(std::vector<double>(v.begin(), v.end()));
 }
 
 bytes random_bytes(std::size_t n, std::uint64_t seed) {

@@ -139,14 +139,7 @@ std::vector<std::string> serialized_lines(std::size_t n, std::uint64_t seed) {
         } else {
             auto v = gradient_like(128 * (1 + rng() % 6) + rng() % 64, rng());
             if (p.type != dtype::f32) { // keep the top halves: bf16-like values
-                bytes h(v.size() * 2);
-                for (std::size_t i = 0; i < v.size(); ++i) {
-                    std::uint32_t u;
-                    std::memcpy(&u, &v[i], 4);
-                    h[2 * i] = static_cast<std::uint8_t>(u >> 16);
-                    h[2 * i + 1] = static_cast<std::uint8_t>(u >> 24);
-                }
-                data = h;
+                data = top_halves(v);
             } else {
                 data = float_bytes(v);
             }

@@ -2,9 +2,11 @@
 // bits: the byte plane that carries nearly all the redundancy) is a tANS symbol, exact zeros a
 // symbol of their own, in the context of the value before it (zero, or its top byte's distance
 // to the chunk's most common one: zero runs cost next to nothing); the other bytes of a nonzero
-// value are stored as they are, so neither side shifts bits. Byte grouping with an entropy
-// coder, as ZipNN does: in float32 1.3-2x the speed of `fast` without lag classes, for a
-// payload 0.4-1.7 points larger. Integer arithmetic only: the same bytes everywhere.
+// value are stored as they are, so neither side shifts bits. Chunks with next to no zeros go
+// dense: no zero symbol, and the low bytes of every value split off and joined back as a
+// block, so that the tANS loops do nothing else. Byte grouping with an entropy coder, as
+// ZipNN does: in float32 1.3-2x the speed of `fast` without lag classes, for a payload
+// 0.4-1.7 points larger. Integer arithmetic only: the same bytes everywhere.
 // Payload: docs/format.md ("planes" payload); measurements: docs/fast.md.
 #include "codecs/codec-tans.hpp"
 #include "codecs/codec.hpp"
@@ -19,8 +21,11 @@ namespace {
 
 using namespace tans;
 
-constexpr std::uint8_t payload_version = 1;
-constexpr std::uint8_t mode_coded = 0, mode_stored = 1;
+// Version 2 added the dense mode; coded and stored chunks are still written at version 1.
+constexpr std::uint8_t payload_version_1 = 1, payload_version_2 = 2;
+// Dense: no zero symbol, every value's low bytes in value order (chunks with few zeros: no
+// zero test on either side, and the low bytes move as a block).
+constexpr std::uint8_t mode_coded = 0, mode_stored = 1, mode_dense = 2;
 
 // Symbols: 0-255 the top byte of a nonzero value, 256 an exact zero (all bits clear).
 constexpr unsigned n_symbols = 257, zero_symbol = 256;
@@ -51,7 +56,7 @@ struct scratch {
     std::vector<std::uint16_t> keys, norm, spread, state_table, present;
     std::vector<std::uint32_t> hist, dtable;
     std::vector<sym_tt> tt;
-    bytes raw, tans, desc, stream;
+    bytes raw, tans, desc, stream, sym;
 };
 scratch& thread_scratch() {
     thread_local scratch s;
@@ -60,7 +65,7 @@ scratch& thread_scratch() {
 
 void encode_stored(byte_span raw, dtype type, bytes& out) {
     byte_writer w(out);
-    w.u8(payload_version);
+    w.u8(payload_version_1);
     w.u8(static_cast<std::uint8_t>(type));
     w.u8(mode_stored);
     w.raw(raw);
@@ -125,6 +130,45 @@ LMGC_FAST_CLONES std::uint8_t* first_pass(const std::uint8_t* in, std::size_t q,
     return raw;
 }
 
+// The dense first pass (no zero symbol; the low bytes are copied as a block): one value's key
+// from its top byte.
+template <typename U>
+LMGC_FAST_INLINE void dense_first_pass_value(const std::uint8_t* at, unsigned& c,
+                                             std::uint16_t* key_at, std::uint32_t* h,
+                                             const std::uint16_t* next_key) {
+    const unsigned sym = at[low_bytes<U>];
+    const unsigned key = c + sym;
+    *key_at = static_cast<std::uint16_t>(key);
+    ++h[key];
+    c = next_key[sym];
+}
+
+template <typename U>
+LMGC_FAST_CLONES void dense_first_pass(const std::uint8_t* in, std::size_t q, std::size_t all,
+                                       std::uint16_t* keys, std::uint32_t* hist,
+                                       const std::uint16_t* next_key, unsigned (&ctx)[n_lanes]) {
+    constexpr unsigned H = n_contexts * n_symbols;
+    const std::size_t lane_bytes = q * sizeof(U);
+    unsigned c0 = ctx[0], c1 = ctx[1], c2 = ctx[2], c3 = ctx[3];
+    const std::uint8_t* at = in;
+    for (std::size_t j = 0; j < all; ++j, at += sizeof(U)) {
+        std::uint16_t* k = keys + n_lanes * j;
+        dense_first_pass_value<U>(at, c0, k, hist, next_key);
+        dense_first_pass_value<U>(at + lane_bytes, c1, k + 1, hist + H, next_key);
+        dense_first_pass_value<U>(at + 2 * lane_bytes, c2, k + 2, hist + 2 * H, next_key);
+        dense_first_pass_value<U>(at + 3 * lane_bytes, c3, k + 3, hist + 3 * H, next_key);
+    }
+    ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
+}
+
+// The low bytes of n values, in value order (the dense payload's `low`).
+template <typename U>
+LMGC_FAST_CLONES void split_low_bytes(const std::uint8_t* in, std::size_t n, std::uint8_t* low) {
+    for (std::size_t i = 0; i < n; ++i)
+        for (unsigned b = 0; b < low_bytes<U>; ++b)
+            low[i * low_bytes<U> + b] = in[i * sizeof(U) + b];
+}
+
 // tANS encoding of steps all-1 down to 0, where every lane has a value.
 LMGC_FAST_CLONES void encode_steps(tans_writer& tw, const std::uint16_t* keys, std::size_t all,
                                    const sym_tt* tt, const std::uint16_t* state_table) {
@@ -153,19 +197,34 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
         }
         center = static_cast<unsigned>(std::max_element(h.begin(), h.end()) - h.begin());
     }
+    // Dense when at most 1 value in 256 is zero: each zero then costs its low bytes and a rare
+    // top byte (~0.6% of a bf16 payload at the limit), for a faster coder on both sides.
+    std::size_t zeros = 0;
+    for (std::size_t i = 0; i < n; ++i) zeros += load_le<U>(raw.data() + i * sizeof(U)) == 0;
+    const bool dense = zeros * 256 <= n;
     std::array<std::uint16_t, n_symbols> next_key;
     for (unsigned s = 0; s < n_symbols; ++s)
         next_key[s] = static_cast<std::uint16_t>(context_after(s, center) * n_symbols);
     unsigned ctx[n_lanes] = {};
     const std::size_t all = ln.len[n_lanes - 1];
-    std::uint8_t* rp =
-        first_pass<U>(raw.data(), ln.q, all, keys, hist, raw_begin, next_key.data(), ctx);
-    for (std::size_t j = all; j < ln.q; ++j)
-        for (unsigned k = 0; k < n_lanes; ++k)
-            if (j < ln.len[k])
-                first_pass_value(load_le<U>(raw.data() + (k * ln.q + j) * sizeof(U)), ctx[k],
-                                 &keys[n_lanes * j + k], hist, rp, next_key.data());
-    const std::size_t raw_size = static_cast<std::size_t>(rp - raw_begin);
+    std::uint8_t* rp = raw_begin;
+    if (dense) {
+        dense_first_pass<U>(raw.data(), ln.q, all, keys, hist, next_key.data(), ctx);
+        for (std::size_t j = all; j < ln.q; ++j)
+            for (unsigned k = 0; k < n_lanes; ++k)
+                if (j < ln.len[k])
+                    dense_first_pass_value<U>(raw.data() + (k * ln.q + j) * sizeof(U), ctx[k],
+                                              &keys[n_lanes * j + k], hist, next_key.data());
+    } else {
+        rp = first_pass<U>(raw.data(), ln.q, all, keys, hist, raw_begin, next_key.data(), ctx);
+        for (std::size_t j = all; j < ln.q; ++j)
+            for (unsigned k = 0; k < n_lanes; ++k)
+                if (j < ln.len[k])
+                    first_pass_value(load_le<U>(raw.data() + (k * ln.q + j) * sizeof(U)), ctx[k],
+                                     &keys[n_lanes * j + k], hist, rp, next_key.data());
+    }
+    const std::size_t raw_size =
+        dense ? n * low_bytes<U> : static_cast<std::size_t>(rp - raw_begin);
     for (unsigned h = 1; h < n_lanes; ++h)
         for (unsigned key = 0; key < H; ++key) hist[key] += hist[h * H + key];
 
@@ -222,9 +281,9 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
     if (5 + 20 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
         return encode_stored(raw, type, out);
     byte_writer w(out);
-    w.u8(payload_version);
+    w.u8(dense ? payload_version_2 : payload_version_1);
     w.u8(static_cast<std::uint8_t>(type));
-    w.u8(mode_coded);
+    w.u8(dense ? mode_dense : mode_coded);
     w.u8(static_cast<std::uint8_t>(table_log));
     w.u8(ctx_mask);
     w.u8(static_cast<std::uint8_t>(center));
@@ -233,7 +292,13 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
     w.varint(tans_size);
     out.insert(out.end(), sc.tans.begin(),
                sc.tans.begin() + static_cast<std::ptrdiff_t>(tans_size));
-    out.insert(out.end(), raw_begin, raw_begin + raw_size);
+    if (dense) {
+        const std::size_t at = out.size();
+        out.resize(at + raw_size);
+        split_low_bytes<U>(raw.data(), n, out.data() + at);
+    } else {
+        out.insert(out.end(), raw_begin, raw_begin + raw_size);
+    }
     w.raw(raw.last(tail));
     if (out.size() - base > raw.size() + 3) {
         out.resize(base);
@@ -278,8 +343,41 @@ LMGC_FAST_CLONES void decode_steps(const std::uint32_t* dt, tans_reader& br_io,
     raw_io = raw;
 }
 
+// The dense mode's symbols of `steps` whole steps: lane k's at sym + k * block_steps.
+LMGC_FAST_CLONES void decode_dense_steps(const std::uint32_t* dt, tans_reader& br_io,
+                                         std::uint32_t (&idx)[n_lanes], std::uint8_t* sym,
+                                         std::size_t steps) {
+    tans_reader br = br_io;
+    std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
+    auto one = [&](std::uint32_t& x, std::uint8_t* to) LMGC_FAST_LAMBDA {
+        const std::uint32_t e = dt[x];
+        x = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
+        *to = static_cast<std::uint8_t>(e);
+    };
+    for (std::size_t t = 0; t < steps; ++t) {
+        one(x0, sym + t);
+        one(x1, sym + block_steps + t);
+        one(x2, sym + 2 * block_steps + t);
+        one(x3, sym + 3 * block_steps + t);
+        br.refill_unchecked();
+    }
+    idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
+    br_io = br;
+}
+
+// count values from their top bytes (sym) and low bytes (low, in value order).
 template <typename U>
-void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out) {
+LMGC_FAST_CLONES void join_values(const std::uint8_t* sym, const std::uint8_t* low,
+                                  std::uint8_t* out, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        for (unsigned b = 0; b < low_bytes<U>; ++b)
+            out[i * sizeof(U) + b] = low[i * low_bytes<U> + b];
+        out[i * sizeof(U) + low_bytes<U>] = sym[i];
+    }
+}
+
+template <typename U>
+void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out, bool dense) {
     constexpr unsigned R = low_bytes<U>, top_shift = 8 * R;
     const std::size_t n = out.size() / sizeof(U), tail = out.size() - n * sizeof(U);
     LMGC_CHECK(n > 0, errc::corrupt, "planes: coded payload for a chunk without whole values");
@@ -300,6 +398,12 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     const std::uint8_t* const raw_begin = coded.data() + r.pos();
     const std::uint8_t* const raw_end = raw_begin + (r.remaining() - tail);
     const std::uint8_t* const coded_end = coded.data() + coded.size();
+    LMGC_CHECK(!dense || !(ctx_mask & 2), errc::corrupt,
+               "planes: a dense chunk has a table for the context after a zero");
+    LMGC_CHECK(!dense || static_cast<std::size_t>(raw_end - raw_begin) == n * R, errc::corrupt,
+               "planes: dense chunk has ", raw_end - raw_begin, " low bytes, expected ", n * R);
+    // Dense chunks have no zero symbol.
+    const unsigned n_coded_symbols = dense ? zero_symbol : n_symbols;
 
     // Decode tables: contexts without a table, and a trap region after them, decode a zero
     // and go to the trap, where a lane stays and fails the final check.
@@ -320,7 +424,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
             std::fill_n(dt, size, trap_entry);
             continue;
         }
-        const unsigned np = read_description(dr, n_symbols, size, norm, present, who);
+        const unsigned np = read_description(dr, n_coded_symbols, size, norm, present, who);
         spread_symbols(norm, present, np, table_log, sc.spread.data());
         for (unsigned u = 0; u < size; ++u) {
             const unsigned s = sc.spread[u];
@@ -340,6 +444,36 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
     std::uint8_t* const dst = out.data();
     const std::uint8_t* raw = raw_begin;
+    if (dense) {
+        // Blocks of whole steps' symbols, joined to their low bytes, then the last steps.
+        std::uint8_t* const sym = grow(sc.sym, n_lanes * block_steps);
+        const std::size_t all = ln.len[n_lanes - 1];
+        std::size_t j = 0;
+        while (j < all) {
+            const std::size_t steps =
+                std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log)});
+            if (steps == 0) break;
+            decode_dense_steps(dtable, br, idx, sym, steps);
+            for (unsigned k = 0; k < n_lanes; ++k) {
+                const std::size_t i = k * ln.q + j;
+                join_values<U>(sym + k * block_steps, raw_begin + i * R, dst + i * sizeof(U),
+                               steps);
+            }
+            j += steps;
+        }
+        for (; j < ln.q; ++j) {
+            for (unsigned k = 0; k < n_lanes; ++k) {
+                if (j >= ln.len[k]) continue;
+                const std::uint32_t e = dtable[idx[k]];
+                idx[k] = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
+                const std::uint8_t s = static_cast<std::uint8_t>(e);
+                const std::size_t i = k * ln.q + j;
+                join_values<U>(&s, raw_begin + i * R, dst + i * sizeof(U), 1);
+            }
+            LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
+        }
+        raw = raw_end;
+    }
     // One step the careful way: any lanes, every read checked.
     auto step = [&](std::size_t j) {
         for (unsigned k = 0; k < n_lanes; ++k) {
@@ -361,8 +495,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out)
     };
     // Blocks of whole steps while the symbols and the low bytes surely last (every value
     // nonzero, 8 bytes to spare for the loads), then the rest the careful way.
-    const std::size_t all = ln.len[n_lanes - 1];
-    std::size_t j = 0;
+    const std::size_t all = dense ? 0 : ln.len[n_lanes - 1];
+    std::size_t j = dense ? ln.q : 0;
     while (j < all) {
         const std::size_t room = static_cast<std::size_t>(coded_end - raw);
         const std::size_t steps =
@@ -405,8 +539,8 @@ class codec_planes final : public codec_i {
                 std::span<std::uint8_t> out) const override {
         byte_reader r(coded, errc::corrupt, "planes: payload truncated");
         const auto version = r.u8();
-        LMGC_CHECK(version == payload_version, errc::corrupt, "planes: payload version ",
-                   int(version), " is not 1");
+        LMGC_CHECK(version == payload_version_1 || version == payload_version_2, errc::corrupt,
+                   "planes: payload version ", int(version), " is not 1 or 2");
         LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
                    "planes: payload element type does not match the stream's");
         const auto mode = r.u8();
@@ -416,16 +550,19 @@ class codec_planes final : public codec_i {
             if (!out.empty()) std::memcpy(out.data(), coded.data() + r.pos(), out.size());
             return;
         }
-        LMGC_CHECK(mode == mode_coded, errc::corrupt, "planes: unknown payload mode ", int(mode));
+        LMGC_CHECK(mode == mode_coded || (mode == mode_dense && version >= payload_version_2),
+                   errc::corrupt, "planes: unknown payload mode ", int(mode), " (version ",
+                   int(version), ")");
+        const bool dense = mode == mode_dense;
         LMGC_CHECK(dtype_is_float(layout.type), errc::corrupt, "planes: stream of ",
                    dtype_name(layout.type), " values, which planes does not code");
         switch (dtype_size(layout.type)) {
         case 2:
-            return decode_values<std::uint16_t>(r, coded, out);
+            return decode_values<std::uint16_t>(r, coded, out, dense);
         case 4:
-            return decode_values<std::uint32_t>(r, coded, out);
+            return decode_values<std::uint32_t>(r, coded, out, dense);
         case 8:
-            return decode_values<std::uint64_t>(r, coded, out);
+            return decode_values<std::uint64_t>(r, coded, out, dense);
         default:
             break;
         }

@@ -34,6 +34,17 @@ bytes with_zero_runs(dtype t, std::size_t n, std::size_t run, std::size_t gap, s
     return raw;
 }
 
+// raw with each zero value made the smallest denormal: no zeros, so coded in the dense mode.
+bytes without_zeros(dtype t, bytes raw) {
+    const std::size_t elem = detail::dtype_size(t);
+    for (std::size_t i = 0; i + elem <= raw.size(); i += elem)
+        if (std::all_of(raw.begin() + static_cast<std::ptrdiff_t>(i),
+                        raw.begin() + static_cast<std::ptrdiff_t>(i + elem),
+                        [](std::uint8_t b) { return b == 0; }))
+            raw[i] = 1;
+    return raw;
+}
+
 } // namespace
 
 TEST(codec_planes, in_the_table_for_float_types_only) {
@@ -123,7 +134,7 @@ TEST(codec_planes, zeros_constants_and_random_bits) {
         bytes constant(50000 * elem);
         for (std::size_t i = 0; i < constant.size(); ++i)
             constant[i] = static_cast<std::uint8_t>(0x3c + i % elem);
-        EXPECT_EQ(mode_of(round_trip(t, constant)), 0);
+        EXPECT_EQ(mode_of(round_trip(t, constant)), 2); // no zeros: dense
         // Random bits: nothing to gain, stored (mode 1), 3 bytes of header.
         const auto random = random_bytes(100000 * elem, 7);
         const auto coded = round_trip(t, random);
@@ -160,7 +171,8 @@ TEST(codec_planes, chunks_threads_and_mixed_files_through_the_container) {
 TEST(codec_planes, frozen_streams) {
     // If this fails, the coded bytes changed: files written before may no longer decode the
     // same. Bump the planes payload version (docs/format.md) if the decoder changed, and update
-    // the values only on purpose. f32 with zero runs, and its top halves as bf16.
+    // the values only on purpose. f32 with zero runs, and its top halves as bf16; both again
+    // without zeros (the dense mode, payload version 2).
     const auto raw = lcg_gradients(100000);
     bytes half(raw.size() / 2);
     for (std::size_t i = 0; i < half.size() / 2; ++i) {
@@ -173,8 +185,13 @@ TEST(codec_planes, frozen_streams) {
         std::size_t size;
         std::uint32_t crc;
     };
+    // And both without zeros: dense (payload version 2).
+    const auto raw_dense = without_zeros(dtype::f32, raw);
+    const auto half_dense = without_zeros(dtype::bf16, half);
     const frozen cases[] = {{dtype::f32, &raw, 217843, 2906579370u},
-                            {dtype::bf16, &half, 84643, 3385446067u}};
+                            {dtype::bf16, &half, 84643, 3385446067u},
+                            {dtype::f32, &raw_dense, 318178, 376443772u},
+                            {dtype::bf16, &half_dense, 118178, 2679073357u}};
     for (const auto& c : cases) {
         const auto coded = encode_direct("planes", c.t, *c.raw);
         EXPECT_EQ(decode_direct("planes", c.t, coded, c.raw->size()), *c.raw);
@@ -217,36 +234,109 @@ TEST(codecs_formats, planes_payload_is_what_format_md_says) {
     EXPECT_EQ(r.remaining(), nonzero);
 }
 
+TEST(codecs_formats, planes_dense_payload_is_what_format_md_says) {
+    // version 2, element type, mode 2 (dense), table_log, context mask without context 1
+    // (after a zero), center, the descriptions and the tANS stream, then every value's low
+    // bytes in value order, then the partial trailing element.
+    const std::size_t n = 4000;
+    bytes raw = without_zeros(dtype::f32, gradients(dtype::f32, n, 1));
+    raw.push_back(0x5A);
+    const auto coded = encode_direct("planes", dtype::f32, raw);
+    ASSERT_EQ(mode_of(coded), 2);
+    EXPECT_EQ(coded[0], 2);
+    EXPECT_EQ(coded[1], static_cast<std::uint8_t>(dtype::f32));
+    EXPECT_EQ(coded[3], 10);
+    EXPECT_EQ(coded[4] & 3, 1);
+    detail::byte_reader r(detail::byte_span(coded).subspan(6));
+    r.raw(r.varint()); // table descriptions
+    r.raw(r.varint()); // tANS stream
+    ASSERT_EQ(r.remaining(), n * 3 + 1);
+    const std::size_t at = 6 + r.pos();
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t b = 0; b < 3; ++b) ASSERT_EQ(coded[at + 3 * i + b], raw[4 * i + b]) << i;
+    EXPECT_EQ(coded.back(), 0x5A);
+}
+
+namespace {
+
+// Truncations, changed bytes and bad header fields of a valid payload of `raw` in `mode` (0
+// coded, 2 dense): errors of the corrupt kind, never a crash. `bad_headers`: (byte, value).
+void expect_hostile_payloads_fail_cleanly(dtype t, const bytes& raw, int mode,
+                                          std::initializer_list<std::pair<int, int>> bad_headers,
+                                          std::mt19937_64& rng) {
+    const auto coded = round_trip(t, raw);
+    ASSERT_EQ(mode_of(coded), mode);
+    // Every truncation is an error of the corrupt kind.
+    for (std::size_t cut = 0; cut < coded.size(); cut += 1 + coded.size() / 97) {
+        const bytes b(coded.begin(), coded.begin() + static_cast<std::ptrdiff_t>(cut));
+        EXPECT_THROW(decode_direct("planes", t, b, raw.size()), error) << cut;
+    }
+    // Changed bytes: an error of the corrupt kind or some output, never a crash.
+    for (int k = 0; k < 300; ++k) {
+        bytes b = coded;
+        b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+        try {
+            decode_direct("planes", t, b, raw.size());
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+        }
+    }
+    for (const auto& [at, v] : bad_headers) {
+        bytes b = coded;
+        b[static_cast<std::size_t>(at)] = static_cast<std::uint8_t>(v);
+        EXPECT_THROW(decode_direct("planes", t, b, raw.size()), error) << at << "=" << v;
+    }
+}
+
+} // namespace
+
 TEST(codec_planes, hostile_payloads_fail_cleanly) {
     std::mt19937_64 rng(3);
     for (const auto t : float_types) {
         SCOPED_TRACE(detail::dtype_name(t));
         for (const std::size_t n : {300u, 3000u, 20000u}) {
-            const auto raw = with_zero_runs(t, n, 50, 200, n);
-            const auto coded = round_trip(t, raw);
-            ASSERT_EQ(mode_of(coded), 0);
-            // Every truncation is an error of the corrupt kind.
-            for (std::size_t cut = 0; cut < coded.size(); cut += 1 + coded.size() / 97) {
-                const bytes b(coded.begin(), coded.begin() + static_cast<std::ptrdiff_t>(cut));
-                EXPECT_THROW(decode_direct("planes", t, b, raw.size()), error) << cut;
-            }
-            // Changed bytes: an error of the corrupt kind or some output, never a crash.
-            for (int k = 0; k < 300; ++k) {
-                bytes b = coded;
-                b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
-                try {
-                    decode_direct("planes", t, b, raw.size());
-                } catch (const error& e) {
-                    EXPECT_EQ(e.code(), errc::corrupt) << e.what();
-                }
-            }
-            // Header fields out of range.
-            for (const auto& [at, v] :
-                 {std::pair{0, 2}, {2, 7}, {3, 5}, {3, 11}, {4, 0}, {4, 64}, {5, 128}}) {
-                bytes b = coded;
-                b[at] = static_cast<std::uint8_t>(v);
-                EXPECT_THROW(decode_direct("planes", t, b, raw.size()), error) << at << "=" << v;
-            }
+            // Coded: header fields out of range (mode 2 needs version 2).
+            expect_hostile_payloads_fail_cleanly(
+                t, with_zero_runs(t, n, 50, 200, n), 0,
+                {{0, 0}, {0, 3}, {2, 2}, {2, 7}, {3, 5}, {3, 11}, {4, 0}, {4, 64}, {5, 128}}, rng);
+            // Dense: version 1, or a table for the context after a zero (there are none).
+            const auto dense = without_zeros(t, gradients(t, n, n + 1));
+            const auto coded = encode_direct("planes", t, dense);
+            expect_hostile_payloads_fail_cleanly(
+                t, dense, 2, {{0, 1}, {0, 3}, {4, coded.at(4) | 2}, {4, 64}, {5, 128}}, rng);
         }
+    }
+}
+
+TEST(codec_planes, dense_when_at_most_one_value_in_256_is_zero) {
+    // The dense mode (no zero symbol) costs a zero its low bytes and a rare top byte, the
+    // coded mode a table and a symbol more: at the limit (1 zero in 256 values) the dense
+    // payload stays within 1% of the coded one.
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const std::size_t elem = detail::dtype_size(t), n = 25600;
+        bytes raw = without_zeros(t, gradients(t, n, 9));
+        for (std::size_t i = 0; i < 100; ++i) std::memset(raw.data() + (i * 251) * elem, 0, elem);
+        const auto dense = round_trip(t, raw);
+        EXPECT_EQ(mode_of(dense), 2);
+        std::memset(raw.data() + 25599 * elem, 0, elem); // the 101st zero
+        const auto coded = round_trip(t, raw);
+        EXPECT_EQ(mode_of(coded), 0);
+        EXPECT_LT(dense.size(), coded.size() * 101 / 100);
+    }
+}
+
+TEST(codec_planes, dense_sizes_around_lanes_and_decoder_blocks) {
+    // As in the coded mode: every count to 300, counts around the blocks of 2048 steps, odd
+    // trailing bytes, special values.
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        for (std::size_t n = 1; n <= 300; ++n) round_trip(t, without_zeros(t, gradients(t, n, n)));
+        for (const std::size_t n : {8191u, 8192u, 8193u, 8196u, 16383u, 16384u, 16385u, 40000u})
+            EXPECT_EQ(mode_of(round_trip(t, without_zeros(t, gradients(t, n, n)))), 2) << n;
+        bytes odd = without_zeros(t, gradients(t, 5000, 3));
+        odd.push_back(0xAB);
+        EXPECT_EQ(mode_of(round_trip(t, odd)), 2);
+        EXPECT_EQ(mode_of(round_trip(t, without_zeros(t, special_value_inputs(t).mixed))), 2);
     }
 }

@@ -106,8 +106,8 @@ std::vector<bytes> make_seeds(std::string_view target) {
                 return s;
             };
             // 515 values of gradient bits in each float type (f64, f32, f16, bf16), with
-            // `zeros` of them zero from value 100 on.
-            auto float_seeds = [&](std::uint64_t seed, std::size_t zeros) {
+            // `zeros` of them zero from value 100 on; with no_zeros, no value zero.
+            auto float_seeds = [&](std::uint64_t seed, std::size_t zeros, bool no_zeros = false) {
                 for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
                                      detail::dtype::bf16}) {
                     const std::size_t elem = detail::dtype_size(t);
@@ -115,10 +115,20 @@ std::vector<bytes> make_seeds(std::string_view target) {
                     const auto g = test::gradient_like((515 * elem + 3) / 4, seed);
                     std::memcpy(raw.data(), g.data(), raw.size());
                     std::memset(raw.data() + 100 * elem, 0, zeros * elem);
-                    seeds.push_back(seed_of(t, raw, 2));
+                    for (std::size_t i = 0; no_zeros && i < 515; ++i) raw[i * elem] |= 1;
+                    bytes s = seed_of(t, raw, 2);
+                    if (no_zeros && (s.size() < 6 || s[3] != 2 || s[5] != 2)) {
+                        std::fprintf(stderr, "fuzz seeds: the planes seed meant for the dense "
+                                             "mode is not in it\n");
+                        std::abort();
+                    }
+                    seeds.push_back(std::move(s));
                 }
             };
-            if (e.name == "planes") float_seeds(15, 60); // a run of zeros: both kinds of context
+            if (e.name == "planes") {
+                float_seeds(15, 60);      // a run of zeros: both kinds of context
+                float_seeds(16, 0, true); // no zeros: the dense mode
+            }
             if (e.name == "fast") {
                 float_seeds(13, 0);
                 // And one in payload version 2 (lag classes over tiny f16 denormals), of

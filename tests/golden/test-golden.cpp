@@ -52,6 +52,13 @@ bytes bits_bytes(const std::vector<std::uint32_t>& bits) {
     return b;
 }
 
+// Zeros made 1e-30 (nonzero in every float type's top bytes).
+std::vector<float> no_zeros(std::vector<float> v) {
+    for (auto& x : v)
+        if (x == 0) x = 1e-30f;
+    return v;
+}
+
 // Every fifth run of 16 values set to zero.
 std::vector<float> zero_runs(std::vector<float> v) {
     for (std::size_t i = 0; i < v.size(); ++i)
@@ -137,6 +144,13 @@ std::vector<golden_case> golden_cases() {
                            {"h", "F16", {7, 90}, top_halves(gradient_like(630, 26))},
                            {"d", "F64", {100}, doubles(zero_runs(gradient_like(100, 27)))}}),
          "planes", 2048},
+        // planes payload version 2: the dense mode (no zeros), with a partial last chunk.
+        {"safetensors-dense-planes-payload2",
+         make_safetensors({{"w", "F32", {30, 50}, float_bytes(no_zeros(gradient_like(1500, 28)))},
+                           {"b", "BF16", {700}, top_halves(no_zeros(gradient_like(700, 29)))},
+                           {"h", "F16", {9, 70}, top_halves(no_zeros(gradient_like(630, 30)))},
+                           {"d", "F64", {150}, doubles(no_zeros(gradient_like(150, 31)))}}),
+         "planes", 2000},
     };
 }
 

@@ -74,7 +74,7 @@ TEST(codec_planes, special_values_alone_in_runs_and_mixed_into_gradients) {
         SCOPED_TRACE(detail::dtype_name(t));
         const auto in = special_value_inputs(t);
         round_trip(t, in.alone);
-        EXPECT_EQ(mode_of(round_trip(t, in.runs)), 0);
+        EXPECT_EQ(mode_of(round_trip(t, in.runs)), 2); // the zeros in one run
         EXPECT_EQ(mode_of(round_trip(t, in.mixed)), 0);
     }
     // Every 16-bit pattern: all 256 top bytes and the zero symbol in one chunk.
@@ -171,32 +171,38 @@ TEST(codec_planes, chunks_threads_and_mixed_files_through_the_container) {
 TEST(codec_planes, frozen_streams) {
     // If this fails, the coded bytes changed: files written before may no longer decode the
     // same. Bump the planes payload version (docs/format.md) if the decoder changed, and update
-    // the values only on purpose. f32 with zero runs, and its top halves as bf16; both again
-    // without zeros (the dense mode, payload version 2).
+    // the values only on purpose. f32 with runs of 200 zeros (dense: payload version 2), and
+    // its top halves as bf16; both again with every 5th value zero too (coded: version 1).
     const auto raw = lcg_gradients(100000);
-    bytes half(raw.size() / 2);
-    for (std::size_t i = 0; i < half.size() / 2; ++i) {
-        half[2 * i] = raw[4 * i + 2];
-        half[2 * i + 1] = raw[4 * i + 3];
-    }
+    auto top_half_bytes = [](const bytes& f32) {
+        bytes half(f32.size() / 2);
+        for (std::size_t i = 0; i < half.size() / 2; ++i) {
+            half[2 * i] = f32[4 * i + 2];
+            half[2 * i + 1] = f32[4 * i + 3];
+        }
+        return half;
+    };
+    bytes scattered = raw;
+    for (std::size_t i = 0; i < scattered.size() / 4; i += 5) std::memset(&scattered[4 * i], 0, 4);
+    const auto half = top_half_bytes(raw), half_scattered = top_half_bytes(scattered);
     struct frozen {
         dtype t;
         const bytes* raw;
+        int mode;
         std::size_t size;
         std::uint32_t crc;
     };
-    // And both without zeros: dense (payload version 2).
-    const auto raw_dense = without_zeros(dtype::f32, raw);
-    const auto half_dense = without_zeros(dtype::bf16, half);
-    const frozen cases[] = {{dtype::f32, &raw, 217843, 2906579370u},
-                            {dtype::bf16, &half, 84643, 3385446067u},
-                            {dtype::f32, &raw_dense, 318178, 376443772u},
-                            {dtype::bf16, &half_dense, 118178, 2679073357u}};
+    const frozen cases[] = {{dtype::f32, &raw, 2, 218083, 381347566u},
+                            {dtype::bf16, &half, 2, 84883, 3322825945u},
+                            {dtype::f32, &scattered, 0, 184444, 1113414284u},
+                            {dtype::bf16, &half_scattered, 0, 77884, 3754901385u}};
     for (const auto& c : cases) {
+        SCOPED_TRACE(detail::dtype_name(c.t));
         const auto coded = encode_direct("planes", c.t, *c.raw);
         EXPECT_EQ(decode_direct("planes", c.t, coded, c.raw->size()), *c.raw);
-        EXPECT_EQ(coded.size(), c.size) << detail::dtype_name(c.t);
-        EXPECT_EQ(detail::crc32c(coded), c.crc) << detail::dtype_name(c.t);
+        EXPECT_EQ(mode_of(coded), c.mode);
+        EXPECT_EQ(coded.size(), c.size);
+        EXPECT_EQ(detail::crc32c(coded), c.crc);
     }
 }
 
@@ -236,10 +242,14 @@ TEST(codecs_formats, planes_payload_is_what_format_md_says) {
 
 TEST(codecs_formats, planes_dense_payload_is_what_format_md_says) {
     // version 2, element type, mode 2 (dense), table_log, context mask without context 1
-    // (after a zero), center, the descriptions and the tANS stream, then every value's low
-    // bytes in value order, then the partial trailing element.
+    // (after a zero), center, the zero runs (count, then per run its distance from the end of
+    // the one before and its length - 16), the descriptions and the tANS stream, then the low
+    // bytes of every value outside the runs in value order, then the partial trailing element.
     const std::size_t n = 4000;
     bytes raw = without_zeros(dtype::f32, gradients(dtype::f32, n, 1));
+    std::memset(raw.data() + 4 * 1000, 0, 4 * 100); // values 1000-1099
+    std::memset(raw.data() + 4 * 3000, 0, 4 * 16);  // values 3000-3015
+    std::memset(raw.data() + 4 * 3500, 0, 4 * 2);   // not a run
     raw.push_back(0x5A);
     const auto coded = encode_direct("planes", dtype::f32, raw);
     ASSERT_EQ(mode_of(coded), 2);
@@ -248,12 +258,20 @@ TEST(codecs_formats, planes_dense_payload_is_what_format_md_says) {
     EXPECT_EQ(coded[3], 10);
     EXPECT_EQ(coded[4] & 3, 1);
     detail::byte_reader r(detail::byte_span(coded).subspan(6));
+    EXPECT_EQ(r.varint(), 2u);
+    EXPECT_EQ(r.varint(), 1000u);
+    EXPECT_EQ(r.varint(), 100u - 16);
+    EXPECT_EQ(r.varint(), 3000u - 1100);
+    EXPECT_EQ(r.varint(), 0u);
     r.raw(r.varint()); // table descriptions
     r.raw(r.varint()); // tANS stream
-    ASSERT_EQ(r.remaining(), n * 3 + 1);
-    const std::size_t at = 6 + r.pos();
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t b = 0; b < 3; ++b) ASSERT_EQ(coded[at + 3 * i + b], raw[4 * i + b]) << i;
+    const std::size_t kept = n - 116;
+    ASSERT_EQ(r.remaining(), kept * 3 + 1);
+    std::size_t at = 6 + r.pos();
+    for (std::size_t i = 0; i < n; ++i) {
+        if ((i >= 1000 && i < 1100) || (i >= 3000 && i < 3016)) continue;
+        for (std::size_t b = 0; b < 3; ++b) ASSERT_EQ(coded[at++], raw[4 * i + b]) << i;
+    }
     EXPECT_EQ(coded.back(), 0x5A);
 }
 
@@ -299,30 +317,76 @@ TEST(codec_planes, hostile_payloads_fail_cleanly) {
             expect_hostile_payloads_fail_cleanly(
                 t, with_zero_runs(t, n, 50, 200, n), 0,
                 {{0, 0}, {0, 3}, {2, 2}, {2, 7}, {3, 5}, {3, 11}, {4, 0}, {4, 64}, {5, 128}}, rng);
-            // Dense: version 1, or a table for the context after a zero (there are none).
+            // Dense, with and without zero runs: version 1, or a table for the context after
+            // a zero (there are none); runs past the chunk's end.
             const auto dense = without_zeros(t, gradients(t, n, n + 1));
             const auto coded = encode_direct("planes", t, dense);
             expect_hostile_payloads_fail_cleanly(
                 t, dense, 2, {{0, 1}, {0, 3}, {4, coded.at(4) | 2}, {4, 64}, {5, 128}}, rng);
+            bytes runs = dense;
+            const std::size_t elem = detail::dtype_size(t);
+            std::memset(runs.data(), 0, 20 * elem);
+            std::memset(runs.data() + (n - 30) * elem, 0, 30 * elem);
+            // Byte 6: 2 runs; 7: the first at 0; 8: 20 - 16; 9: the second's distance.
+            expect_hostile_payloads_fail_cleanly(
+                t, runs, 2, {{0, 1}, {6, 127}, {8, 127}, {9, 127}, {10, 127}}, rng);
         }
     }
 }
 
-TEST(codec_planes, dense_when_at_most_one_value_in_256_is_zero) {
-    // The dense mode (no zero symbol) costs a zero its low bytes and a rare top byte, the
-    // coded mode a table and a symbol more: at the limit (1 zero in 256 values) the dense
-    // payload stays within 1% of the coded one.
+TEST(codec_planes, dense_when_at_most_one_value_in_128_is_a_zero_outside_long_runs) {
+    // The dense mode (no zero symbol) costs a zero outside a run its low bytes and a rare top
+    // byte, the coded mode a table and a symbol more: at the limit (1 such zero in 128 values)
+    // the dense payload stays within 2% of the coded one. Runs of 16 zeros or more do not count.
     for (const auto t : float_types) {
         SCOPED_TRACE(detail::dtype_name(t));
         const std::size_t elem = detail::dtype_size(t), n = 25600;
         bytes raw = without_zeros(t, gradients(t, n, 9));
-        for (std::size_t i = 0; i < 100; ++i) std::memset(raw.data() + (i * 251) * elem, 0, elem);
+        for (std::size_t i = 0; i < 200; ++i) std::memset(raw.data() + (i * 127) * elem, 0, elem);
+        std::memset(raw.data() + 25500 * elem, 0, 16 * elem); // a run
         const auto dense = round_trip(t, raw);
         EXPECT_EQ(mode_of(dense), 2);
-        std::memset(raw.data() + 25599 * elem, 0, elem); // the 101st zero
+        std::memset(raw.data() + 25598 * elem, 0, elem); // the 201st zero outside a run
         const auto coded = round_trip(t, raw);
         EXPECT_EQ(mode_of(coded), 0);
-        EXPECT_LT(dense.size(), coded.size() * 101 / 100);
+        EXPECT_LT(dense.size(), coded.size() * 102 / 100);
+        // A run of 15 zeros is 15 zeros outside runs.
+        bytes run15 = without_zeros(t, gradients(t, n, 9));
+        for (std::size_t i = 0; i < 185; ++i) std::memset(run15.data() + (i * 127) * elem, 0, elem);
+        std::memset(run15.data() + 25500 * elem, 0, 15 * elem);
+        EXPECT_EQ(mode_of(round_trip(t, run15)), 2); // 200 zeros outside runs
+        std::memset(run15.data() + 25400 * elem, 0, elem);
+        EXPECT_EQ(mode_of(round_trip(t, run15)), 0);
+    }
+}
+
+TEST(codec_planes, dense_zero_runs_anywhere) {
+    // Runs at the chunk's start and end, back to back with one value between, across the
+    // decoder's blocks, of every length from 16 to 40; a chunk of one value among zeros; and
+    // zeros only (coded: there is nothing left to code densely). Runs cost a few bytes each.
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const std::size_t elem = detail::dtype_size(t), n = 30000;
+        const bytes values = without_zeros(t, gradients(t, n, 4));
+        bytes raw = values;
+        auto zero = [&](std::size_t at, std::size_t len) {
+            std::memset(raw.data() + at * elem, 0, len * elem);
+        };
+        zero(0, 20);
+        zero(21, 16);
+        zero(n - 17, 17);
+        zero(8000, 9000);
+        for (std::size_t len = 16, at = 20000; len <= 40; at += len + 3, ++len) zero(at, len);
+        const auto coded = round_trip(t, raw);
+        EXPECT_EQ(mode_of(coded), 2);
+        EXPECT_LT(coded.size(), encode_direct("planes", t, values).size() * 75 / 100);
+        bytes one(5000 * elem, 0);
+        std::memcpy(one.data() + 2500 * elem, values.data(), elem);
+        EXPECT_EQ(mode_of(round_trip(t, one)), 2);
+        EXPECT_EQ(mode_of(round_trip(t, bytes(5000 * elem, 0))), 0);
+        bytes odd = raw;
+        odd.push_back(0x77);
+        round_trip(t, odd);
     }
 }
 

@@ -106,7 +106,7 @@ std::vector<bytes> make_seeds(std::string_view target) {
                 return s;
             };
             // 515 values of gradient bits in each float type (f64, f32, f16, bf16), with
-            // `zeros` of them zero from value 100 on; with no_zeros, no value zero.
+            // `zeros` of them zero from value 100 on; with no_zeros, no other value zero.
             auto float_seeds = [&](std::uint64_t seed, std::size_t zeros, bool no_zeros = false) {
                 for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
                                      detail::dtype::bf16}) {
@@ -114,8 +114,8 @@ std::vector<bytes> make_seeds(std::string_view target) {
                     bytes raw(515 * elem);
                     const auto g = test::gradient_like((515 * elem + 3) / 4, seed);
                     std::memcpy(raw.data(), g.data(), raw.size());
-                    std::memset(raw.data() + 100 * elem, 0, zeros * elem);
                     for (std::size_t i = 0; no_zeros && i < 515; ++i) raw[i * elem] |= 1;
+                    std::memset(raw.data() + 100 * elem, 0, zeros * elem);
                     bytes s = seed_of(t, raw, 2);
                     if (no_zeros && (s.size() < 6 || s[3] != 2 || s[5] != 2)) {
                         std::fprintf(stderr, "fuzz seeds: the planes seed meant for the dense "
@@ -126,8 +126,8 @@ std::vector<bytes> make_seeds(std::string_view target) {
                 }
             };
             if (e.name == "planes") {
-                float_seeds(15, 60);      // a run of zeros: both kinds of context
-                float_seeds(16, 0, true); // no zeros: the dense mode
+                float_seeds(15, 60);       // a run of zeros: both kinds of context
+                float_seeds(16, 60, true); // a run of zeros only: the dense mode
             }
             if (e.name == "fast") {
                 float_seeds(13, 0);

@@ -144,12 +144,14 @@ std::vector<golden_case> golden_cases() {
                            {"h", "F16", {7, 90}, top_halves(gradient_like(630, 26))},
                            {"d", "F64", {100}, doubles(zero_runs(gradient_like(100, 27)))}}),
          "planes", 2048},
-        // planes payload version 2: the dense mode (no zeros), with a partial last chunk.
+        // planes payload version 2: the dense mode (no zeros, or zeros in runs of 16), with a
+        // partial last chunk.
         {"safetensors-dense-planes-payload2",
-         make_safetensors({{"w", "F32", {30, 50}, float_bytes(no_zeros(gradient_like(1500, 28)))},
-                           {"b", "BF16", {700}, top_halves(no_zeros(gradient_like(700, 29)))},
-                           {"h", "F16", {9, 70}, top_halves(no_zeros(gradient_like(630, 30)))},
-                           {"d", "F64", {150}, doubles(no_zeros(gradient_like(150, 31)))}}),
+         make_safetensors(
+             {{"w", "F32", {30, 50}, float_bytes(zero_runs(no_zeros(gradient_like(1500, 28))))},
+              {"b", "BF16", {700}, top_halves(no_zeros(gradient_like(700, 29)))},
+              {"h", "F16", {9, 70}, top_halves(no_zeros(gradient_like(630, 30)))},
+              {"d", "F64", {150}, doubles(no_zeros(gradient_like(150, 31)))}}),
          "planes", 2000},
     };
 }

@@ -113,27 +113,39 @@ LMGC_FAST_INLINE void first_pass_value(U v, unsigned& c, std::uint16_t* key_at, 
     c = next_key[sym];
 }
 
-// The first pass over the whole steps 0..all-1 (lane k's value j at in + (k * q + j) values):
-// keys in step order, one histogram per lane (increments of one key in a row would wait on
-// each other), and the low bytes of the nonzero values, in the order the decoder takes them.
-// ctx holds each lane's context. Returns the end of the low bytes.
-template <typename U>
-LMGC_FAST_CLONES std::uint8_t* first_pass(const std::uint8_t* in, std::size_t q, std::size_t all,
-                                          std::uint16_t* keys, std::uint32_t* hist,
-                                          std::uint8_t* raw, const std::uint16_t* next_key,
-                                          unsigned (&ctx)[n_lanes]) {
+// The whole steps 0..all-1 of a first pass (lane k's value j at in + (k * q + j) values), in
+// step order: value(at, c, key_at, h) for each value, with its lane's context c (ctx holds
+// each lane's), its key's place and its lane's histogram (increments of one key in a row
+// would wait on each other).
+template <typename U, typename PerValue>
+LMGC_FAST_INLINE void for_whole_steps(const std::uint8_t* in, std::size_t q, std::size_t all,
+                                      std::uint16_t* keys, std::uint32_t* hist,
+                                      unsigned (&ctx)[n_lanes], PerValue&& value) {
     constexpr unsigned H = n_contexts * n_symbols;
     const std::size_t lane_bytes = q * sizeof(U);
     unsigned c0 = ctx[0], c1 = ctx[1], c2 = ctx[2], c3 = ctx[3];
     const std::uint8_t* at = in;
     for (std::size_t j = 0; j < all; ++j, at += sizeof(U)) {
         std::uint16_t* k = keys + n_lanes * j;
-        first_pass_value(load_le<U>(at), c0, k, hist, raw, next_key);
-        first_pass_value(load_le<U>(at + lane_bytes), c1, k + 1, hist + H, raw, next_key);
-        first_pass_value(load_le<U>(at + 2 * lane_bytes), c2, k + 2, hist + 2 * H, raw, next_key);
-        first_pass_value(load_le<U>(at + 3 * lane_bytes), c3, k + 3, hist + 3 * H, raw, next_key);
+        value(at, c0, k, hist);
+        value(at + lane_bytes, c1, k + 1, hist + H);
+        value(at + 2 * lane_bytes, c2, k + 2, hist + 2 * H);
+        value(at + 3 * lane_bytes, c3, k + 3, hist + 3 * H);
     }
     ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
+}
+
+// The coded mode's first pass over the whole steps: keys, histograms, and the low bytes of
+// the nonzero values in the order the decoder takes them. Returns the end of the low bytes.
+template <typename U>
+LMGC_FAST_CLONES std::uint8_t* first_pass(const std::uint8_t* in, std::size_t q, std::size_t all,
+                                          std::uint16_t* keys, std::uint32_t* hist,
+                                          std::uint8_t* raw, const std::uint16_t* next_key,
+                                          unsigned (&ctx)[n_lanes]) {
+    for_whole_steps<U>(
+        in, q, all, keys, hist, ctx,
+        [&](const std::uint8_t* at, unsigned& c, std::uint16_t* key_at, std::uint32_t* h)
+            LMGC_FAST_LAMBDA { first_pass_value(load_le<U>(at), c, key_at, h, raw, next_key); });
     return raw;
 }
 
@@ -154,18 +166,10 @@ template <typename U>
 LMGC_FAST_CLONES void dense_first_pass(const std::uint8_t* in, std::size_t q, std::size_t all,
                                        std::uint16_t* keys, std::uint32_t* hist,
                                        const std::uint16_t* next_key, unsigned (&ctx)[n_lanes]) {
-    constexpr unsigned H = n_contexts * n_symbols;
-    const std::size_t lane_bytes = q * sizeof(U);
-    unsigned c0 = ctx[0], c1 = ctx[1], c2 = ctx[2], c3 = ctx[3];
-    const std::uint8_t* at = in;
-    for (std::size_t j = 0; j < all; ++j, at += sizeof(U)) {
-        std::uint16_t* k = keys + n_lanes * j;
-        dense_first_pass_value<U>(at, c0, k, hist, next_key);
-        dense_first_pass_value<U>(at + lane_bytes, c1, k + 1, hist + H, next_key);
-        dense_first_pass_value<U>(at + 2 * lane_bytes, c2, k + 2, hist + 2 * H, next_key);
-        dense_first_pass_value<U>(at + 3 * lane_bytes, c3, k + 3, hist + 3 * H, next_key);
-    }
-    ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
+    for_whole_steps<U>(
+        in, q, all, keys, hist, ctx,
+        [&](const std::uint8_t* at, unsigned& c, std::uint16_t* key_at, std::uint32_t* h)
+            LMGC_FAST_LAMBDA { dense_first_pass_value<U>(at, c, key_at, h, next_key); });
 }
 
 // Whether one of the 32 values at p is zero (a loop the compiler vectorizes).

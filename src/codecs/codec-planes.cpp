@@ -440,7 +440,7 @@ LMGC_FAST_CLONES void decode_dense_steps(const std::uint32_t* dt, tans_reader& b
     br_io = br;
 }
 
-// count values from their top bytes (sym) and low bytes (low, in value order).
+// Joins count values from their top bytes (sym) and low bytes (low, in value order).
 template <typename U>
 LMGC_FAST_CLONES void join_values(const std::uint8_t* sym, const std::uint8_t* low,
                                   std::uint8_t* out, std::size_t count) {

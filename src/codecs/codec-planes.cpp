@@ -135,6 +135,17 @@ LMGC_FAST_INLINE void for_whole_steps(const std::uint8_t* in, std::size_t q, std
     ctx[0] = c0, ctx[1] = c1, ctx[2] = c2, ctx[3] = c3;
 }
 
+// The last steps all..q-1 of a first pass, where some lanes have no value: value(at, c,
+// key_at, h) as above, every lane counted in the first histogram.
+template <typename U, typename PerValue>
+void for_last_steps(const std::uint8_t* in, const lanes& ln, std::uint16_t* keys,
+                    std::uint32_t* hist, unsigned (&ctx)[n_lanes], PerValue&& value) {
+    for (std::size_t j = ln.len[n_lanes - 1]; j < ln.q; ++j)
+        for (unsigned k = 0; k < n_lanes; ++k)
+            if (j < ln.len[k])
+                value(in + (k * ln.q + j) * sizeof(U), ctx[k], &keys[n_lanes * j + k], hist);
+}
+
 // The coded mode's first pass over the whole steps: keys, histograms, and the low bytes of
 // the nonzero values in the order the decoder takes them. Returns the end of the low bytes.
 template <typename U>
@@ -254,7 +265,8 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
     std::uint16_t* keys = grow(sc.keys, n_lanes * ln.q);
     sc.hist.assign(n_lanes * H, 0);
     std::uint32_t* hist = sc.hist.data();
-    std::uint8_t* const raw_begin = grow(sc.raw, n * low_bytes<U> + 8);
+    // The coded mode's low bytes (the dense mode writes them straight into the payload).
+    std::uint8_t* const raw_begin = dense ? nullptr : grow(sc.raw, n * low_bytes<U> + 8);
     // The center: the most common top byte magnitude of the nonzero values in a sample of
     // every 16th value.
     unsigned center = 0;
@@ -274,18 +286,18 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
     std::uint8_t* rp = raw_begin;
     if (dense) {
         dense_first_pass<U>(values, ln.q, all, keys, hist, next_key.data(), ctx);
-        for (std::size_t j = all; j < ln.q; ++j)
-            for (unsigned k = 0; k < n_lanes; ++k)
-                if (j < ln.len[k])
-                    dense_first_pass_value<U>(values + (k * ln.q + j) * sizeof(U), ctx[k],
-                                              &keys[n_lanes * j + k], hist, next_key.data());
+        for_last_steps<U>(
+            values, ln, keys, hist, ctx,
+            [&](const std::uint8_t* at, unsigned& c, std::uint16_t* key_at, std::uint32_t* h) {
+                dense_first_pass_value<U>(at, c, key_at, h, next_key.data());
+            });
     } else {
         rp = first_pass<U>(values, ln.q, all, keys, hist, raw_begin, next_key.data(), ctx);
-        for (std::size_t j = all; j < ln.q; ++j)
-            for (unsigned k = 0; k < n_lanes; ++k)
-                if (j < ln.len[k])
-                    first_pass_value(load_le<U>(values + (k * ln.q + j) * sizeof(U)), ctx[k],
-                                     &keys[n_lanes * j + k], hist, rp, next_key.data());
+        for_last_steps<U>(
+            values, ln, keys, hist, ctx,
+            [&](const std::uint8_t* at, unsigned& c, std::uint16_t* key_at, std::uint32_t* h) {
+                first_pass_value(load_le<U>(at), c, key_at, h, rp, next_key.data());
+            });
     }
     const std::size_t raw_size =
         dense ? n * low_bytes<U> : static_cast<std::size_t>(rp - raw_begin);
@@ -383,6 +395,15 @@ template <typename U> void encode_values(byte_span raw, dtype type, bytes& out) 
 
 // --- Decoder ------------------------------------------------------------------------------
 
+// One symbol of a lane in state x: its table entry (the symbol in its low bits); x becomes
+// the next state.
+LMGC_FAST_INLINE std::uint32_t next_entry(const std::uint32_t* dt, std::uint32_t& x,
+                                          tans_reader& br) {
+    const std::uint32_t e = dt[x];
+    x = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
+    return e;
+}
+
 // The values of `steps` whole steps, lane k's at out + k * lane_bytes onwards: a symbol from
 // the lane's tANS state, then the value from it and the low bytes at raw (which moves on). The
 // caller has checked that the symbol stream lasts (safe_steps) and that the low bytes of 4
@@ -398,8 +419,7 @@ LMGC_FAST_CLONES void decode_steps(const std::uint32_t* dt, tans_reader& br_io,
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
     const std::uint8_t* raw = raw_io;
     auto one = [&](std::uint32_t& x, std::uint8_t* to) LMGC_FAST_LAMBDA {
-        const std::uint32_t e = dt[x];
-        x = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
+        const std::uint32_t e = next_entry(dt, x, br);
         // Without branches: symbols are at most 256 (zero_symbol), so s >> 8 is 1 for a zero.
         const unsigned s = e & sym_mask, zero = s >> 8;
         const U v = static_cast<U>(U(s) << top_shift | load_low<U>(raw));
@@ -424,11 +444,8 @@ LMGC_FAST_CLONES void decode_dense_steps(const std::uint32_t* dt, tans_reader& b
                                          std::size_t steps) {
     tans_reader br = br_io;
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
-    auto one = [&](std::uint32_t& x, std::uint8_t* to) LMGC_FAST_LAMBDA {
-        const std::uint32_t e = dt[x];
-        x = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
-        *to = static_cast<std::uint8_t>(e);
-    };
+    auto one = [&](std::uint32_t& x, std::uint8_t* to)
+                   LMGC_FAST_LAMBDA { *to = static_cast<std::uint8_t>(next_entry(dt, x, br)); };
     for (std::size_t t = 0; t < steps; ++t) {
         one(x0, sym + t);
         one(x1, sym + block_steps + t);
@@ -559,56 +576,52 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
         for (; j < ln.q; ++j) {
             for (unsigned k = 0; k < n_lanes; ++k) {
                 if (j >= ln.len[k]) continue;
-                const std::uint32_t e = dtable[idx[k]];
-                idx[k] = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
-                const std::uint8_t s = static_cast<std::uint8_t>(e);
+                const auto s = static_cast<std::uint8_t>(next_entry(dtable, idx[k], br));
                 const std::size_t i = k * ln.q + j;
                 join_values<U>(&s, raw_begin + i * R, dst + i * sizeof(U), 1);
             }
             LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
         }
-        raw = raw_end;
-    }
-    // One step the careful way: any lanes, every read checked.
-    auto step = [&](std::size_t j) {
-        for (unsigned k = 0; k < n_lanes; ++k) {
-            if (j >= ln.len[k]) continue;
-            const std::uint32_t e = dtable[idx[k]];
-            idx[k] = (e >> next_shift) + br.get((e >> nb_shift) & 0xF);
-            const unsigned s = e & sym_mask;
-            U v = 0;
-            if (s != zero_symbol) {
-                LMGC_CHECK(raw_end - raw >= static_cast<std::ptrdiff_t>(R), errc::corrupt,
-                           "planes: low bytes used up");
-                for (unsigned b = 0; b < R; ++b) v |= static_cast<U>(U(raw[b]) << (8 * b));
-                v |= static_cast<U>(U(s) << top_shift);
-                raw += R;
+    } else {
+        // One step the careful way: any lanes, every read checked.
+        auto step = [&](std::size_t j) {
+            for (unsigned k = 0; k < n_lanes; ++k) {
+                if (j >= ln.len[k]) continue;
+                const unsigned s = next_entry(dtable, idx[k], br) & sym_mask;
+                U v = 0;
+                if (s != zero_symbol) {
+                    LMGC_CHECK(raw_end - raw >= static_cast<std::ptrdiff_t>(R), errc::corrupt,
+                               "planes: low bytes used up");
+                    for (unsigned b = 0; b < R; ++b) v |= static_cast<U>(U(raw[b]) << (8 * b));
+                    v |= static_cast<U>(U(s) << top_shift);
+                    raw += R;
+                }
+                store_le(dst + (k * ln.q + j) * sizeof(U), v);
             }
-            store_le(dst + (k * ln.q + j) * sizeof(U), v);
+            LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
+        };
+        // Blocks of whole steps while the symbols and the low bytes surely last (every value
+        // nonzero, 8 bytes to spare for the loads), then the rest the careful way.
+        const std::size_t all = ln.len[n_lanes - 1];
+        std::size_t j = 0;
+        while (j < all) {
+            const std::size_t room = static_cast<std::size_t>(coded_end - raw);
+            const std::size_t steps =
+                std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log),
+                          room < 8 ? 0 : (room - 8) / (n_lanes * R)});
+            if (steps == 0) break;
+            decode_steps<U>(dtable, br, idx, raw, dst + j * sizeof(U), steps, ln.q * sizeof(U));
+            j += steps;
         }
-        LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
-    };
-    // Blocks of whole steps while the symbols and the low bytes surely last (every value
-    // nonzero, 8 bytes to spare for the loads), then the rest the careful way.
-    const std::size_t all = dense ? 0 : ln.len[n_lanes - 1];
-    std::size_t j = dense ? ln.q : 0;
-    while (j < all) {
-        const std::size_t room = static_cast<std::size_t>(coded_end - raw);
-        const std::size_t steps =
-            std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log),
-                      room < 8 ? 0 : (room - 8) / (n_lanes * R)});
-        if (steps == 0) break;
-        decode_steps<U>(dtable, br, idx, raw, dst + j * sizeof(U), steps, ln.q * sizeof(U));
-        j += steps;
+        for (; j < ln.q; ++j) step(j);
     }
-    for (; j < ln.q; ++j) step(j);
     LMGC_CHECK(br.left() == 0, errc::corrupt, "planes: coded symbols damaged (",
                br.left() < 0 ? "read past their start" : "bits left over", ")");
     for (unsigned k = 0; k < n_lanes; ++k)
         LMGC_CHECK((idx[k] & (size - 1)) == 0 && idx[k] < (n_contexts << table_log), errc::corrupt,
                    "planes: coded symbols damaged (bad final state)");
-    // The blocks may read past the low bytes into the tail (never past the payload).
-    LMGC_CHECK(raw == raw_end, errc::corrupt, "planes: low bytes damaged (",
+    // The coded blocks may read past the low bytes into the tail (never past the payload).
+    LMGC_CHECK(dense || raw == raw_end, errc::corrupt, "planes: low bytes damaged (",
                raw < raw_end ? "bytes left over" : "more values than low bytes", ")");
     if (dense && !sc.runs.empty()) {
         std::size_t from = 0, to = 0; // values in dst, in out

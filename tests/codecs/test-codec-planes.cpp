@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 using namespace lmgc;
 using namespace lmgc::test;
@@ -175,12 +176,9 @@ TEST(codec_planes, frozen_streams) {
     // its top halves as bf16; both again with every 5th value zero too (coded: version 1).
     const auto raw = lcg_gradients(100000);
     auto top_half_bytes = [](const bytes& f32) {
-        bytes half(f32.size() / 2);
-        for (std::size_t i = 0; i < half.size() / 2; ++i) {
-            half[2 * i] = f32[4 * i + 2];
-            half[2 * i + 1] = f32[4 * i + 3];
-        }
-        return half;
+        std::vector<float> v(f32.size() / 4);
+        std::memcpy(v.data(), f32.data(), f32.size());
+        return top_halves(v);
     };
     bytes scattered = raw;
     for (std::size_t i = 0; i < scattered.size() / 4; i += 5) std::memset(&scattered[4 * i], 0, 4);

@@ -69,6 +69,7 @@ result run_stream(const std::string& label, dtype type, const bytes& data, std::
     const auto enc = codec.make(ecfg);
     codec_config dcfg;
     dcfg.decoding = true;
+    dcfg.options = options; // decoder settings (simd=0), where the codec has any
     dcfg.recorded = enc->params();
     const auto dec = codec.make(dcfg);
 

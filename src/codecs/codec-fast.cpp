@@ -15,6 +15,15 @@
 #include <cstring>
 #include <type_traits>
 
+// The decoder's second pass has an AVX2 version for 16-bit types, taken where the CPU has AVX2
+// (or never, with the codec option simd=0).
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LMGC_FAST_AVX2 1
+#else
+#define LMGC_FAST_AVX2 0
+#endif
+
 namespace lmgc::detail {
 namespace {
 
@@ -1062,10 +1071,10 @@ LMGC_FAST_CLONES void decode_one_pass(const std::uint32_t* dt,
 }
 
 // With lag classes, two passes, so that each keeps its state in registers. Pass 1: the
-// symbols of `steps` whole steps into sym[4 * t + k] (lane k). The context of a value comes from
-// the symbol 4 * lag entries back (a value's lag class is a function of its class; the caller puts
-// the symbols of the steps before the block in front). The caller has checked that the symbol
-// stream lasts (safe_steps).
+// symbols of `steps` whole steps into sym[4 * t + k] (lane k), each with the value's own sign.
+// The context of a value comes from the symbol 4 * lag entries back (a value's lag class is a
+// function of its class; the caller puts the symbols of the steps before the block in front,
+// with their values' signs). The caller has checked that the symbol stream lasts (safe_steps).
 template <typename F>
 LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_t* lag_offset,
                                      tans_reader& br_io, std::uint32_t (&idx)[n_lanes],
@@ -1074,9 +1083,13 @@ LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
     const std::uint32_t* back = sym - n_lanes * lag;
     auto one = [&](std::uint32_t& x, unsigned k) LMGC_FAST_LAMBDA {
-        const std::uint32_t e = dt[x + lag_offset[back[k] & ((1u << F::sym_bits) - 1)]];
+        const std::uint32_t b = back[k];
+        const std::uint32_t e = dt[x + lag_offset[b & ((1u << F::sym_bits) - 1)]];
         x = (e >> F::next_shift) + br.get((e >> F::nb_shift) & 0xF);
-        sym[k] = e; // the whole entry: masking it in pass 2 costs less than here
+        // The whole entry (masking it in pass 2 costs less than here), its symbol's sign bit
+        // turned from agreement with the value `lag` back into the value's own sign: the
+        // entry `lag` back holds that one's.
+        sym[k] = e ^ (b & 1);
     };
     for (std::size_t t = 0; t < steps; ++t, sym += n_lanes, back += n_lanes) {
         one(x0, 0);
@@ -1090,21 +1103,19 @@ LMGC_FAST_CLONES void decode_symbols(const std::uint32_t* dt, const std::uint32_
 }
 
 // Pass 2: the values of those steps, lane k's at out + k * lane_bytes onwards: the symbol's
-// sign, exponent and leading bit, its raw bits, and the sign of the value `lag` back. The
-// caller has checked that the raw bits last.
+// sign, exponent and leading bit, and its raw bits. The caller has checked that the raw bits
+// last.
 template <typename F, bool shifted>
 LMGC_FAST_CLONES void decode_raw(const symbol_info<typename F::uint>* info,
                                  const std::uint32_t* sym, const std::uint8_t* rb,
                                  std::uint64_t& pos_io, unsigned zero_low, std::uint8_t* out,
-                                 std::size_t steps, std::size_t lane_bytes, std::size_t lag) {
+                                 std::size_t steps, std::size_t lane_bytes) {
     using U = typename F::uint;
     std::uint64_t pos = pos_io, word = 0;
-    const std::size_t lag_bytes = lag * sizeof(U);
     auto one = [&](std::uint8_t* to, unsigned k) LMGC_FAST_LAMBDA {
         if (k % raw_group<U> == 0) word = load_le<std::uint64_t>(rb + (pos >> 3)) >> (pos & 7);
-        const U v = with_raw_bits<F, shifted>(info[sym[k] & ((1u << F::sym_bits) - 1)], word, pos,
-                                              zero_low);
-        store_le(to, static_cast<U>(v ^ (load_le<U>(to - lag_bytes) & U(U(1) << (F::bits - 1)))));
+        store_le(to, with_raw_bits<F, shifted>(info[sym[k] & ((1u << F::sym_bits) - 1)], word, pos,
+                                               zero_low));
     };
     for (std::size_t t = 0; t < steps; ++t, sym += n_lanes, out += sizeof(U)) {
         one(out, 0);
@@ -1115,8 +1126,84 @@ LMGC_FAST_CLONES void decode_raw(const symbol_info<typename F::uint>* info,
     pos_io = pos;
 }
 
+#if LMGC_FAST_AVX2
+// Pass 2 for 16-bit types with AVX2, two steps (8 values) at a time, the same values as
+// decode_raw: per value its symbol's info (computed, as decode_values builds its table), the
+// raw bits' offsets as a prefix sum of their counts, each value's bits cut from one 16-byte
+// window by a byte shuffle and a shift. Stops where the window would pass the raw bits' end;
+// returns the steps done (the caller finishes the others with decode_raw).
+template <unsigned M, bool shifted>
+__attribute__((target("avx2"))) std::size_t
+decode_raw16_avx2(std::uint32_t sym_mask, const std::uint32_t* sym, const std::uint8_t* rb,
+                  std::size_t rb_size, std::uint64_t& pos_io, unsigned zero_low, std::uint8_t* out,
+                  std::size_t steps, std::size_t lane_bytes) {
+    const __m256i symbol_mask = _mm256_set1_epi32(static_cast<int>(sym_mask));
+    const __m256i one = _mm256_set1_epi32(1), seven = _mm256_set1_epi32(7);
+    const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+    const __m256i man = _mm256_set1_epi32(M), zl32 = _mm256_set1_epi32(static_cast<int>(zero_low));
+    const __m256i man_raw = _mm256_set1_epi32(static_cast<int>(M - zero_low));
+    // Each 32-bit lane's low byte to all four of its bytes, then + 0, 1, 2, 3.
+    const __m256i spread_byte =
+        _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4,
+                         8, 8, 8, 8, 12, 12, 12, 12);
+    const __m256i byte_order = _mm256_set1_epi32(0x03020100);
+    const __m128i zl = _mm_cvtsi32_si128(static_cast<int>(zero_low));
+    std::uint64_t pos = pos_io;
+    std::size_t t = 0;
+    for (; t + 2 <= steps && (pos >> 3) + 16 <= rb_size; t += 2, sym += 2 * n_lanes) {
+        const __m256i s = _mm256_and_si256(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sym)), symbol_mask);
+        // decode_values' symbol info, computed: class c = s / 2; zero (c = 0), a denormal's
+        // leading bit p = c - 1 (raw bits p - zero_low; nothing but zero where p < zero_low, no
+        // such symbol in a stream we write), or exponent c - M (raw bits M - zero_low).
+        const __m256i c = _mm256_srli_epi32(s, 1);
+        const __m256i normal = _mm256_cmpgt_epi32(c, man);
+        const __m256i p = _mm256_sub_epi32(c, one);
+        const __m256i denormal = _mm256_andnot_si256(normal, _mm256_cmpgt_epi32(c, zl32));
+        const __m256i unused = _mm256_andnot_si256(_mm256_or_si256(normal, denormal),
+                                                   _mm256_cmpgt_epi32(c, _mm256_setzero_si256()));
+        const __m256i nbits =
+            _mm256_or_si256(_mm256_and_si256(normal, man_raw),
+                            _mm256_and_si256(denormal, _mm256_sub_epi32(p, zl32)));
+        const __m256i info = _mm256_andnot_si256(
+            unused, _mm256_or_si256(_mm256_slli_epi32(s, 15),
+                                    _mm256_blendv_epi8(
+                                        _mm256_sllv_epi32(one, p),
+                                        _mm256_slli_epi32(_mm256_sub_epi32(c, man), M), normal)));
+        // Inclusive prefix sum of the bit counts across the 8 lanes.
+        __m256i sum = _mm256_add_epi32(nbits, _mm256_slli_si256(nbits, 4));
+        sum = _mm256_add_epi32(sum, _mm256_slli_si256(sum, 8));
+        const __m256i low_total = _mm256_shuffle_epi32(sum, 0xFF);
+        sum = _mm256_add_epi32(sum, _mm256_permute2x128_si256(low_total, low_total, 0x08));
+        const __m256i at = _mm256_add_epi32(_mm256_sub_epi32(sum, nbits),
+                                            _mm256_set1_epi32(static_cast<int>(pos & 7)));
+        const __m256i window = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(rb + (pos >> 3))));
+        const __m256i select = _mm256_add_epi32(
+            _mm256_shuffle_epi8(_mm256_srli_epi32(at, 3), spread_byte), byte_order);
+        __m256i raw =
+            _mm256_srlv_epi32(_mm256_shuffle_epi8(window, select), _mm256_and_si256(at, seven));
+        raw = _mm256_and_si256(raw, _mm256_sub_epi32(_mm256_sllv_epi32(one, nbits), one));
+        if constexpr (shifted) raw = _mm256_sll_epi32(raw, zl);
+        const __m256i v = _mm256_or_si256(_mm256_and_si256(info, low16), raw);
+        // Lane k's two values (steps t and t + 1) as one 32-bit word.
+        const __m128i pairs = _mm_or_si128(_mm256_castsi256_si128(v),
+                                           _mm_slli_epi32(_mm256_extracti128_si256(v, 1), 16));
+        std::uint8_t* const to = out + 2 * t;
+        store_le(to, static_cast<std::uint32_t>(_mm_cvtsi128_si32(pairs)));
+        store_le(to + lane_bytes, static_cast<std::uint32_t>(_mm_extract_epi32(pairs, 1)));
+        store_le(to + 2 * lane_bytes, static_cast<std::uint32_t>(_mm_extract_epi32(pairs, 2)));
+        store_le(to + 3 * lane_bytes, static_cast<std::uint32_t>(_mm_extract_epi32(pairs, 3)));
+        pos += static_cast<std::uint32_t>(_mm256_extract_epi32(sum, 7));
+    }
+    pos_io = pos;
+    return t;
+}
+#endif
+
 template <typename F>
-void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out, unsigned version) {
+void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out, unsigned version,
+                   bool simd) {
     using U = typename F::uint;
     constexpr unsigned S = F::n_symbols, M = F::man_bits, W = F::bits;
     const std::size_t n = out.size() / sizeof(U), tail = out.size() - n * sizeof(U);
@@ -1202,6 +1289,11 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
             info[2 * (M + e) + sign] = {static_cast<U>(sb | U(e) << M),
                                         static_cast<U>((U(1) << (M - zero_low)) - 1), M - zero_low};
     }
+    // The SIMD pass (16-bit types with lag classes), where the CPU has AVX2.
+    bool simd16 = false;
+#if LMGC_FAST_AVX2
+    if constexpr (sizeof(U) == 2) simd16 = simd && n_lag > 1 && __builtin_cpu_supports("avx2");
+#endif
     // Per lag index of the value `lag` back: its lag class's offset in the tables.
     std::array<std::uint32_t, lag_index_entries> lag_offset{};
     const auto lag_class = lag_classes_for<F>(center, n_lag, version);
@@ -1256,13 +1348,14 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
         }
         const std::uint64_t raw_end = (ds.rb_size - 8) * 8; // word loads stay below
         const std::size_t lane_bytes = ln.q * sizeof(U);
-        // The symbols' classes of the steps decoded the careful way (step j on at most).
+        // The symbols of values already decoded (step j on at most): class and sign.
         auto classes_of = [&](std::size_t from, std::size_t to, std::uint32_t* at) {
             for (std::size_t t = from; t < to; ++t)
                 for (unsigned k = 0; k < n_lanes; ++k) {
-                    const U a = static_cast<U>(load_le<U>(dst + (k * ln.q + t) * sizeof(U)) &
-                                               static_cast<U>(~(U(1) << (W - 1))));
-                    at[n_lanes * (t - from) + k] = a ? 2 * classify<F>(a, zero_low).cls : 0;
+                    const U v = load_le<U>(dst + (k * ln.q + t) * sizeof(U));
+                    const U a = static_cast<U>(v & static_cast<U>(~(U(1) << (W - 1))));
+                    at[n_lanes * (t - from) + k] =
+                        (a ? 2 * classify<F>(a, zero_low).cls : 0) | unsigned(v >> (W - 1));
                 }
         };
         if (whole) classes_of(0, j, sym);
@@ -1293,10 +1386,25 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
             }
             std::uint32_t* const block = sym + n_lanes * (whole ? j : room);
             decode_symbols<F>(ds.dt, lag_offset_of, br, idx, block, steps, room);
-            zero_low ? decode_raw<F, true>(info, block, ds.rb, ds.pos, zero_low, to, steps,
-                                           lane_bytes, lag)
-                     : decode_raw<F, false>(info, block, ds.rb, ds.pos, zero_low, to, steps,
-                                            lane_bytes, lag);
+            std::size_t done = 0;
+#if LMGC_FAST_AVX2
+            if (simd16) {
+                const std::uint32_t sym_mask = (1u << F::sym_bits) - 1;
+                done = zero_low
+                           ? decode_raw16_avx2<F::man_bits, true>(sym_mask, block, ds.rb,
+                                                                  ds.rb_size, ds.pos, zero_low, to,
+                                                                  steps, lane_bytes)
+                           : decode_raw16_avx2<F::man_bits, false>(sym_mask, block, ds.rb,
+                                                                   ds.rb_size, ds.pos, zero_low, to,
+                                                                   steps, lane_bytes);
+            }
+#endif
+            const std::uint32_t* const rest = block + n_lanes * done;
+            std::uint8_t* const rest_to = to + done * sizeof(U);
+            zero_low ? decode_raw<F, true>(info, rest, ds.rb, ds.pos, zero_low, rest_to,
+                                           steps - done, lane_bytes)
+                     : decode_raw<F, false>(info, rest, ds.rb, ds.pos, zero_low, rest_to,
+                                            steps - done, lane_bytes);
             j += steps;
         }
     }
@@ -1337,7 +1445,7 @@ std::size_t row_of_chunk(const chunk_layout& layout, std::size_t chunk_bytes) {
 
 class codec_fast final : public codec_i {
   public:
-    explicit codec_fast(bool lag_classes) : lag_classes_(lag_classes) {}
+    codec_fast(bool lag_classes, bool simd) : lag_classes_(lag_classes), simd_(simd) {}
     // Recorded only where it differs from the default, so that default streams keep their bytes
     // (the decoder needs neither: each payload says whether it has lag classes).
     std::vector<codec_option> params() const override {
@@ -1383,13 +1491,13 @@ class codec_fast final : public codec_i {
         LMGC_CHECK(mode == mode_coded, errc::corrupt, "fast: unknown payload mode ", int(mode));
         switch (layout.type) {
         case dtype::f32:
-            return decode_values<fmt_f32>(r, coded, out, version);
+            return decode_values<fmt_f32>(r, coded, out, version, simd_);
         case dtype::f16:
-            return decode_values<fmt_f16>(r, coded, out, version);
+            return decode_values<fmt_f16>(r, coded, out, version, simd_);
         case dtype::bf16:
-            return decode_values<fmt_bf16>(r, coded, out, version);
+            return decode_values<fmt_bf16>(r, coded, out, version, simd_);
         case dtype::f64:
-            return decode_values<fmt_f64>(r, coded, out, version);
+            return decode_values<fmt_f64>(r, coded, out, version, simd_);
         default:
             break;
         }
@@ -1399,12 +1507,14 @@ class codec_fast final : public codec_i {
 
   private:
     bool lag_classes_;
+    bool simd_; // the decoder's SIMD pass where the CPU has it (same bytes either way)
 };
 
 } // namespace
 
 std::unique_ptr<codec_i> make_codec_fast(const codec_config& cfg) {
-    return std::make_unique<codec_fast>(cfg.get_int("lag_classes", 1, 0, 1) != 0);
+    return std::make_unique<codec_fast>(cfg.get_int("lag_classes", 1, 0, 1) != 0,
+                                        cfg.get_int("simd", 1, 0, 1) != 0);
 }
 
 } // namespace lmgc::detail

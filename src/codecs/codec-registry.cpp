@@ -87,7 +87,7 @@ const codec_entry table[] = {
     {"cm", "context-mixing model of float bits (weights-free prior, fixed point)", "",
      supports_floats, 1 * MiB, make_codec_cm, "mantissa_bits"},
     {"fast", "exponent classes by tANS in the context of an exponent level, raw mantissas; GB/s",
-     "", supports_floats, 1 * MiB, make_codec_fast, "lag_classes"},
+     "", supports_floats, 1 * MiB, make_codec_fast, "lag_classes simd"},
     {"planes", "top byte (sign, high exponent bits) by tANS, zeros a symbol, other bytes stored",
      "", supports_floats, 1 * MiB, make_codec_planes, ""},
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory, "level"},

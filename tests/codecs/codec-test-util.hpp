@@ -74,11 +74,13 @@ inline bytes encode_direct(const std::string& codec, detail::dtype t, const byte
     return out;
 }
 
-// Decodes a payload directly into n bytes; throws what the codec throws.
+// Decodes a payload directly into n bytes (with decoder settings, e.g. simd=0); throws what
+// the codec throws.
 inline bytes decode_direct(const std::string& codec, detail::dtype t, const bytes& coded,
-                           std::size_t n) {
+                           std::size_t n, std::vector<codec_option> options = {}) {
     const one_tensor_layout l(t, n);
     detail::codec_config cfg;
+    cfg.options = std::move(options);
     cfg.decoding = true;
     const auto c = detail::find_codec(codec).make(cfg);
     bytes out(n);

@@ -21,30 +21,45 @@ namespace {
 
 constexpr std::size_t n_lanes_for_rows = 4; // the codec's lanes (docs/format.md)
 
+// The decoder without its SIMD pass (simd=0), which must give the same bytes, or the same
+// error, as the default's (the SIMD pass where the CPU has AVX2).
+const std::vector<codec_option> portable = {{"simd", "0"}};
+
 // Encodes and decodes raw through the codec table, with lag classes (the default) and
-// without (level 2); returns the default's payload.
+// without (level 2), each decoded with the SIMD pass and without; returns the default's
+// payload.
 bytes round_trip(dtype t, const bytes& raw) {
     const auto coded = encode_direct("fast", t, raw);
     EXPECT_EQ(decode_direct("fast", t, coded, raw.size()), raw)
         << detail::dtype_name(t) << ", " << raw.size() << " bytes";
+    EXPECT_EQ(decode_direct("fast", t, coded, raw.size(), portable), raw)
+        << detail::dtype_name(t) << ", " << raw.size() << " bytes, simd=0";
     const auto plain = encode_direct("fast", t, raw, {{"lag_classes", "0"}});
     EXPECT_EQ(decode_direct("fast", t, plain, raw.size()), raw)
         << detail::dtype_name(t) << ", " << raw.size() << " bytes, without lag classes";
     return coded;
 }
 
+// A payload decoded with the given decoder settings: its output, or its error's message.
+std::pair<bytes, std::string> decode_outcome(dtype t, const bytes& coded, std::size_t n,
+                                             const std::vector<codec_option>& options) {
+    try {
+        return {decode_direct("fast", t, coded, n, options), ""};
+    } catch (const error& e) {
+        EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+        return {{}, e.what()};
+    }
+}
+
 // A byte of the payload changed, `times` times over: each decodes to an error of the corrupt
-// kind or to some output, never to a crash or an overrun (ASan build).
+// kind or to some output, never to a crash or an overrun (ASan build), and the same with the
+// SIMD pass and without.
 void expect_damage_fails_cleanly(dtype t, const bytes& coded, std::size_t n, int times,
                                  std::mt19937_64& rng) {
     for (int k = 0; k < times; ++k) {
         bytes b = coded;
         b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
-        try {
-            decode_direct("fast", t, b, n);
-        } catch (const error& e) {
-            EXPECT_EQ(e.code(), errc::corrupt) << e.what();
-        }
+        EXPECT_EQ(decode_outcome(t, b, n, {}), decode_outcome(t, b, n, portable));
     }
 }
 
@@ -339,6 +354,55 @@ TEST(codec_fast, every_way_to_find_classes_across_types_and_zero_low_bits) {
                     ASSERT_EQ(mode_of(coded), 0);
                     EXPECT_EQ(coded[3], zero_low); // the payload's zero_low byte
                 }
+}
+
+TEST(codec_fast, simd_pass_gives_the_portable_bytes) {
+    // The decoder's AVX2 pass (16-bit types with lag classes) against its portable one
+    // (simd=0): chunks whose classes and signs repeat 3 or 1152 values on (lag classes, a
+    // short and a row lag), with normals, denormals of every leading bit and zeros,
+    // 0 to 3 low mantissa bits zero (the pass shifts the raw bits back up), sizes that end
+    // anywhere in the pass's two steps and its raw-bit window; each decodes to the values,
+    // both ways. Then damaged copies: the same output, or the same error, both ways.
+    for (const auto t : {dtype::bf16, dtype::f16}) {
+        const unsigned man = t == dtype::f16 ? 10 : 7;
+        for (const std::size_t lag : {std::size_t{3}, std::size_t{1152}})
+            for (const unsigned zero_low : {0u, 3u, 1u})
+                for (const std::size_t extra : {std::size_t{11}, std::size_t{6}}) {
+                    const std::size_t n = (lag < 64 ? 20000 : 4 * (8 * lag + 3000)) + extra;
+                    SCOPED_TRACE(std::string(detail::dtype_name(t)) + " lag " +
+                                 std::to_string(lag) + " zero_low " + std::to_string(zero_low) +
+                                 " n " + std::to_string(n));
+                    std::mt19937_64 rng(n + lag + zero_low);
+                    std::vector<unsigned> cls(n);
+                    bytes raw(n * 2);
+                    for (std::size_t i = 0; i < n; ++i) {
+                        const bool repeat = i >= lag && rng() % 8 != 0;
+                        cls[i] = repeat ? cls[i - lag]
+                                 : rng() % 4 == 0
+                                     ? static_cast<unsigned>(rng() % (man + 1)) // 0, denormals
+                                     : man + 100 + static_cast<unsigned>(rng() % 12);
+                        // Denormals with their leading bit among the zeroed low bits are zero.
+                        std::uint64_t v = magnitude_of_class(cls[i], man, rng) >> zero_low
+                                                                                      << zero_low;
+                        // Signs that mostly agree with the value's `lag` back.
+                        const std::uint64_t sign =
+                            i >= lag ? (raw[2 * (i - lag) + 1] >> 7) ^ (rng() % 16 == 0)
+                                     : rng() & 1;
+                        v |= sign << 15;
+                        detail::store_le(raw.data() + 2 * i, static_cast<std::uint16_t>(v));
+                    }
+                    const auto coded = encode_direct("fast", t, raw);
+                    ASSERT_EQ(mode_of(coded), 0);
+                    EXPECT_EQ(coded[3], zero_low);
+                    detail::byte_reader r(detail::byte_span(coded).subspan(5));
+                    r.varint(); // center
+                    EXPECT_EQ(r.varint(), lag);
+                    EXPECT_EQ(r.u8(), 4u); // lag classes
+                    EXPECT_EQ(decode_direct("fast", t, coded, raw.size()), raw);
+                    EXPECT_EQ(decode_direct("fast", t, coded, raw.size(), portable), raw);
+                    expect_damage_fails_cleanly(t, coded, raw.size(), 40, rng);
+                }
+    }
 }
 
 TEST(codec_fast, zeros_and_constants) {

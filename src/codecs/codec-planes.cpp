@@ -16,6 +16,15 @@
 #include <bit>
 #include <cstring>
 
+// The coded mode's 16-bit values have an AVX-512 join, taken where the CPU has AVX512-VBMI2
+// (or never, with the decoding setting simd=0).
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LMGC_PLANES_AVX512 1
+#else
+#define LMGC_PLANES_AVX512 0
+#endif
+
 namespace lmgc::detail {
 namespace {
 
@@ -63,6 +72,7 @@ struct scratch {
     std::vector<std::uint32_t> hist, dtable;
     std::vector<sym_tt> tt;
     bytes raw, tans, desc, stream, sym, kept;
+    std::vector<std::uint16_t> sym16;
     std::vector<zero_run> runs;
 };
 scratch& thread_scratch() {
@@ -468,8 +478,83 @@ LMGC_FAST_CLONES void join_values(const std::uint8_t* sym, const std::uint8_t* l
     }
 }
 
+#if LMGC_PLANES_AVX512
+// The coded mode in two passes (16-bit values, AVX-512): the symbols of `steps` whole steps
+// into sym[4 * t + k] (lane k), then the values joined from them and the low bytes of the
+// nonzero ones (in that order), 16 steps at a time by an expanding load. The first pass's
+// loop is decode_dense_steps' but for where it writes.
+LMGC_FAST_CLONES void decode_coded_symbols(const std::uint32_t* dt, tans_reader& br_io,
+                                           std::uint32_t (&idx)[n_lanes], std::uint16_t* sym,
+                                           std::size_t steps) {
+    tans_reader br = br_io;
+    std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
+    auto one = [&](std::uint32_t& x, std::uint16_t* to) LMGC_FAST_LAMBDA {
+        *to = static_cast<std::uint16_t>(next_entry(dt, x, br) & sym_mask);
+    };
+    for (std::size_t t = 0; t < steps; ++t, sym += n_lanes) {
+        one(x0, sym);
+        one(x1, sym + 1);
+        one(x2, sym + 2);
+        one(x3, sym + 3);
+        br.refill_unchecked();
+    }
+    idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
+    br_io = br;
+}
+
+// The second pass for `steps` (a multiple of 16) steps: lane k's values at out + k * lane_bytes
+// onwards; returns the low bytes' end. The caller has checked that the low bytes of every
+// value last.
+// (GCC 12 warns, wrongly, that its own 512-to-256-bit extracts read an undefined value.)
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+__attribute__((target("avx512f,avx512bw,avx512vbmi2,popcnt"))) const std::uint8_t*
+join_coded16_avx512(const std::uint16_t* sym, const std::uint8_t* raw, std::uint8_t* out,
+                    std::size_t steps, std::size_t lane_bytes) {
+    // Values 4i + k of the 64 (steps t..t+15 of 4 lanes) to lane k's 16: lanes 0 and 1 from
+    // one permutation, 2 and 3 from another.
+    alignas(64) std::uint16_t order01[32], order23[32];
+    for (unsigned i = 0; i < 16; ++i) {
+        order01[i] = static_cast<std::uint16_t>(4 * i),
+        order01[16 + i] = static_cast<std::uint16_t>(4 * i + 1);
+        order23[i] = static_cast<std::uint16_t>(4 * i + 2),
+        order23[16 + i] = static_cast<std::uint16_t>(4 * i + 3);
+    }
+    const __m512i lanes01 = _mm512_load_si512(order01), lanes23 = _mm512_load_si512(order23);
+    const __m512i zero_bit = _mm512_set1_epi16(0x100), top = _mm512_set1_epi16(0xFF);
+    for (std::size_t t = 0; t < steps; t += 16, sym += 64, out += 32) {
+        const __m512i s0 = _mm512_loadu_si512(sym), s1 = _mm512_loadu_si512(sym + 32);
+        // Nonzero values (symbols below 256), one bit per value in step order.
+        const __mmask64 nonzero = _kunpackd_mask64(_mm512_testn_epi16_mask(s1, zero_bit),
+                                                   _mm512_testn_epi16_mask(s0, zero_bit));
+        const __m512i low = _mm512_maskz_expandloadu_epi8(nonzero, raw);
+        raw += _mm_popcnt_u64(nonzero);
+        const __m512i v0 = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(s0, top), 8),
+                                           _mm512_cvtepu8_epi16(_mm512_castsi512_si256(low)));
+        const __m512i v1 = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(s1, top), 8),
+                                           _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(low, 1)));
+        const __m512i a = _mm512_permutex2var_epi16(v0, lanes01, v1);
+        const __m512i b = _mm512_permutex2var_epi16(v0, lanes23, v1);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_castsi512_si256(a));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + lane_bytes),
+                            _mm512_extracti64x4_epi64(a, 1));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * lane_bytes),
+                            _mm512_castsi512_si256(b));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 3 * lane_bytes),
+                            _mm512_extracti64x4_epi64(b, 1));
+    }
+    return raw;
+}
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 template <typename U>
-void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out, bool dense) {
+void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out, bool dense,
+                   bool simd) {
     constexpr unsigned R = low_bytes<U>, top_shift = 8 * R;
     const std::size_t n_all = out.size() / sizeof(U), tail = out.size() - n_all * sizeof(U);
     LMGC_CHECK(n_all > 0, errc::corrupt, "planes: coded payload for a chunk without whole values");
@@ -515,6 +600,13 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
                "planes: dense chunk has ", raw_end - raw_begin, " low bytes, expected ", n * R);
     // Dense chunks have no zero symbol.
     const unsigned n_coded_symbols = dense ? zero_symbol : n_symbols;
+    // The coded mode's AVX-512 join (16-bit values), where the CPU has it.
+    bool simd16 = false;
+#if LMGC_PLANES_AVX512
+    if constexpr (sizeof(U) == 2)
+        simd16 = simd && !dense && __builtin_cpu_supports("avx512vbmi2") &&
+                 __builtin_cpu_supports("avx512bw");
+#endif
 
     // Decode tables: contexts without a table, and a trap region after them, decode a zero
     // and go to the trap, where a lane stays and fails the final check.
@@ -610,6 +702,23 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
                 std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log),
                           room < 8 ? 0 : (room - 8) / (n_lanes * R)});
             if (steps == 0) break;
+#if LMGC_PLANES_AVX512
+            if (simd16) {
+                std::uint16_t* const sym = grow(sc.sym16, n_lanes * block_steps);
+                decode_coded_symbols(dtable, br, idx, sym, steps);
+                const std::size_t whole = steps / 16 * 16;
+                raw = join_coded16_avx512(sym, raw, dst + j * sizeof(U), whole, ln.q * sizeof(U));
+                for (std::size_t t = whole; t < steps; ++t)
+                    for (unsigned k = 0; k < n_lanes; ++k) {
+                        const unsigned s = sym[n_lanes * t + k];
+                        U v = 0;
+                        if (s != zero_symbol) v = static_cast<U>(U(s) << top_shift | *raw++);
+                        store_le(dst + (k * ln.q + j + t) * sizeof(U), v);
+                    }
+                j += steps;
+                continue;
+            }
+#endif
             decode_steps<U>(dtable, br, idx, raw, dst + j * sizeof(U), steps, ln.q * sizeof(U));
             j += steps;
         }
@@ -639,6 +748,8 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
 
 class codec_planes final : public codec_i {
   public:
+    explicit codec_planes(bool simd) : simd_(simd) {}
+
     void encode(byte_span raw, const chunk_layout& layout, bytes& out) const override {
         if (raw.size() < dtype_size(layout.type)) return encode_stored(raw, layout.type, out);
         switch (dtype_size(layout.type)) {
@@ -677,23 +788,26 @@ class codec_planes final : public codec_i {
                    dtype_name(layout.type), " values, which planes does not code");
         switch (dtype_size(layout.type)) {
         case 2:
-            return decode_values<std::uint16_t>(r, coded, out, dense);
+            return decode_values<std::uint16_t>(r, coded, out, dense, simd_);
         case 4:
-            return decode_values<std::uint32_t>(r, coded, out, dense);
+            return decode_values<std::uint32_t>(r, coded, out, dense, simd_);
         case 8:
-            return decode_values<std::uint64_t>(r, coded, out, dense);
+            return decode_values<std::uint64_t>(r, coded, out, dense, simd_);
         default:
             break;
         }
         LMGC_FAIL(errc::corrupt, "planes: stream of ", dtype_name(layout.type),
                   " values, which planes does not code");
     }
+
+  private:
+    bool simd_; // the decoder's SIMD join where the CPU has it (same bytes either way)
 };
 
 } // namespace
 
-std::unique_ptr<codec_i> make_codec_planes(const codec_config&) {
-    return std::make_unique<codec_planes>();
+std::unique_ptr<codec_i> make_codec_planes(const codec_config& cfg) {
+    return std::make_unique<codec_planes>(cfg.get_int("simd", 1, 0, 1) != 0);
 }
 
 } // namespace lmgc::detail

@@ -89,7 +89,7 @@ const codec_entry table[] = {
     {"fast", "exponent classes by tANS in the context of an exponent level, raw mantissas; GB/s",
      "", supports_floats, 1 * MiB, make_codec_fast, "lag_classes simd"},
     {"planes", "top byte (sign, high exponent bits) by tANS, zeros a symbol, other bytes stored",
-     "", supports_floats, 1 * MiB, make_codec_planes, ""},
+     "", supports_floats, 1 * MiB, make_codec_planes, "simd"},
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory, "level"},
     {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory,
      "preset"},

@@ -88,6 +88,23 @@ inline bytes decode_direct(const std::string& codec, detail::dtype t, const byte
     return out;
 }
 
+// The decoding setting that turns a float codec's SIMD pass off (fast, planes): the portable
+// loop, which must give the same bytes, or the same error, as the default's.
+inline const std::vector<codec_option> without_simd = {{"simd", "0"}};
+
+// A payload decoded directly with the given decoder settings: its output, or the message of
+// its error (which must be of the corrupt kind).
+inline std::pair<bytes, std::string> decode_outcome(const std::string& codec, detail::dtype t,
+                                                    const bytes& coded, std::size_t n,
+                                                    const std::vector<codec_option>& options) {
+    try {
+        return {decode_direct(codec, t, coded, n, options), ""};
+    } catch (const error& e) {
+        EXPECT_EQ(e.code(), errc::corrupt) << e.what();
+        return {{}, e.what()};
+    }
+}
+
 // --- Float test values shared by the float codecs' tests (fast, planes) ---
 
 // The float element types (those the float codecs code).

@@ -527,8 +527,8 @@ join_coded16_avx512(const std::uint16_t* sym, const std::uint8_t* raw, std::uint
     for (std::size_t t = 0; t < steps; t += 16, sym += 64, out += 32) {
         const __m512i s0 = _mm512_loadu_si512(sym), s1 = _mm512_loadu_si512(sym + 32);
         // Nonzero values (symbols below 256), one bit per value in step order.
-        const __mmask64 nonzero = _kunpackd_mask64(_mm512_testn_epi16_mask(s1, zero_bit),
-                                                   _mm512_testn_epi16_mask(s0, zero_bit));
+        const __mmask64 nonzero = std::uint64_t{_mm512_testn_epi16_mask(s1, zero_bit)} << 32 |
+                                  _mm512_testn_epi16_mask(s0, zero_bit);
         const __m512i low = _mm512_maskz_expandloadu_epi8(nonzero, raw);
         raw += _mm_popcnt_u64(nonzero);
         const __m512i v0 = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(s0, top), 8),

@@ -448,23 +448,33 @@ LMGC_FAST_CLONES void decode_steps(const std::uint32_t* dt, tans_reader& br_io,
     raw_io = raw;
 }
 
-// The dense mode's symbols of `steps` whole steps: lane k's at sym + k * block_steps.
-LMGC_FAST_CLONES void decode_dense_steps(const std::uint32_t* dt, tans_reader& br_io,
-                                         std::uint32_t (&idx)[n_lanes], std::uint8_t* sym,
-                                         std::size_t steps) {
+// The symbols of `steps` whole steps, each table entry e of step t, lane k handed to
+// put(e, t, k).
+template <typename Put>
+LMGC_FAST_INLINE void for_symbol_steps(const std::uint32_t* dt, tans_reader& br_io,
+                                       std::uint32_t (&idx)[n_lanes], std::size_t steps,
+                                       Put&& put) {
     tans_reader br = br_io;
     std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
-    auto one = [&](std::uint32_t& x, std::uint8_t* to)
-                   LMGC_FAST_LAMBDA { *to = static_cast<std::uint8_t>(next_entry(dt, x, br)); };
     for (std::size_t t = 0; t < steps; ++t) {
-        one(x0, sym + t);
-        one(x1, sym + block_steps + t);
-        one(x2, sym + 2 * block_steps + t);
-        one(x3, sym + 3 * block_steps + t);
+        put(next_entry(dt, x0, br), t, 0);
+        put(next_entry(dt, x1, br), t, 1);
+        put(next_entry(dt, x2, br), t, 2);
+        put(next_entry(dt, x3, br), t, 3);
         br.refill_unchecked();
     }
     idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
     br_io = br;
+}
+
+// The dense mode's symbols of `steps` whole steps: lane k's at sym + k * block_steps.
+LMGC_FAST_CLONES void decode_dense_steps(const std::uint32_t* dt, tans_reader& br,
+                                         std::uint32_t (&idx)[n_lanes], std::uint8_t* sym,
+                                         std::size_t steps) {
+    for_symbol_steps(dt, br, idx, steps,
+                     [&](std::uint32_t e, std::size_t t, unsigned k) LMGC_FAST_LAMBDA {
+                         sym[k * block_steps + t] = static_cast<std::uint8_t>(e);
+                     });
 }
 
 // Joins count values from their top bytes (sym) and low bytes (low, in value order).
@@ -481,25 +491,14 @@ LMGC_FAST_CLONES void join_values(const std::uint8_t* sym, const std::uint8_t* l
 #if LMGC_PLANES_AVX512
 // The coded mode in two passes (16-bit values, AVX-512): the symbols of `steps` whole steps
 // into sym[4 * t + k] (lane k), then the values joined from them and the low bytes of the
-// nonzero ones (in that order), 16 steps at a time by an expanding load. The first pass's
-// loop is decode_dense_steps' but for where it writes.
-LMGC_FAST_CLONES void decode_coded_symbols(const std::uint32_t* dt, tans_reader& br_io,
+// nonzero ones (in that order), 16 steps at a time by an expanding load.
+LMGC_FAST_CLONES void decode_coded_symbols(const std::uint32_t* dt, tans_reader& br,
                                            std::uint32_t (&idx)[n_lanes], std::uint16_t* sym,
                                            std::size_t steps) {
-    tans_reader br = br_io;
-    std::uint32_t x0 = idx[0], x1 = idx[1], x2 = idx[2], x3 = idx[3];
-    auto one = [&](std::uint32_t& x, std::uint16_t* to) LMGC_FAST_LAMBDA {
-        *to = static_cast<std::uint16_t>(next_entry(dt, x, br) & sym_mask);
-    };
-    for (std::size_t t = 0; t < steps; ++t, sym += n_lanes) {
-        one(x0, sym);
-        one(x1, sym + 1);
-        one(x2, sym + 2);
-        one(x3, sym + 3);
-        br.refill_unchecked();
-    }
-    idx[0] = x0, idx[1] = x1, idx[2] = x2, idx[3] = x3;
-    br_io = br;
+    for_symbol_steps(dt, br, idx, steps,
+                     [&](std::uint32_t e, std::size_t t, unsigned k) LMGC_FAST_LAMBDA {
+                         sym[n_lanes * t + k] = static_cast<std::uint16_t>(e & sym_mask);
+                     });
 }
 
 // The second pass for `steps` (a multiple of 16) steps: lane k's values at out + k * lane_bytes
@@ -702,24 +701,18 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
                 std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log),
                           room < 8 ? 0 : (room - 8) / (n_lanes * R)});
             if (steps == 0) break;
+            // With the AVX-512 join, its multiple of 16 steps first; the others fused.
+            std::size_t joined = 0;
 #if LMGC_PLANES_AVX512
             if (simd16) {
+                joined = steps / 16 * 16;
                 std::uint16_t* const sym = grow(sc.sym16, n_lanes * block_steps);
-                decode_coded_symbols(dtable, br, idx, sym, steps);
-                const std::size_t whole = steps / 16 * 16;
-                raw = join_coded16_avx512(sym, raw, dst + j * sizeof(U), whole, ln.q * sizeof(U));
-                for (std::size_t t = whole; t < steps; ++t)
-                    for (unsigned k = 0; k < n_lanes; ++k) {
-                        const unsigned s = sym[n_lanes * t + k];
-                        U v = 0;
-                        if (s != zero_symbol) v = static_cast<U>(U(s) << top_shift | *raw++);
-                        store_le(dst + (k * ln.q + j + t) * sizeof(U), v);
-                    }
-                j += steps;
-                continue;
+                decode_coded_symbols(dtable, br, idx, sym, joined);
+                raw = join_coded16_avx512(sym, raw, dst + j * sizeof(U), joined, ln.q * sizeof(U));
             }
 #endif
-            decode_steps<U>(dtable, br, idx, raw, dst + j * sizeof(U), steps, ln.q * sizeof(U));
+            decode_steps<U>(dtable, br, idx, raw, dst + (j + joined) * sizeof(U), steps - joined,
+                            ln.q * sizeof(U));
             j += steps;
         }
         for (; j < ln.q; ++j) step(j);

@@ -47,6 +47,20 @@ def test_ddp_hook_is_bit_identical_to_raw_allgather(tmp_path, examples_dir, worl
 
 
 @needs_data
+def test_ddp_bench_keeps_the_results_of_a_rank_hung_in_teardown(tmp_path, examples_dir):
+    """A rank that got through the last collective (its result written) but never returns
+    from gloo's teardown is stopped after the grace period; its result counts."""
+    out = tmp_path / "ddp.json"
+    cmd = [sys.executable, os.path.join(examples_dir, "ddp_bench.py"), "--world", "2",
+           "--steps", "2", "--width", "8", "--batch", "8", "--timeout", "120",
+           "--teardown-grace", "2", "--hang-rank", "1", "--json", str(out)]
+    r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=150)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "rank 1 hung in gloo's teardown" in r.stderr
+    assert json.loads(out.read_text())["checks"]["ranks_identical"] is True
+
+
+@needs_data
 def test_federated_average_is_bit_identical(examples_dir):
     cmd = [sys.executable, os.path.join(examples_dir, "federated.py"), "--clients", "3",
            "--rounds", "2", "--local-steps", "2", "--batch", "16", "--width", "8"]

@@ -19,10 +19,12 @@ using detail::dtype;
 
 namespace {
 
-// Encodes and decodes raw through the codec table, decoded with the SIMD join (where the CPU
-// has it) and without; returns the payload.
+// Encodes and decodes raw through the codec table, with the SIMD loops (where the CPU has
+// them) and without: the same payload, decoded back both ways; returns the payload.
 bytes round_trip(dtype t, const bytes& raw) {
     const auto coded = encode_direct("planes", t, raw);
+    EXPECT_EQ(encode_direct("planes", t, raw, without_simd), coded)
+        << detail::dtype_name(t) << ", " << raw.size() << " bytes, encoded with simd=0";
     EXPECT_EQ(decode_direct("planes", t, coded, raw.size()), raw)
         << detail::dtype_name(t) << ", " << raw.size() << " bytes";
     EXPECT_EQ(decode_direct("planes", t, coded, raw.size(), without_simd), raw)
@@ -171,6 +173,34 @@ TEST(codec_planes, real_gradients_round_trip_between_fast_and_zstd) {
 
 TEST(codec_planes, chunks_threads_and_mixed_files_through_the_container) {
     expect_container_round_trips_at_any_thread_count("planes", 5);
+}
+
+TEST(codec_planes, simd_first_pass_gives_the_portable_keys) {
+    // The dense 16-bit first pass in AVX2 computes each key from the top byte before it in the
+    // lane: top bytes at and around the center (clamped at -2 and +2), centers at the ends of
+    // the magnitude range, both signs, lanes of unequal lengths, sizes ending anywhere in a
+    // block of 16 steps. The payloads must be the ones the portable pass writes.
+    std::uint64_t seed = 7;
+    auto next = [&seed] {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::uint32_t>(seed >> 33);
+    };
+    for (const dtype t : {dtype::bf16, dtype::f16})
+        for (const unsigned center : {0u, 1u, 2u, 60u, 125u, 126u, 127u})
+            for (const std::size_t n : {130u, 135u, 196u, 197u, 198u, 199u, 1000u, 4099u, 65541u}) {
+                bytes raw(2 * n);
+                for (std::size_t i = 0; i < n; ++i) {
+                    const int m =
+                        std::clamp(static_cast<int>(center) +
+                                       (next() % 4 ? 0 : static_cast<int>(next() % 9) - 4),
+                                   0, 127);
+                    raw[2 * i] = static_cast<std::uint8_t>(next() | (m == 0 ? 1 : 0));
+                    raw[2 * i + 1] = static_cast<std::uint8_t>(m | (next() & 1) << 7);
+                }
+                SCOPED_TRACE(::testing::Message() << detail::dtype_name(t) << ", center " << center
+                                                  << ", " << n << " values");
+                EXPECT_EQ(mode_of(round_trip(t, raw)), 2);
+            }
 }
 
 TEST(codec_planes, frozen_streams) {

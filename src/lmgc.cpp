@@ -6,6 +6,7 @@
 #include "codecs/codec.hpp"
 #include "common/common-error.hpp"
 #include "common/common-json.hpp"
+#include "common/common-parallel.hpp"
 #include "pipeline/pipeline-tensors.hpp"
 #include "pipeline/pipeline.hpp"
 
@@ -189,15 +190,21 @@ class memory_sink : public file_layout_sink {
 
 class image_sink final : public memory_sink {
   public:
+    explicit image_sink(int n_threads) : n_threads_(n_threads) {}
     bytes out;
 
   private:
     void start(const container_header& h) override {
         out.clear();
         reserve_large(out, h.original_bytes);
+        // The workers would write each byte once; the zero-fill (resize) writes it first, in
+        // this thread: the kernel clears the fresh pages on all of them instead.
+        if (out.capacity() >= h.original_bytes)
+            populate_parallel(out.data(), h.original_bytes, resolve_threads(n_threads_));
         out.resize(h.original_bytes);
         mem_ = out;
     }
+    int n_threads_;
 };
 
 class file_sink final : public file_layout_sink {
@@ -398,7 +405,7 @@ std::vector<std::uint8_t> expected_output(std::span<const std::uint8_t> input,
 
 std::vector<std::uint8_t> decompress(std::span<const std::uint8_t> image,
                                      const decompress_params& params) {
-    image_sink sink;
+    image_sink sink(params.n_threads);
     decompress_stream(memory_source(image), params, sink);
     return std::move(sink.out);
 }

@@ -3,7 +3,9 @@
 #include "common/common-file.hpp"
 
 #include "common/common-error.hpp"
+#include "common/common-parallel.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -291,6 +293,33 @@ void reserve_large(bytes& b, std::size_t n) {
         return;
     }
     advise_huge_pages(b.data() + b.size(), b.capacity() - b.size());
+}
+
+void populate_parallel(void* p, std::size_t n, int n_threads) noexcept {
+#ifdef MADV_POPULATE_WRITE
+    constexpr std::size_t min_part = std::size_t{8} << 20;
+    const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto b = reinterpret_cast<std::uintptr_t>(p);
+    if (b > UINTPTR_MAX - n) return;
+    const std::uintptr_t first = (b + page - 1) & ~(page - 1), end = (b + n) & ~(page - 1);
+    if (end <= first || n_threads < 2) return;
+    const std::size_t parts =
+        std::min<std::size_t>(static_cast<std::size_t>(n_threads), (end - first) / min_part);
+    if (parts < 2) return;
+    // Parts of whole pages; a kernel without the advice answers EINVAL, and the pages fault
+    // as they are first written (an error here is never the caller's).
+    const std::uintptr_t step = ((end - first) / parts + page - 1) & ~(page - 1);
+    try {
+        parallel_for(parts, static_cast<int>(parts), [&](std::size_t i) {
+            const std::uintptr_t a = first + i * step, z = std::min(end, a + step);
+            if (z > a) (void)::madvise(reinterpret_cast<void*>(a), z - a, MADV_POPULATE_WRITE);
+        });
+    } catch (...) {
+        // no threads to be had: the pages fault as they are written
+    }
+#else
+    (void)p, (void)n, (void)n_threads;
+#endif
 }
 
 namespace {

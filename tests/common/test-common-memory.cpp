@@ -1,11 +1,12 @@
-// Large-buffer helpers of common-file.hpp: reserve_large and advise_huge_pages keep bytes
-// as they are and never fail (huge pages are a hint; whether the kernel gives them is its
-// choice, so not asserted here).
+// Large-buffer helpers of common-file.hpp: reserve_large, advise_huge_pages and
+// populate_parallel keep bytes as they are and never fail (huge pages are a hint; whether the
+// kernel gives them is its choice, so not asserted here).
 #include "common/common-file.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <sys/mman.h>
 #include <vector>
 
 using namespace lmgc::detail;
@@ -43,4 +44,41 @@ TEST(common_memory, advise_huge_pages_takes_any_range) {
     advise_huge_pages(v.data() + 3, v.size() - 3);             // unaligned: the whole pages inside
     advise_huge_pages(v.data(), static_cast<std::size_t>(-1)); // past the address space
     for (std::size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 0x5A);
+}
+
+TEST(common_memory, populate_parallel_maps_fresh_memory_and_keeps_bytes) {
+    std::vector<std::uint8_t> v((std::size_t{20} << 20) + 5, 0x5A);
+    populate_parallel(nullptr, 0, 2);
+    populate_parallel(v.data() + 3, v.size() - 3, 2); // unaligned: the whole pages inside
+    populate_parallel(v.data() + 1, 100, 8);          // small: nothing to do
+    populate_parallel(v.data(), static_cast<std::size_t>(-1), 2); // past the address space
+    for (std::size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 0x5A);
+
+    // Fresh memory: mapped (resident) after, all zero, writable. Two threads take 32 MiB in
+    // two parts; one thread, or less than 8 MiB a part, leaves it alone.
+    const std::size_t n = std::size_t{32} << 20, page = 4096;
+    void* m = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    auto* p = static_cast<std::uint8_t*>(m);
+    auto resident = [&](std::size_t from, std::size_t to) {
+        std::vector<unsigned char> in((to - from + page - 1) / page);
+        EXPECT_EQ(::mincore(p + from, to - from, in.data()), 0);
+        std::size_t r = 0;
+        for (auto c : in) r += c & 1;
+        return r;
+    };
+    populate_parallel(p, n, 1);
+    EXPECT_EQ(resident(0, n), 0u);
+    populate_parallel(p, std::size_t{12} << 20, 2); // 6 MiB a part
+    EXPECT_EQ(resident(0, n), 0u);
+    if (::madvise(p, page, MADV_POPULATE_WRITE) != 0) {
+        ::munmap(m, n);
+        GTEST_SKIP() << "kernel without MADV_POPULATE_WRITE";
+    }
+    populate_parallel(p, n, 2);
+    EXPECT_EQ(resident(0, n), n / page);
+    for (std::size_t i = 0; i < n; i += 4093) ASSERT_EQ(p[i], 0);
+    p[n - 1] = 1;
+    EXPECT_EQ(p[n - 1], 1);
+    ::munmap(m, n);
 }

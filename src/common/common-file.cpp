@@ -268,16 +268,29 @@ void output_file::commit() {
     if (::close(fd) != 0) fail("cannot write", errno);
 }
 
+namespace {
+// The whole pages inside [p, p + n): [first, end), none (end <= first) when the range is
+// shorter than a page or runs past the end of the address space.
+struct page_range {
+    std::uintptr_t page, first, end;
+};
+[[maybe_unused]] page_range whole_pages(const void* p, std::size_t n) noexcept {
+    const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto b = reinterpret_cast<std::uintptr_t>(p);
+    if (b > UINTPTR_MAX - n) return {page, 0, 0};
+    return {page, (b + page - 1) & ~(page - 1), (b + n) & ~(page - 1)};
+}
+} // namespace
+
 void advise_huge_pages(void* p, std::size_t n) noexcept {
 #ifdef MADV_HUGEPAGE
     constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
-    const auto b = reinterpret_cast<std::uintptr_t>(p);
-    if (n < 2 * huge || b > UINTPTR_MAX - n) return;
-    // The whole pages inside the range (a huge page needs 2 MiB of it, aligned; the kernel
-    // finds those).
-    const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const std::uintptr_t first = (b + page - 1) & ~(page - 1), end = (b + n) & ~(page - 1);
-    if (end > first) (void)::madvise(reinterpret_cast<void*>(first), end - first, MADV_HUGEPAGE);
+    if (n < 2 * huge) return;
+    // A huge page needs 2 MiB of the whole pages inside the range, aligned; the kernel finds
+    // those.
+    const page_range r = whole_pages(p, n);
+    if (r.end > r.first)
+        (void)::madvise(reinterpret_cast<void*>(r.first), r.end - r.first, MADV_HUGEPAGE);
 #else
     (void)p, (void)n;
 #endif
@@ -298,10 +311,8 @@ void reserve_large(bytes& b, std::size_t n) {
 void populate_parallel(void* p, std::size_t n, int n_threads) noexcept {
 #ifdef MADV_POPULATE_WRITE
     constexpr std::size_t min_part = std::size_t{8} << 20;
-    const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto b = reinterpret_cast<std::uintptr_t>(p);
-    if (b > UINTPTR_MAX - n) return;
-    const std::uintptr_t first = (b + page - 1) & ~(page - 1), end = (b + n) & ~(page - 1);
+    const page_range r = whole_pages(p, n);
+    const std::uintptr_t page = r.page, first = r.first, end = r.end;
     if (end <= first || n_threads < 2) return;
     const std::size_t parts =
         std::min<std::size_t>(static_cast<std::size_t>(n_threads), (end - first) / min_part);

@@ -31,8 +31,10 @@ namespace {
 
 using namespace tans;
 
-// Version 2 added the dense mode; coded and stored chunks are still written at version 1.
-constexpr std::uint8_t payload_version_1 = 1, payload_version_2 = 2;
+// Version 2 added the dense mode, version 3 the dense mode's list of every zero run (runs of
+// one or more, in bits); coded and stored chunks are still written at version 1, dense chunks
+// without zeros at version 2.
+constexpr std::uint8_t payload_version_1 = 1, payload_version_2 = 2, payload_version_3 = 3;
 // Dense: runs of zeros left out, no zero symbol, every value's low bytes in value order (no
 // zero test on either side, and the low bytes move as a block).
 constexpr std::uint8_t mode_coded = 0, mode_stored = 1, mode_dense = 2;
@@ -57,8 +59,13 @@ constexpr unsigned table_log_min = 6, table_log_max = 10;
 constexpr unsigned nb_shift = 9, next_shift = 13, sym_mask = 511;
 static_assert((std::uint64_t{n_contexts + 1} << table_log_max) < (1ull << (32 - next_shift)));
 static_assert(zero_symbol == 256 && n_symbols == zero_symbol + 1); // s >> 8: zero or not
-// Dense chunks leave out runs of at least this many zeros (the decoder fills them in).
-constexpr std::size_t min_zero_run = 16;
+// Dense chunks leave out zero runs (the decoder fills them in): at version 2 the runs of at
+// least min_zero_run zeros; at version 3 every run, and a chunk goes dense when it has at most
+// one run per dense_run_spacing values (a run then costs ~10 bits in the list, about what the
+// coded mode's zero symbols cost, and each side a short copy or store).
+constexpr std::size_t min_zero_run = 16, dense_run_spacing = 64;
+// The version-3 run list codes gap >> run_k_max at most in exp-Golomb.
+constexpr unsigned run_k_max = 40;
 // The decoder checks the bounds once per block of steps.
 constexpr std::size_t block_steps = 2048;
 
@@ -66,13 +73,14 @@ constexpr const char* who = "planes";
 
 struct zero_run {
     std::size_t at, len; // in values
+    std::size_t kept;    // the decoder's: values coded before the run
 };
 
 struct scratch {
     std::vector<std::uint16_t> keys, norm, spread, state_table, present;
     std::vector<std::uint32_t> hist, dtable;
     std::vector<sym_tt> tt;
-    bytes raw, tans, desc, stream, sym, kept;
+    bytes raw, tans, desc, stream, sym, kept, run_bits;
     std::vector<std::uint16_t> sym16;
     std::vector<zero_run> runs;
 };
@@ -267,13 +275,12 @@ template <typename U> LMGC_FAST_INLINE bool has_zero_in_32(const std::uint8_t* p
     return zero != 0;
 }
 
-// The runs of at least min_zero_run zeros among the n values at in, in order; returns how many
-// zeros are not in one. Skips 32 values at a time where none is zero.
+// The runs of zeros among the n values at in, in order. Skips 32 values at a time where none
+// is zero.
 template <typename U>
-LMGC_FAST_CLONES std::size_t find_zero_runs(const std::uint8_t* in, std::size_t n,
-                                            std::vector<zero_run>& runs) {
+LMGC_FAST_CLONES void find_zero_runs(const std::uint8_t* in, std::size_t n,
+                                     std::vector<zero_run>& runs) {
     runs.clear();
-    std::size_t others = 0;
     for (std::size_t i = 0; i < n;) {
         if (i + 32 <= n && !has_zero_in_32<U>(in + i * sizeof(U))) {
             i += 32;
@@ -285,13 +292,78 @@ LMGC_FAST_CLONES std::size_t find_zero_runs(const std::uint8_t* in, std::size_t 
         }
         std::size_t j = i + 1;
         while (j < n && load_le<U>(in + j * sizeof(U)) == 0) ++j;
-        if (j - i >= min_zero_run)
-            runs.push_back({i, j - i});
-        else
-            others += j - i;
+        runs.push_back({i, j - i, 0});
         i = j;
     }
-    return others;
+}
+
+// Copies the values of in (size bytes, values of w bytes) outside the zero runs to kept (32
+// bytes of slack). Short pieces, the common case with one run in ~100 values, take one 32-byte
+// copy that may run past them (overwritten by the next piece), never past in's end, rather
+// than a library call each.
+LMGC_FAST_CLONES void gather_between_runs(const std::uint8_t* in, std::size_t size,
+                                          const std::vector<zero_run>& runs, std::size_t w,
+                                          std::uint8_t* kept) {
+    const std::uint8_t* const in_end = in + size;
+    auto piece = [&](const std::uint8_t* from, const std::uint8_t* to) {
+        const std::size_t n = static_cast<std::size_t>(to - from);
+        if (n <= 32 && in_end - from >= 32) {
+            std::memcpy(kept, from, 32);
+        } else if (n >= 32) {
+            for (std::size_t k = 0; k + 32 < n; k += 32) std::memcpy(kept + k, from + k, 32);
+            std::memcpy(kept + n - 32, from + n - 32, 32);
+        } else {
+            std::memcpy(kept, from, n);
+        }
+        kept += n;
+    };
+    const std::uint8_t* from = in;
+    for (const auto& r : runs) {
+        piece(from, in + r.at * w);
+        from = in + (r.at + r.len) * w;
+    }
+    piece(from, in_end);
+}
+
+// Exp-Golomb order 0 of v (< 2^47): its bits, and the code.
+constexpr unsigned eg_bits(std::uint64_t v) {
+    return 2 * static_cast<unsigned>(std::bit_width(v + 1)) - 1;
+}
+void put_eg(bit_writer& w, std::uint64_t v) {
+    const unsigned b = static_cast<unsigned>(std::bit_width(v + 1));
+    w.put(std::uint64_t{1} << (b - 1), b);
+    w.put((v + 1) & ((std::uint64_t{1} << (b - 1)) - 1), b - 1);
+}
+
+// The version-3 run list (runs in order, at least one): per run the gap since the end of the
+// one before (or the chunk's start) as gap >> k in exp-Golomb and its k low bits, then the
+// length - 1 in exp-Golomb, with the k that makes the list shortest. Writes the bits into
+// `bits` (8 bytes of slack) and returns k and the bytes.
+std::pair<unsigned, std::size_t> write_run_list(const std::vector<zero_run>& runs, bytes& bits) {
+    std::uint64_t best = ~std::uint64_t{0};
+    unsigned k = 0;
+    for (unsigned c = 0; c <= run_k_max; ++c) {
+        std::uint64_t total = 0;
+        std::size_t end = 0;
+        for (const auto& r : runs) {
+            total += eg_bits((r.at - end) >> c) + c;
+            end = r.at + r.len;
+        }
+        if (total < best) best = total, k = c;
+        if (best <= runs.size() * (c + 1)) break; // no larger k can do better
+    }
+    std::size_t len_bits = 0;
+    for (const auto& r : runs) len_bits += eg_bits(r.len - 1);
+    bit_writer w(grow(bits, (best + len_bits) / 8 + 16));
+    std::size_t end = 0;
+    for (const auto& r : runs) {
+        const std::size_t gap = r.at - end;
+        put_eg(w, gap >> k);
+        if (k) w.put(gap & ((std::uint64_t{1} << k) - 1), k);
+        put_eg(w, r.len - 1);
+        end = r.at + r.len;
+    }
+    return {k, static_cast<std::size_t>(w.end() - bits.data())};
 }
 
 // The low bytes of n values, in value order (the dense payload's `low`).
@@ -313,27 +385,21 @@ template <typename U> void encode_values(byte_span raw, dtype type, bool simd, b
     const std::size_t n_all = raw.size() / sizeof(U), base = out.size();
     auto& sc = thread_scratch();
 
-    // Dense when at most 1 value in 128 is a zero outside a run of min_zero_run or more: each
-    // such zero then costs its low bytes and a rare top byte (up to ~2% of a payload at the
-    // limit), for a coder 1.3-2x faster on both sides; the runs are left out of the values
-    // coded (ReLU networks' gradients: ConvNet's zeros are 99% in runs of 16 or more).
-    const std::size_t other_zeros = find_zero_runs<U>(raw.data(), n_all, sc.runs);
+    // Dense when there is at most one run of zeros per 64 values, for a coder 1.3-2x faster on
+    // both sides: the zeros are left out of the values coded, and the runs listed (ReLU
+    // networks' gradients: ConvNet's zeros are 99% in runs of 16 or more, the others mostly
+    // near them; f16 copies of small gradients: zeros from underflow, one per ~100 values).
+    find_zero_runs<U>(raw.data(), n_all, sc.runs);
     std::size_t run_zeros = 0;
     for (const auto& r : sc.runs) run_zeros += r.len;
-    const bool dense = other_zeros * 128 <= n_all && run_zeros < n_all;
+    const bool dense = sc.runs.size() * dense_run_spacing <= n_all && run_zeros < n_all;
     // The values coded: all, or the dense mode's values outside the runs.
     const std::uint8_t* values = raw.data();
     std::size_t n = n_all;
     if (dense && run_zeros) {
         n = n_all - run_zeros;
-        std::uint8_t* const kept = grow(sc.kept, n * sizeof(U));
-        std::size_t from = 0, to = 0;
-        for (const auto& r : sc.runs) {
-            std::memcpy(kept + to, raw.data() + from * sizeof(U), (r.at - from) * sizeof(U));
-            to += (r.at - from) * sizeof(U);
-            from = r.at + r.len;
-        }
-        std::memcpy(kept + to, raw.data() + from * sizeof(U), (n_all - from) * sizeof(U));
+        std::uint8_t* const kept = grow(sc.kept, n * sizeof(U) + 32);
+        gather_between_runs(raw.data(), n_all * sizeof(U), sc.runs, sizeof(U), kept);
         values = kept;
     }
 
@@ -446,22 +512,26 @@ template <typename U> void encode_values(byte_span raw, dtype type, bool simd, b
     const std::size_t tail = raw.size() - n_all * sizeof(U);
     if (5 + 20 + desc_size + tans_size + raw_size + tail > raw.size() + 3)
         return encode_stored(raw, type, out);
+    // The run list (version 3).
+    std::pair<unsigned, std::size_t> run_list{};
+    if (dense && !sc.runs.empty()) run_list = write_run_list(sc.runs, sc.run_bits);
+    const std::uint8_t version = !dense            ? payload_version_1
+                                 : sc.runs.empty() ? payload_version_2
+                                                   : payload_version_3;
     byte_writer w(out);
-    w.u8(dense ? payload_version_2 : payload_version_1);
+    w.u8(version);
     w.u8(static_cast<std::uint8_t>(type));
     w.u8(dense ? mode_dense : mode_coded);
     w.u8(static_cast<std::uint8_t>(table_log));
     w.u8(ctx_mask);
     w.u8(static_cast<std::uint8_t>(center));
     if (dense) {
-        // The zero runs: how many, then each one's distance from the end of the one before (or
-        // the chunk's start) and its length beyond min_zero_run, in values.
+        // The zero runs: how many, then (version 3) k and the list's bytes.
         w.varint(sc.runs.size());
-        std::size_t end = 0;
-        for (const auto& r : sc.runs) {
-            w.varint(r.at - end);
-            w.varint(r.len - min_zero_run);
-            end = r.at + r.len;
+        if (!sc.runs.empty()) {
+            w.u8(static_cast<std::uint8_t>(run_list.first));
+            w.varint(run_list.second);
+            w.raw(byte_span(sc.run_bits).first(run_list.second));
         }
     }
     w.varint(desc_size);
@@ -559,7 +629,7 @@ LMGC_FAST_CLONES void decode_dense_steps(const std::uint32_t* dt, tans_reader& b
 
 // Joins count values from their top bytes (sym) and low bytes (low, in value order).
 template <typename U>
-LMGC_FAST_CLONES void join_values(const std::uint8_t* sym, const std::uint8_t* low,
+LMGC_FAST_INLINE void join_values(const std::uint8_t* sym, const std::uint8_t* low,
                                   std::uint8_t* out, std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
         for (unsigned b = 0; b < low_bytes<U>; ++b)
@@ -631,9 +701,125 @@ join_coded16_avx512(const std::uint16_t* sym, const std::uint8_t* raw, std::uint
 #endif
 #endif
 
+// Zeroes the runs' values in out (size bytes, values of w bytes). Short runs, the common case
+// with one run in ~100 values, take one 32-byte store that may run into the values after them
+// (joined later), never past out's end, rather than a library call each.
+LMGC_FAST_CLONES void zero_runs(std::uint8_t* out, std::size_t size,
+                                const std::vector<zero_run>& runs, std::size_t w) {
+    const std::uint8_t zeros[32] = {};
+    for (const auto& run : runs) {
+        std::uint8_t* const at = out + run.at * w;
+        const std::size_t z = run.len * w;
+        if (z <= 32 && size - run.at * w >= 32)
+            std::memcpy(at, zeros, 32);
+        else
+            std::memset(at, 0, z);
+    }
+}
+
+// A lane's place among a dense chunk's zero runs: the next run after its values so far, and
+// the zeros before them.
+struct run_cursor {
+    std::size_t next = 0, shift = 0;
+};
+
+// Joins count values of a lane, the coded values i onwards, into their places in out: value
+// i + the zeros of the runs before it (pieces between the runs).
+template <typename U>
+LMGC_FAST_CLONES void join_placed(const std::uint8_t* sym, const std::uint8_t* low,
+                                  std::uint8_t* out, std::size_t i, std::size_t count,
+                                  run_cursor& c, const std::vector<zero_run>& runs) {
+    for (;;) {
+        while (c.next < runs.size() && runs[c.next].kept <= i) c.shift += runs[c.next++].len;
+        const std::size_t piece =
+            c.next < runs.size() ? std::min(count, runs[c.next].kept - i) : count;
+        join_values<U>(sym, low + i * low_bytes<U>, out + (i + c.shift) * sizeof(U), piece);
+        if (piece == count) return;
+        sym += piece, i += piece, count -= piece;
+    }
+}
+
+// Reader of the version-3 run list, over a copy with 16 zero bytes after it: every read checks
+// that it stayed within the list.
+class run_list_reader {
+  public:
+    run_list_reader(byte_span list, bytes& buf) : bits_(list.size() * 8) {
+        buf.assign(list.size() + 16, 0);
+        if (!list.empty()) std::memcpy(buf.data(), list.data(), list.size());
+        p_ = buf.data();
+    }
+    std::uint64_t get(unsigned n) { // n <= 48
+        const std::uint64_t v = peek() & ((std::uint64_t{1} << n) - 1);
+        advance(n);
+        return v;
+    }
+    std::uint64_t get_eg() {
+        const std::uint64_t x = peek() & ((std::uint64_t{1} << 48) - 1);
+        const unsigned zeros = static_cast<unsigned>(std::countr_zero(x)); // 48 if x == 0
+        LMGC_CHECK(zeros < 48, errc::corrupt, "planes: bad zero run list");
+        advance(zeros + 1);
+        return ((std::uint64_t{1} << zeros) | get(zeros)) - 1;
+    }
+    // Whether the list was read to its last byte.
+    bool used_up() const { return (pos_ + 7) / 8 == bits_ / 8; }
+
+  private:
+    std::uint64_t peek() const { return load_le<std::uint64_t>(p_ + (pos_ >> 3)) >> (pos_ & 7); }
+    void advance(unsigned n) {
+        pos_ += n;
+        LMGC_CHECK(pos_ <= bits_, errc::corrupt, "planes: zero run list truncated");
+    }
+    const std::uint8_t* p_;
+    std::size_t bits_, pos_ = 0;
+};
+
+// The dense mode's zero runs into sc.runs (version 2: runs of min_zero_run or more as varints;
+// version 3: every run, in bits); returns the values left to decode.
+std::size_t read_zero_runs(byte_reader& r, unsigned version, std::size_t n_all, scratch& sc) {
+    std::size_t n = n_all, end = 0;
+    sc.runs.clear();
+    if (version == payload_version_2) {
+        const std::size_t count = r.varint_max(n_all / min_zero_run, "zero run count");
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t gap = r.varint_max(n_all - end, "zero run position");
+            const std::size_t room = n_all - end - gap;
+            LMGC_CHECK(room >= min_zero_run, errc::corrupt,
+                       "planes: zero run past the chunk's end");
+            const std::size_t len =
+                r.varint_max(room - min_zero_run, "zero run length") + min_zero_run;
+            sc.runs.push_back({end + gap, len, end + gap - (n_all - n)});
+            end += gap + len;
+            n -= len;
+        }
+        return n;
+    }
+    const std::size_t count = r.varint_max(n_all, "zero run count");
+    LMGC_CHECK(count > 0, errc::corrupt, "planes: version-3 dense chunk without zero runs");
+    const unsigned k = r.u8();
+    LMGC_CHECK(k <= run_k_max, errc::corrupt, "planes: zero run list k ", k, " is out of range");
+    const byte_span list = r.raw(r.varint_max(r.remaining(), "zero run list size"));
+    // Each run takes 2 bits at least.
+    LMGC_CHECK(count <= list.size() * 4, errc::corrupt, "planes: zero run list truncated");
+    run_list_reader rr(list, sc.run_bits);
+    for (std::size_t i = 0; i < count; ++i) {
+        std::uint64_t gap = rr.get_eg();
+        LMGC_CHECK(gap <= (n_all - end) >> k, errc::corrupt,
+                   "planes: zero run past the chunk's end");
+        gap = gap << k | rr.get(k);
+        const std::uint64_t len = rr.get_eg() + 1;
+        LMGC_CHECK(gap <= n_all - end && len <= n_all - end - gap, errc::corrupt,
+                   "planes: zero run past the chunk's end");
+        sc.runs.push_back({end + gap, len, end + gap - (n_all - n)});
+        end += gap + len;
+        n -= len;
+    }
+    LMGC_CHECK(rr.used_up(), errc::corrupt, "planes: zero run list has unused bytes");
+    return n;
+}
+
 template <typename U>
 void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out, bool dense,
-                   bool simd) {
+                   unsigned version, bool simd) {
     constexpr unsigned R = low_bytes<U>, top_shift = 8 * R;
     const std::size_t n_all = out.size() / sizeof(U), tail = out.size() - n_all * sizeof(U);
     LMGC_CHECK(n_all > 0, errc::corrupt, "planes: coded payload for a chunk without whole values");
@@ -650,20 +836,7 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
     // Dense: the zero runs left out; n values coded.
     std::size_t n = n_all;
     if (dense) {
-        const std::size_t count = r.varint_max(n_all / min_zero_run, "zero run count");
-        sc.runs.clear();
-        std::size_t end = 0;
-        for (std::size_t i = 0; i < count; ++i) {
-            const std::size_t gap = r.varint_max(n_all - end, "zero run position");
-            const std::size_t room = n_all - end - gap;
-            LMGC_CHECK(room >= min_zero_run, errc::corrupt,
-                       "planes: zero run past the chunk's end");
-            const std::size_t len =
-                r.varint_max(room - min_zero_run, "zero run length") + min_zero_run;
-            sc.runs.push_back({end + gap, len});
-            end += gap + len;
-            n -= len;
-        }
+        n = read_zero_runs(r, version, n_all, sc);
         LMGC_CHECK(n > 0, errc::corrupt, "planes: dense chunk of zero runs only");
     }
     const lanes ln(n);
@@ -724,11 +897,13 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
     for (unsigned k = 0; k < n_lanes; ++k)
         if (ln.len[k]) idx[k] = br.get(table_log);
     LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
-    // Dense chunks with zero runs are decoded aside, then spread out around the runs.
-    std::uint8_t* const dst = dense && !sc.runs.empty() ? grow(sc.kept, n * sizeof(U)) : out.data();
+    std::uint8_t* const dst = out.data();
     const std::uint8_t* raw = raw_begin;
     if (dense) {
-        // Blocks of whole steps' symbols, joined to their low bytes, then the last steps.
+        // The runs zeroed, then blocks of whole steps' symbols, joined to their low bytes in
+        // their places between the runs, then the last steps.
+        zero_runs(dst, n_all * sizeof(U), sc.runs, sizeof(U));
+        run_cursor cursor[n_lanes];
         std::uint8_t* const sym = grow(sc.sym, n_lanes * block_steps);
         const std::size_t all = ln.len[n_lanes - 1];
         std::size_t j = 0;
@@ -737,19 +912,16 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
                 std::min({block_steps, all - j, br.safe_steps(n_lanes * table_log)});
             if (steps == 0) break;
             decode_dense_steps(dtable, br, idx, sym, steps);
-            for (unsigned k = 0; k < n_lanes; ++k) {
-                const std::size_t i = k * ln.q + j;
-                join_values<U>(sym + k * block_steps, raw_begin + i * R, dst + i * sizeof(U),
-                               steps);
-            }
+            for (unsigned k = 0; k < n_lanes; ++k)
+                join_placed<U>(sym + k * block_steps, raw_begin, dst, k * ln.q + j, steps,
+                               cursor[k], sc.runs);
             j += steps;
         }
         for (; j < ln.q; ++j) {
             for (unsigned k = 0; k < n_lanes; ++k) {
                 if (j >= ln.len[k]) continue;
                 const auto s = static_cast<std::uint8_t>(next_entry(dtable, idx[k], br));
-                const std::size_t i = k * ln.q + j;
-                join_values<U>(&s, raw_begin + i * R, dst + i * sizeof(U), 1);
+                join_placed<U>(&s, raw_begin, dst, k * ln.q + j, 1, cursor[k], sc.runs);
             }
             LMGC_CHECK(br.refill(), errc::corrupt, "planes: coded symbols truncated");
         }
@@ -805,17 +977,6 @@ void decode_values(byte_reader& r, byte_span coded, std::span<std::uint8_t> out,
     // The coded blocks may read past the low bytes into the tail (never past the payload).
     LMGC_CHECK(dense || raw == raw_end, errc::corrupt, "planes: low bytes damaged (",
                raw < raw_end ? "bytes left over" : "more values than low bytes", ")");
-    if (dense && !sc.runs.empty()) {
-        std::size_t from = 0, to = 0; // values in dst, in out
-        for (const auto& run : sc.runs) {
-            std::memcpy(out.data() + to * sizeof(U), dst + from * sizeof(U),
-                        (run.at - to) * sizeof(U));
-            from += run.at - to;
-            std::memset(out.data() + run.at * sizeof(U), 0, run.len * sizeof(U));
-            to = run.at + run.len;
-        }
-        std::memcpy(out.data() + to * sizeof(U), dst + from * sizeof(U), (n_all - to) * sizeof(U));
-    }
     if (tail) std::memcpy(out.data() + n_all * sizeof(U), coded.data() + coded.size() - tail, tail);
 }
 
@@ -842,8 +1003,8 @@ class codec_planes final : public codec_i {
                 std::span<std::uint8_t> out) const override {
         byte_reader r(coded, errc::corrupt, "planes: payload truncated");
         const auto version = r.u8();
-        LMGC_CHECK(version == payload_version_1 || version == payload_version_2, errc::corrupt,
-                   "planes: payload version ", int(version), " is not 1 or 2");
+        LMGC_CHECK(version >= payload_version_1 && version <= payload_version_3, errc::corrupt,
+                   "planes: payload version ", int(version), " is not 1, 2 or 3");
         LMGC_CHECK(r.u8() == static_cast<std::uint8_t>(layout.type), errc::corrupt,
                    "planes: payload element type does not match the stream's");
         const auto mode = r.u8();
@@ -861,11 +1022,11 @@ class codec_planes final : public codec_i {
                    dtype_name(layout.type), " values, which planes does not code");
         switch (dtype_size(layout.type)) {
         case 2:
-            return decode_values<std::uint16_t>(r, coded, out, dense, simd_);
+            return decode_values<std::uint16_t>(r, coded, out, dense, version, simd_);
         case 4:
-            return decode_values<std::uint32_t>(r, coded, out, dense, simd_);
+            return decode_values<std::uint32_t>(r, coded, out, dense, version, simd_);
         case 8:
-            return decode_values<std::uint64_t>(r, coded, out, dense, simd_);
+            return decode_values<std::uint64_t>(r, coded, out, dense, version, simd_);
         default:
             break;
         }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -50,6 +51,51 @@ bytes without_zeros(dtype t, bytes raw) {
                         [](std::uint8_t b) { return b == 0; }))
             raw[i] = 1;
     return raw;
+}
+
+// A dense payload's zero runs (at, len), read by the rules of docs/format.md, and where the
+// field after them (desc_size) starts.
+struct listed_runs {
+    std::vector<std::pair<std::size_t, std::size_t>> runs;
+    std::size_t k = 0, list_bytes = 0, end = 0;
+};
+listed_runs read_runs(const bytes& coded) {
+    listed_runs out;
+    detail::byte_reader r(detail::byte_span(coded).subspan(6));
+    const std::size_t count = r.varint();
+    std::size_t end = 0;
+    if (coded[0] == 2) {
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t gap = r.varint(), len = r.varint() + 16;
+            out.runs.push_back({end + gap, len});
+            end += gap + len;
+        }
+    } else if (count) {
+        out.k = r.u8();
+        out.list_bytes = r.varint();
+        const auto list = r.raw(out.list_bytes);
+        std::size_t pos = 0;
+        auto bit = [&] { return (list[pos / 8] >> (pos % 8)) & 1u; };
+        auto get = [&](std::size_t n) {
+            std::size_t v = 0;
+            for (std::size_t b = 0; b < n; ++b, ++pos) v |= std::size_t{bit()} << b;
+            return v;
+        };
+        auto get_eg = [&] {
+            std::size_t zeros = 0;
+            while (!bit()) ++zeros, ++pos;
+            ++pos;
+            return ((std::size_t{1} << zeros) | get(zeros)) - 1;
+        };
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t gap = get_eg() << out.k | get(out.k), len = get_eg() + 1;
+            out.runs.push_back({end + gap, len});
+            end += gap + len;
+        }
+        EXPECT_EQ((pos + 7) / 8, list.size()); // every byte of the list used
+    }
+    out.end = 6 + r.pos();
+    return out;
 }
 
 } // namespace
@@ -206,8 +252,9 @@ TEST(codec_planes, simd_first_pass_gives_the_portable_keys) {
 TEST(codec_planes, frozen_streams) {
     // If this fails, the coded bytes changed: files written before may no longer decode the
     // same. Bump the planes payload version (docs/format.md) if the decoder changed, and update
-    // the values only on purpose. f32 with runs of 200 zeros (dense: payload version 2), and
-    // its top halves as bf16; both again with every 5th value zero too (coded: version 1).
+    // the values only on purpose. f32 with runs of 200 zeros (dense: payload version 3; version
+    // 2 until stop 29, test dense_version_2_payloads_still_decode), and its top halves as bf16;
+    // both again with every 5th value zero too (coded: version 1).
     const auto raw = lcg_gradients(100000);
     auto top_half_bytes = [](const bytes& f32) {
         std::vector<float> v(f32.size() / 4);
@@ -224,8 +271,8 @@ TEST(codec_planes, frozen_streams) {
         std::size_t size;
         std::uint32_t crc;
     };
-    const frozen cases[] = {{dtype::f32, &raw, 2, 218083, 381347566u},
-                            {dtype::bf16, &half, 2, 84883, 3322825945u},
+    const frozen cases[] = {{dtype::f32, &raw, 2, 217941, 1012626545u},
+                            {dtype::bf16, &half, 2, 84741, 303148096u},
                             {dtype::f32, &scattered, 0, 184444, 1113414284u},
                             {dtype::bf16, &half_scattered, 0, 77884, 3754901385u}};
     for (const auto& c : cases) {
@@ -233,6 +280,7 @@ TEST(codec_planes, frozen_streams) {
         const auto coded = encode_direct("planes", c.t, *c.raw);
         EXPECT_EQ(decode_direct("planes", c.t, coded, c.raw->size()), *c.raw);
         EXPECT_EQ(mode_of(coded), c.mode);
+        EXPECT_EQ(coded[0], c.mode == 2 ? 3 : 1);
         EXPECT_EQ(coded.size(), c.size);
         EXPECT_EQ(detail::crc32c(coded), c.crc);
     }
@@ -273,38 +321,96 @@ TEST(codecs_formats, planes_payload_is_what_format_md_says) {
 }
 
 TEST(codecs_formats, planes_dense_payload_is_what_format_md_says) {
-    // version 2, element type, mode 2 (dense), table_log, context mask without context 1
-    // (after a zero), center, the zero runs (count, then per run its distance from the end of
-    // the one before and its length - 16), the descriptions and the tANS stream, then the low
+    // version 3, element type, mode 2 (dense), table_log, context mask without context 1
+    // (after a zero), center, the zero runs (count, k, the list's size, then per run in bits
+    // its distance from the end of the one before: exp-Golomb of it >> k and its k low bits,
+    // and its length - 1 in exp-Golomb), the descriptions and the tANS stream, then the low
     // bytes of every value outside the runs in value order, then the partial trailing element.
+    // Without zeros, version 2 and no runs.
     const std::size_t n = 4000;
     bytes raw = without_zeros(dtype::f32, gradients(dtype::f32, n, 1));
     std::memset(raw.data() + 4 * 1000, 0, 4 * 100); // values 1000-1099
     std::memset(raw.data() + 4 * 3000, 0, 4 * 16);  // values 3000-3015
-    std::memset(raw.data() + 4 * 3500, 0, 4 * 2);   // not a run
+    std::memset(raw.data() + 4 * 3500, 0, 4 * 2);   // values 3500-3501
+    std::memset(raw.data() + 4 * 3999, 0, 4 * 1);   // the last value
     raw.push_back(0x5A);
     const auto coded = encode_direct("planes", dtype::f32, raw);
     ASSERT_EQ(mode_of(coded), 2);
-    EXPECT_EQ(coded[0], 2);
+    EXPECT_EQ(coded[0], 3);
     EXPECT_EQ(coded[1], static_cast<std::uint8_t>(dtype::f32));
     EXPECT_EQ(coded[3], 10);
     EXPECT_EQ(coded[4] & 3, 1);
-    detail::byte_reader r(detail::byte_span(coded).subspan(6));
-    EXPECT_EQ(r.varint(), 2u);
-    EXPECT_EQ(r.varint(), 1000u);
-    EXPECT_EQ(r.varint(), 100u - 16);
-    EXPECT_EQ(r.varint(), 3000u - 1100);
-    EXPECT_EQ(r.varint(), 0u);
+    EXPECT_EQ(coded[6], 4); // the number of runs
+    const auto listed = read_runs(coded);
+    const std::vector<std::pair<std::size_t, std::size_t>> runs = {
+        {1000, 100}, {3000, 16}, {3500, 2}, {3999, 1}};
+    EXPECT_EQ(listed.runs, runs);
+    // The k that makes the list shortest: gaps 1000, 1900, 484, 497.
+    auto list_bits = [](std::size_t k) {
+        std::size_t bits = 0;
+        for (const std::size_t gap : {1000u, 1900u, 484u, 497u})
+            bits += 2 * std::bit_width((gap >> k) + 1) - 1 + k;
+        for (const std::size_t len : {100u, 16u, 2u, 1u}) bits += 2 * std::bit_width(len) - 1;
+        return bits;
+    };
+    for (std::size_t k = 0; k <= 40; ++k) EXPECT_LE(list_bits(listed.k), list_bits(k)) << k;
+    EXPECT_EQ(listed.list_bytes, (list_bits(listed.k) + 7) / 8);
+    detail::byte_reader r(detail::byte_span(coded).subspan(listed.end));
     r.raw(r.varint()); // table descriptions
     r.raw(r.varint()); // tANS stream
-    const std::size_t kept = n - 116;
+    const std::size_t kept = n - 119;
     ASSERT_EQ(r.remaining(), kept * 3 + 1);
-    std::size_t at = 6 + r.pos();
+    std::size_t at = listed.end + r.pos();
     for (std::size_t i = 0; i < n; ++i) {
-        if ((i >= 1000 && i < 1100) || (i >= 3000 && i < 3016)) continue;
+        if ((i >= 1000 && i < 1100) || (i >= 3000 && i < 3016) || i == 3500 || i == 3501 ||
+            i == 3999)
+            continue;
         for (std::size_t b = 0; b < 3; ++b) ASSERT_EQ(coded[at++], raw[4 * i + b]) << i;
     }
     EXPECT_EQ(coded.back(), 0x5A);
+    // Without zeros: version 2, no runs (the bytes a version-2 encoder wrote).
+    const auto none = encode_direct("planes", dtype::f32, without_zeros(dtype::f32, raw));
+    ASSERT_EQ(mode_of(none), 2);
+    EXPECT_EQ(none[0], 2);
+    EXPECT_EQ(none[6], 0);
+}
+
+TEST(codec_planes, dense_version_2_payloads_still_decode) {
+    // Version 2 (stop 26-28 encoders) listed runs of 16 or more zeros as varints (distance from
+    // the end of the run before, length - 16), and left shorter runs among the values coded.
+    // The payload of a chunk whose runs are all that long, its list rewritten that way, decodes
+    // to the same values; with its last run one value longer (past the chunk's end), an error.
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const std::size_t elem = detail::dtype_size(t), n = 20000;
+        bytes raw = without_zeros(t, gradients(t, n, 12));
+        for (const auto& [at, len] : std::vector<std::pair<std::size_t, std::size_t>>{
+                 {0, 16}, {100, 40}, {5000, 3000}, {19950, 50}})
+            std::memset(raw.data() + at * elem, 0, len * elem);
+        const auto v3 = round_trip(t, raw);
+        ASSERT_EQ(mode_of(v3), 2);
+        ASSERT_EQ(v3[0], 3);
+        const auto listed = read_runs(v3);
+        ASSERT_EQ(listed.runs.size(), 4u);
+        auto as_v2 = [&](std::size_t longer) {
+            bytes v2(v3.begin(), v3.begin() + 6);
+            v2[0] = 2;
+            detail::byte_writer w(v2);
+            w.varint(listed.runs.size());
+            std::size_t end = 0;
+            for (std::size_t i = 0; i < listed.runs.size(); ++i) {
+                const auto [at, len] = listed.runs[i];
+                w.varint(at - end);
+                w.varint(len - 16 + (i + 1 == listed.runs.size() ? longer : 0));
+                end = at + len;
+            }
+            w.raw(detail::byte_span(v3).subspan(listed.end));
+            return v2;
+        };
+        EXPECT_EQ(decode_direct("planes", t, as_v2(0), raw.size()), raw);
+        EXPECT_EQ(decode_direct("planes", t, as_v2(0), raw.size(), without_simd), raw);
+        EXPECT_THROW(decode_direct("planes", t, as_v2(1), raw.size()), error);
+    }
 }
 
 namespace {
@@ -343,50 +449,60 @@ TEST(codec_planes, hostile_payloads_fail_cleanly) {
     for (const auto t : float_types) {
         SCOPED_TRACE(detail::dtype_name(t));
         for (const std::size_t n : {300u, 3000u, 20000u}) {
-            // Coded: header fields out of range (mode 2 needs version 2).
+            // Coded: header fields out of range (mode 2 needs version 2; there is no 4).
             expect_hostile_payloads_fail_cleanly(
-                t, with_zero_runs(t, n, 50, 200, n), 0,
-                {{0, 0}, {0, 3}, {2, 2}, {2, 7}, {3, 5}, {3, 11}, {4, 0}, {4, 64}, {5, 128}}, rng);
-            // Dense, with and without zero runs: version 1, or a table for the context after
-            // a zero (there are none); runs past the chunk's end.
+                t, with_zero_runs(t, n, 20, 4, n), 0,
+                {{0, 0}, {0, 4}, {2, 2}, {2, 7}, {3, 5}, {3, 11}, {4, 0}, {4, 64}, {5, 128}}, rng);
+            // Dense without zero runs (version 2): version 1, or 3 (which needs runs), or a
+            // table for the context after a zero (there are none).
             const auto dense = without_zeros(t, gradients(t, n, n + 1));
             const auto coded = encode_direct("planes", t, dense);
             expect_hostile_payloads_fail_cleanly(
-                t, dense, 2, {{0, 1}, {0, 3}, {4, coded.at(4) | 2}, {4, 64}, {5, 128}}, rng);
+                t, dense, 2, {{0, 1}, {0, 3}, {0, 4}, {4, coded.at(4) | 2}, {4, 64}, {5, 128}},
+                rng);
+            // Dense with zero runs (version 3). Byte 6: 2 runs; 7: k; 8: the list's size:
+            // no runs, more runs than the list can hold, k out of range, a list too short or
+            // with bytes left over; runs past the chunk's end (changed bytes).
             bytes runs = dense;
             const std::size_t elem = detail::dtype_size(t);
             std::memset(runs.data(), 0, 20 * elem);
             std::memset(runs.data() + (n - 30) * elem, 0, 30 * elem);
-            // Byte 6: 2 runs; 7: the first at 0; 8: 20 - 16; 9: the second's distance.
             expect_hostile_payloads_fail_cleanly(
-                t, runs, 2, {{0, 1}, {6, 127}, {8, 127}, {9, 127}, {10, 127}}, rng);
+                t, runs, 2, {{0, 1}, {6, 0}, {6, 127}, {7, 41}, {7, 255}, {8, 0}, {8, 127}}, rng);
+            // Many short runs (one zero in 100 values).
+            bytes scattered = dense;
+            for (std::size_t i = 5; i < n; i += 100)
+                std::memset(scattered.data() + i * elem, 0, elem);
+            expect_hostile_payloads_fail_cleanly(t, scattered, 2, {{0, 1}, {6, 0}, {7, 41}}, rng);
         }
     }
 }
 
-TEST(codec_planes, dense_when_at_most_one_value_in_128_is_a_zero_outside_long_runs) {
-    // The dense mode (no zero symbol) costs a zero outside a run its low bytes and a rare top
-    // byte, the coded mode a table and a symbol more: at the limit (1 such zero in 128 values)
-    // the dense payload stays within 2% of the coded one. Runs of 16 zeros or more do not count.
+TEST(codec_planes, dense_when_at_most_one_zero_run_in_64_values) {
+    // The dense mode (no zero symbol) lists every zero run, ~10 bits each where they are one in
+    // 64 values; the coded mode pays for its zero symbol about as much: at the limit the two
+    // payloads are within 1% of each other. A run counts once whatever its length.
     for (const auto t : float_types) {
         SCOPED_TRACE(detail::dtype_name(t));
         const std::size_t elem = detail::dtype_size(t), n = 25600;
         bytes raw = without_zeros(t, gradients(t, n, 9));
-        for (std::size_t i = 0; i < 200; ++i) std::memset(raw.data() + (i * 127) * elem, 0, elem);
-        std::memset(raw.data() + 25500 * elem, 0, 16 * elem); // a run
+        for (std::size_t i = 0; i < 399; ++i) std::memset(raw.data() + (i * 64) * elem, 0, elem);
+        std::memset(raw.data() + 25540 * elem, 0, 40 * elem); // the 400th run
         const auto dense = round_trip(t, raw);
         EXPECT_EQ(mode_of(dense), 2);
-        std::memset(raw.data() + 25598 * elem, 0, elem); // the 201st zero outside a run
+        EXPECT_EQ(read_runs(dense).runs.size(), 400u);
+        std::memset(raw.data() + 25598 * elem, 0, elem); // the 401st
         const auto coded = round_trip(t, raw);
         EXPECT_EQ(mode_of(coded), 0);
-        EXPECT_LT(dense.size(), coded.size() * 102 / 100);
-        // A run of 15 zeros is 15 zeros outside runs.
-        bytes run15 = without_zeros(t, gradients(t, n, 9));
-        for (std::size_t i = 0; i < 185; ++i) std::memset(run15.data() + (i * 127) * elem, 0, elem);
-        std::memset(run15.data() + 25500 * elem, 0, 15 * elem);
-        EXPECT_EQ(mode_of(round_trip(t, run15)), 2); // 200 zeros outside runs
-        std::memset(run15.data() + 25400 * elem, 0, elem);
-        EXPECT_EQ(mode_of(round_trip(t, run15)), 0);
+        EXPECT_LT(dense.size(), coded.size() * 101 / 100);
+        EXPECT_LT(coded.size(), dense.size() * 101 / 100);
+        // 400 runs of 1 to 15 zeros: dense; one more zero between two of them: coded.
+        bytes runs = without_zeros(t, gradients(t, n, 10));
+        for (std::size_t i = 0; i < 400; ++i)
+            std::memset(runs.data() + (i * 64) * elem, 0, (1 + i % 15) * elem);
+        EXPECT_EQ(mode_of(round_trip(t, runs)), 2);
+        std::memset(runs.data() + 40 * elem, 0, elem);
+        EXPECT_EQ(mode_of(round_trip(t, runs)), 0);
     }
 }
 

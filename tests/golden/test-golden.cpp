@@ -65,6 +65,12 @@ std::vector<float> zero_runs(std::vector<float> v) {
         if (i / 16 % 5 == 0) v[i] = 0;
     return v;
 }
+// Zero runs of every length: one zero in 150 values, runs of 3 in 400, of 20 in 1000.
+std::vector<float> mixed_zero_runs(std::vector<float> v) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+        if (i % 150 == 7 || (i % 400 >= 100 && i % 400 < 103) || i % 1000 < 20) v[i] = 0;
+    return v;
+}
 bytes doubles(const std::vector<float>& v) {
     return as_bytes(std::vector<double>(v.begin(), v.end()));
 }
@@ -152,6 +158,17 @@ std::vector<golden_case> golden_cases() {
               {"b", "BF16", {700}, top_halves(no_zeros(gradient_like(700, 29)))},
               {"h", "F16", {9, 70}, top_halves(no_zeros(gradient_like(630, 30)))},
               {"d", "F64", {150}, doubles(no_zeros(gradient_like(150, 31)))}}),
+         "planes", 2000},
+        // planes payload version 3: dense chunks list every zero run (from one zero up).
+        {"safetensors-dense-planes-payload3",
+         make_safetensors(
+             {{"w",
+               "F32",
+               {30, 50},
+               float_bytes(mixed_zero_runs(no_zeros(gradient_like(1500, 32))))},
+              {"b", "BF16", {1400}, top_halves(mixed_zero_runs(no_zeros(gradient_like(1400, 33))))},
+              {"h", "F16", {9, 70}, top_halves(mixed_zero_runs(no_zeros(gradient_like(630, 34))))},
+              {"d", "F64", {700}, doubles(mixed_zero_runs(no_zeros(gradient_like(700, 35))))}}),
          "planes", 2000},
     };
 }

@@ -631,6 +631,25 @@ LMGC_FAST_CLONES void decode_dense_steps(const std::uint32_t* dt, tans_reader& b
 template <typename U>
 LMGC_FAST_INLINE void join_values(const std::uint8_t* sym, const std::uint8_t* low,
                                   std::uint8_t* out, std::size_t count) {
+#if LMGC_PLANES_X86
+    // 16-bit: 16 values at a time, a last partial group redone overlapping the one before it
+    // (the same bytes), rather than a scalar tail per piece between zero runs (~100 values
+    // each in f16 copies of small gradients: decoding 2-3% faster there).
+    if constexpr (sizeof(U) == 2)
+        if (count >= 16) {
+            auto group = [&](std::size_t i) LMGC_FAST_LAMBDA {
+                const __m128i l = _mm_loadu_si128(reinterpret_cast<const __m128i*>(low + i));
+                const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sym + i));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i), _mm_unpacklo_epi8(l, s));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i + 16),
+                                 _mm_unpackhi_epi8(l, s));
+            };
+            std::size_t i = 0;
+            for (; i + 16 <= count; i += 16) group(i);
+            if (i < count) group(count - 16);
+            return;
+        }
+#endif
     for (std::size_t i = 0; i < count; ++i) {
         for (unsigned b = 0; b < low_bytes<U>; ++b)
             out[i * sizeof(U) + b] = low[i * low_bytes<U> + b];

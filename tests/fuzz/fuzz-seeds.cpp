@@ -106,28 +106,37 @@ std::vector<bytes> make_seeds(std::string_view target) {
                 return s;
             };
             // 515 values of gradient bits in each float type (f64, f32, f16, bf16), with
-            // `zeros` of them zero from value 100 on; with no_zeros, no other value zero.
-            auto float_seeds = [&](std::uint64_t seed, std::size_t zeros, bool no_zeros = false) {
+            // `zeros` of them zero from value 100 on, and every `scatter`-th one from value 3
+            // on; with dense_version (planes' dense mode, payload version 2 or 3), no other
+            // value zero.
+            auto float_seeds = [&](std::uint64_t seed, std::size_t zeros, int dense_version = 0,
+                                   std::size_t scatter = 0) {
                 for (const auto t : {detail::dtype::f64, detail::dtype::f32, detail::dtype::f16,
                                      detail::dtype::bf16}) {
                     const std::size_t elem = detail::dtype_size(t);
                     bytes raw(515 * elem);
                     const auto g = test::gradient_like((515 * elem + 3) / 4, seed);
                     std::memcpy(raw.data(), g.data(), raw.size());
-                    for (std::size_t i = 0; no_zeros && i < 515; ++i) raw[i * elem] |= 1;
+                    for (std::size_t i = 0; dense_version && i < 515; ++i) raw[i * elem] |= 1;
                     std::memset(raw.data() + 100 * elem, 0, zeros * elem);
+                    for (std::size_t i = 3; scatter && i < 515; i += scatter)
+                        std::memset(raw.data() + i * elem, 0, elem);
                     bytes s = seed_of(t, raw, 2);
-                    if (no_zeros && (s.size() < 6 || s[3] != 2 || s[5] != 2)) {
-                        std::fprintf(stderr, "fuzz seeds: the planes seed meant for the dense "
-                                             "mode is not in it\n");
+                    if (dense_version && (s.size() < 6 || s[3] != dense_version || s[5] != 2)) {
+                        std::fprintf(stderr,
+                                     "fuzz seeds: the planes seed meant for the dense "
+                                     "mode at version %d is not in it\n",
+                                     dense_version);
                         std::abort();
                     }
                     seeds.push_back(std::move(s));
                 }
             };
             if (e.name == "planes") {
-                float_seeds(15, 60);       // a run of zeros: both kinds of context
-                float_seeds(16, 60, true); // a run of zeros only: the dense mode
+                float_seeds(15, 60);        // a run of zeros: both kinds of context
+                float_seeds(16, 60, 3);     // a run of zeros only: the dense mode, a run list
+                float_seeds(17, 0, 2);      // no zeros: the dense mode without runs
+                float_seeds(18, 20, 3, 90); // short runs too: a longer run list
             }
             if (e.name == "fast") {
                 float_seeds(13, 0);

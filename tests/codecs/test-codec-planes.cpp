@@ -474,6 +474,12 @@ TEST(codec_planes, hostile_payloads_fail_cleanly) {
             for (std::size_t i = 5; i < n; i += 100)
                 std::memset(scattered.data() + i * elem, 0, elem);
             expect_hostile_payloads_fail_cleanly(t, scattered, 2, {{0, 1}, {6, 0}, {7, 41}}, rng);
+            // A run list of zero bits only: an exp-Golomb code that never ends.
+            bytes blank = encode_direct("planes", t, scattered);
+            const auto listed = read_runs(blank);
+            std::fill_n(blank.begin() + static_cast<std::ptrdiff_t>(listed.end - listed.list_bytes),
+                        listed.list_bytes, 0);
+            EXPECT_THROW(decode_direct("planes", t, blank, scattered.size()), error);
         }
     }
 }
@@ -534,6 +540,16 @@ TEST(codec_planes, dense_zero_runs_anywhere) {
         odd.push_back(0x77);
         round_trip(t, odd);
     }
+    // Runs longer than 2^24 values (exp-Golomb codes of more than 24 zeros in the list).
+    const std::size_t n = (std::size_t{1} << 24) + 300;
+    bytes raw(2 * n, 0);
+    const bytes values = without_zeros(dtype::bf16, gradients(dtype::bf16, 300, 6));
+    std::memcpy(raw.data(), values.data(), 200);                 // 100 values
+    std::memcpy(raw.data() + 2 * (n - 200), values.data(), 400); // 200 values
+    const auto coded = round_trip(dtype::bf16, raw);
+    EXPECT_EQ(mode_of(coded), 2);
+    const std::vector<std::pair<std::size_t, std::size_t>> one_run = {{100, n - 300}};
+    EXPECT_EQ(read_runs(coded).runs, one_run);
 }
 
 TEST(codec_planes, dense_sizes_around_lanes_and_decoder_blocks) {

@@ -88,7 +88,7 @@ const codec_entry table[] = {
      supports_floats, 1 * MiB, make_codec_cm, "mantissa_bits"},
     {"fast", "exponent classes by tANS in the context of an exponent level, raw mantissas; GB/s",
      "", supports_floats, 1 * MiB, make_codec_fast, "lag_classes simd"},
-    {"planes", "top byte (sign, high exponent bits) by tANS, zeros a symbol, other bytes stored",
+    {"planes", "top byte (sign, high exponent bits) by tANS, zeros a symbol or listed, other bytes stored",
      "", supports_floats, 1 * MiB, make_codec_planes, "simd"},
     {"gzip", "deflate (zlib), level 9", "zlib", supports_any, 16 * MiB, gzip_factory, "level"},
     {"lzma", ".xz (liblzma), LZMA2 preset 9", "liblzma", supports_any, 16 * MiB, lzma_factory,

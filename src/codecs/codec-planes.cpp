@@ -275,26 +275,47 @@ template <typename U> LMGC_FAST_INLINE bool has_zero_in_32(const std::uint8_t* p
     return zero != 0;
 }
 
-// The runs of zeros among the n values at in, in order. Skips 32 values at a time where none
-// is zero.
+// A bit per value of the count (<= 64) at p: whether it is zero.
+template <typename U>
+LMGC_FAST_INLINE std::uint64_t zero_bits(const std::uint8_t* p, unsigned count) {
+    std::uint64_t m = 0;
+    for (unsigned k = 0; k < count; ++k)
+        m |= std::uint64_t{load_le<U>(p + k * sizeof(U)) == 0} << k;
+    return m;
+}
+
+// The runs of zeros among the n values at in, in order: 64 values at a time, their zeros as a
+// mask whose changes are the runs' starts and ends; blocks without a zero are skipped.
 template <typename U>
 LMGC_FAST_CLONES void find_zero_runs(const std::uint8_t* in, std::size_t n,
                                      std::vector<zero_run>& runs) {
     runs.clear();
-    for (std::size_t i = 0; i < n;) {
-        if (i + 32 <= n && !has_zero_in_32<U>(in + i * sizeof(U))) {
-            i += 32;
+    std::uint64_t carry = 0; // whether the value before the block is zero
+    std::size_t start = 0;   // where the run it is in starts
+    for (std::size_t base = 0; base < n; base += 64) {
+        const std::uint8_t* const p = in + base * sizeof(U);
+        if (n - base >= 64 && !carry && !has_zero_in_32<U>(p) &&
+            !has_zero_in_32<U>(p + 32 * sizeof(U)))
             continue;
+        const std::uint64_t m =
+            n - base >= 64 ? zero_bits<U>(p, 64) : zero_bits<U>(p, static_cast<unsigned>(n - base));
+        const std::uint64_t before = m << 1 | carry; // bit k: value base + k - 1 is zero
+        std::uint64_t starts = m & ~before, ends = ~m & before;
+        while (starts | ends) {
+            const std::uint64_t events = starts | ends, first = events & (0 - events);
+            const std::size_t at = base + static_cast<std::size_t>(std::countr_zero(events));
+            if (starts & first) {
+                start = at;
+                starts ^= first;
+            } else {
+                runs.push_back({start, at - start, 0});
+                ends ^= first;
+            }
         }
-        if (load_le<U>(in + i * sizeof(U)) != 0) {
-            ++i;
-            continue;
-        }
-        std::size_t j = i + 1;
-        while (j < n && load_le<U>(in + j * sizeof(U)) == 0) ++j;
-        runs.push_back({i, j - i, 0});
-        i = j;
+        // A run reaching the block's last bit goes on (ends at the next block, or at n).
+        carry = n - base >= 64 ? m >> 63 : 0;
     }
+    if (carry) runs.push_back({start, n - start, 0});
 }
 
 // Copies the values of in (size bytes, values of w bytes) outside the zero runs to kept (32

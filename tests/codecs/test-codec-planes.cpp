@@ -540,6 +540,19 @@ TEST(codec_planes, dense_zero_runs_anywhere) {
         odd.push_back(0x77);
         round_trip(t, odd);
     }
+    // Runs at and across the edges of the encoder's 64-value scan blocks, one ending at the
+    // chunk's end where a block ends: listed exactly.
+    for (const auto t : float_types) {
+        SCOPED_TRACE(detail::dtype_name(t));
+        const std::size_t elem = detail::dtype_size(t), n = 6400;
+        bytes raw = without_zeros(t, gradients(t, n, 8));
+        const std::vector<std::pair<std::size_t, std::size_t>> runs = {
+            {0, 1}, {60, 10}, {127, 1}, {129, 200}, {1024, 64}, {1152, 63}, {6336, 64}};
+        for (const auto& [at, len] : runs) std::memset(raw.data() + at * elem, 0, len * elem);
+        const auto coded = round_trip(t, raw);
+        ASSERT_EQ(mode_of(coded), 2);
+        EXPECT_EQ(read_runs(coded).runs, runs);
+    }
     // Runs longer than 2^24 values (exp-Golomb codes of more than 24 zeros in the list).
     const std::size_t n = (std::size_t{1} << 24) + 300;
     bytes raw(2 * n, 0);

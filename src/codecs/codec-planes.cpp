@@ -64,7 +64,7 @@ static_assert(zero_symbol == 256 && n_symbols == zero_symbol + 1); // s >> 8: ze
 // one run per dense_run_spacing values (a run then costs ~10 bits in the list, about what the
 // coded mode's zero symbols cost, and each side a short copy or store).
 constexpr std::size_t min_zero_run = 16, dense_run_spacing = 64;
-// The version-3 run list codes gap >> run_k_max at most in exp-Golomb.
+// The version-3 run list stores at most this many low bits of each gap as they are (k).
 constexpr unsigned run_k_max = 40;
 // The decoder checks the bounds once per block of steps.
 constexpr std::size_t block_steps = 2048;

@@ -346,14 +346,9 @@ LMGC_FAST_CLONES void gather_between_runs(const std::uint8_t* in, std::size_t si
     piece(from, in_end);
 }
 
-// Exp-Golomb order 0 of v (< 2^47): its bits, and the code.
+// The bits of v (< 2^47) in exp-Golomb order 0 (bit_writer::put_eg).
 constexpr unsigned eg_bits(std::uint64_t v) {
     return 2 * static_cast<unsigned>(std::bit_width(v + 1)) - 1;
-}
-void put_eg(bit_writer& w, std::uint64_t v) {
-    const unsigned b = static_cast<unsigned>(std::bit_width(v + 1));
-    w.put(std::uint64_t{1} << (b - 1), b);
-    w.put((v + 1) & ((std::uint64_t{1} << (b - 1)) - 1), b - 1);
 }
 
 // The version-3 run list (runs in order, at least one): per run the gap since the end of the
@@ -379,9 +374,9 @@ std::pair<unsigned, std::size_t> write_run_list(const std::vector<zero_run>& run
     std::size_t end = 0;
     for (const auto& r : runs) {
         const std::size_t gap = r.at - end;
-        put_eg(w, gap >> k);
+        w.put_eg(gap >> k);
         if (k) w.put(gap & ((std::uint64_t{1} << k) - 1), k);
-        put_eg(w, r.len - 1);
+        w.put_eg(r.len - 1);
         end = r.at + r.len;
     }
     return {k, static_cast<std::size_t>(w.end() - bits.data())};

@@ -103,11 +103,12 @@ class bit_writer {
         acc_ >>= n_ & ~7u;
         n_ &= 7;
     }
-    // Exp-Golomb order 0: v + 1 in w bits goes as w - 1 zeros, a one, then its w - 1 low bits.
-    void put_eg(std::uint32_t v) {
+    // Exp-Golomb order 0: v + 1 in w bits goes as w - 1 zeros, a one, then its w - 1 low bits
+    // (v < 2^47: planes' zero run lists code run lengths as long as a chunk).
+    void put_eg(std::uint64_t v) {
         const unsigned w = static_cast<unsigned>(std::bit_width(v + 1));
         put(std::uint64_t{1} << (w - 1), w);
-        put((v + 1) & ((1u << (w - 1)) - 1), w - 1);
+        put((v + 1) & ((std::uint64_t{1} << (w - 1)) - 1), w - 1);
     }
     // Bytes written, the partial last byte included.
     std::uint8_t* end() const { return p_ + (n_ ? 1 : 0); }
